@@ -1,0 +1,112 @@
+/* xraycls/metrics.h — classification metrics with bootstrap confidence intervals (pure C).
+ *
+ * What it is: from the scores a model gave N samples over K classes and their true labels,
+ * every number `xraycls eval` reports — accuracy (the paper's metric), balanced accuracy,
+ * per-class precision / recall / F1 / specificity / support, macro and weighted F1, the
+ * confusion matrix, per-class one-vs-rest AUROC and macro AUROC — each with a percentile
+ * bootstrap confidence interval. What it is not: inference (xraycls/train.h, cmd_eval.c) or
+ * writing files (xraycls/report.h). No libtorch here.
+ *
+ * Definitions (single-label data: one true class per sample)
+ *   prediction      argmax of the scores (the first maximum on ties).
+ *   confusion       C[t][p] = samples of true class t predicted as p (rows true, cols predicted).
+ *   per class k     TP, FP, FN, TN one-vs-rest from C; precision TP/(TP+FP) (0 when the class is
+ *                   present but never predicted, as scikit-learn's zero_division=0), recall
+ *                   TP/(TP+FN), F1 2TP/(2TP+FP+FN), specificity TN/(TN+FP), support TP+FN.
+ *   absent class    support 0 in the split: precision, recall, F1, specificity and AUROC are
+ *                   absent (never 0/0, never 0). A class with no negatives (all samples of one
+ *                   class) has an absent specificity and AUROC.
+ *   AUROC           one-vs-rest, exact: the Mann–Whitney statistic with midranks for ties,
+ *                   P(score of a positive > score of a negative) + ½ P(equal). Absent when the
+ *                   class has no positives or no negatives.
+ *   accuracy        trace(C) / N.
+ *   balanced acc.   mean recall over the PRESENT classes.
+ *   macro F1        mean F1 over the present classes; weighted F1: mean F1 weighted by support.
+ *   macro AUROC     mean AUROC over the classes whose AUROC is defined.
+ *
+ * Multi-label data (independent sigmoid outputs, targets N×K in {0,1}): only per-class AUROC and
+ * macro AUROC are computed; every other metric is absent and the confusion matrix is empty.
+ *
+ * Confidence intervals: B bootstrap resamples (default 1000) STRATIFIED by true class — each
+ * resample draws, for every class, as many samples with replacement from that class as it has
+ * — so every present class keeps its support in every resample and a rare class (COVID-19)
+ * never drops out of one. (Multi-label data has no single class: plain resampling of N.) The
+ * interval is the percentile interval: the (1-level)/2 and (1+level)/2 quantiles of the
+ * resampled values, linearly interpolated between order statistics (numpy's default). A
+ * resample in which a metric is undefined (with stratification this happens only in
+ * multi-label data, where a resample can lose every positive or negative of a class) is left
+ * out of that metric's interval; with no defined resample the interval is absent. The generator is xoshiro256**
+ * seeded through splitmix64 from `seed`: the same (data, B, seed) give the same interval on
+ * every machine. B = 0 skips the bootstrap (intervals absent).
+ *
+ * Failure: NULL with the message in xc_error() (bad sizes, labels out of range, NaN scores).
+ */
+#ifndef XRAYCLS_METRICS_H
+#define XRAYCLS_METRICS_H
+
+#include <stdint.h>
+
+#include "xraycls/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One number with its interval. present = 0: the metric is absent (value and interval are
+ * meaningless, written as null). has_ci = 0: no interval (bootstrap off or never defined). */
+typedef struct {
+    int present;
+    double value;
+    int has_ci;
+    double ci_low, ci_high;
+} xc_metric;
+
+typedef struct {
+    int64_t support; /* true samples of the class (multi-label: positives) */
+    xc_metric precision, recall, f1, specificity, auroc;
+} xc_class_metrics;
+
+typedef struct {
+    int num_classes;  /* K */
+    int64_t n;        /* samples */
+    int multilabel;   /* 1: computed from N×K targets (AUROC only) */
+    int bootstrap;    /* resamples used (0: none) */
+    uint64_t seed;
+    double level;     /* 0.95 */
+    xc_metric accuracy, balanced_accuracy, macro_f1, weighted_f1, macro_auroc;
+    xc_class_metrics *per_class; /* K entries */
+    int64_t *confusion;          /* K×K, row-major, rows true, cols predicted; NULL if multilabel */
+} xc_metrics;
+
+typedef struct {
+    int bootstrap;  /* resamples, >= 0 (1000) */
+    uint64_t seed;  /* (0) */
+    double level;   /* interval coverage in (0, 1) (0.95) */
+} xc_metrics_params;
+
+xc_metrics_params xc_metrics_default(void);
+
+/* Single-label metrics. scores: (n, k) row-major (probabilities or logits: only their order
+ * within a row and within a column matters); labels: (n) in [0, k). n >= 1, k >= 2.
+ * p may be NULL for the defaults. Returns a new object (xc_metrics_free) or NULL. */
+xc_metrics *xc_metrics_compute(const float *scores, const int64_t *labels, int64_t n, int k,
+                               const xc_metrics_params *p);
+
+/* Multi-label metrics. scores: (n, k); targets: (n, k) row-major, 0 or 1. */
+xc_metrics *xc_metrics_compute_multilabel(const float *scores, const uint8_t *targets, int64_t n,
+                                          int k, const xc_metrics_params *p);
+
+void xc_metrics_free(xc_metrics *m); /* accepts NULL */
+
+/* Exact one-vs-rest AUROC of one score column with midranks for ties: scores (n), positive (n)
+ * 0/1. Returns 0 and sets *auroc, or 1 (no message) when there are no positives or no
+ * negatives (AUROC undefined), or -1 on bad input (NaN score). */
+int xc_auroc(const float *scores, const uint8_t *positive, int64_t n, double *auroc);
+
+/* The index of the first maximum of row (k values). */
+int xc_argmax(const float *row, int k);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,81 @@
+/* xraycls/predict.h — inference: the probabilities a model gives images on disk (`predict`) or a
+ * split of a prepared dataset (`eval`).
+ *
+ * What it is: collecting image files (folders walked recursively, sorted), sharding, decoding in
+ * worker threads while the device runs the previous batch, and the batched, gradient-free,
+ * eval-mode forward pass with the head's activation (softmax, or independent sigmoids for a
+ * "sigmoid" head). Preprocessing comes from the model file's metadata only (xc_model_info:
+ * size, channels, mean/std, gray→RGB expansion) and goes through the same path as `prepare` and
+ * training: xc_image_load_resized, then xc_normalize_apply. What it is not: loading the model
+ * (xraycls/checkpoint.h), metrics (metrics.h) or output formats (the commands).
+ *
+ * Failure: -1 with xc_error() naming the file. An image that cannot be decoded is not a failure
+ * of xc_predict_files: it is handed to on_error and skipped.
+ */
+#ifndef XRAYCLS_PREDICT_H
+#define XRAYCLS_PREDICT_H
+
+#include <stdint.h>
+
+#include "xraycls/checkpoint.h"
+#include "xraycls/dataset.h"
+#include "xraycls/error.h"
+#include "xraycls/shim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xc_model xc_model;
+
+/* 1 when the extension of path is .png, .jpg or .jpeg in any case. */
+int xc_predict_is_image_name(const char *path);
+
+/* The image files named by paths[0..n): a file is taken as given (whatever its extension); a
+ * folder contributes every image file below it (xc_predict_is_image_name; hidden entries
+ * included; symbolic links followed only when they name files), sorted by path (byte order).
+ * The arguments keep their order. A path that does not exist is an error naming it.
+ * *files: malloc'd array of malloc'd strings (xc_predict_files_free); *count its length. */
+int xc_predict_collect(const char *const *paths, int n, char ***files, int64_t *count);
+void xc_predict_files_free(char **files, int64_t count); /* accepts NULL */
+
+/* Keeps the files whose 0-based index i satisfies i mod shards == shard - 1 (shard is 1-based,
+ * 1 <= shard <= shards), in place; returns the new count. Files dropped are freed. */
+int64_t xc_predict_shard(char **files, int64_t count, int shard, int shards);
+
+/* Parses "K/N" (1 <= K <= N): "--shard 2/4". */
+int xc_predict_parse_shard(const char *s, int *shard, int *shards);
+
+typedef struct {
+    int batch;     /* images per forward pass (32) */
+    int threads;   /* decoding threads (0: the online CPUs, at most 16) */
+} xc_predict_opts;
+
+xc_predict_opts xc_predict_default(void);
+
+/* Called once per image, in file order: probs (num_classes) is the head's output (softmax
+ * probabilities, or sigmoids). reason is NULL for a scored image, else why it was skipped
+ * ("cannot decode 'x.png': …"), probs then NULL. Returning non-zero stops the run (-1). */
+typedef int (*xc_predict_row_fn)(void *ud, const char *path, const float *probs, const char *reason);
+
+/* Scores files[0..n) with the model (on its device), calling row for each. *scored and
+ * *skipped (may be NULL) receive the counts. -1 on a device / model failure or when row asks
+ * to stop. */
+int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *files, int64_t n,
+                     const xc_predict_opts *o, xc_predict_row_fn row, void *ud, int64_t *scored,
+                     int64_t *skipped);
+
+/* Scores every sample of a prepared split in order, batch at a time, without augmentation:
+ * probs (N, num_classes) float, provided by the caller. The dataset's images must have the
+ * model's size and channel count (checked, naming both). progress (may be NULL) is called
+ * after each batch with the samples done. */
+int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
+                       void (*progress)(void *ud, int64_t done), void *ud);
+
+/* The input normalisation of a model file: (expand or 3 stored channels: 3 channels), mean/std. */
+xc_normalize xc_predict_normalize(const xc_model_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,301 @@
+/* xraycls/prepare.h — `xraycls prepare`: every image decoded once into a prepared dataset.
+ *
+ * What it is: the sources (the CoronaHack download as is, a folder per class, a CSV list), the
+ * tasks (label mappings), the seeded stratified validation split, the audit, the decoding pool
+ * and the writer of the prepared folder; and the synthetic CoronaHack-like generator used by the
+ * demo and the tests. What it is not: reading a prepared dataset for training (xraycls/dataset.h)
+ * or decoding one image (xraycls/image.h).
+ *
+ * ---- The prepared dataset (format 1) ------------------------------------------------------
+ * A folder holding
+ *   train.safetensors, val.safetensors, test.safetensors
+ *       one per split that has at least one image (a split without images has no file; the
+ *       splits written are listed in dataset.json). Tensors:
+ *         images   (N, C, S, S) uint8   C = 1 (gray, default) or 3 (RGB, planes R, G, B);
+ *                                       each image resized to S x S without keeping the aspect
+ *                                       ratio (xc_image_load_resized), 0 = black
+ *         labels   (N) int64            class index in [0, number of classes)
+ *       Metadata (strings; JSON where noted):
+ *         xraycls.kind          "dataset"
+ *         xraycls.format        "1" (XC_PREPARE_FORMAT)
+ *         xraycls.split         "train" | "val" | "test"
+ *         xraycls.classes       JSON array of class names; labels index it
+ *         xraycls.files         JSON array of N source paths, sample i's file; relative to the
+ *                               source root (images of --add-folder: the folder as given + name)
+ *         xraycls.source        JSON {"kind": "coronahack"|"folder"|"csv", "root", "csv",
+ *                               "train_dir", "test_dir", "task": {"name", "classes", "rules"},
+ *                               "extra_folders": [{"class", "dir", "split"}]}
+ *         xraycls.size          S, decimal
+ *         xraycls.channels      C, decimal
+ *         xraycls.seed          the validation split's seed, decimal
+ *         xraycls.val_fraction  decimal ("0.1")
+ *       Samples are in source order (CSV rows, or sorted file names), never shuffled: the
+ *       training sampler shuffles. The file is meant to be memory-mapped (xc_st_open) and
+ *       batches gathered by index from `images`.
+ *   audit.json    what was found: see "Audit" below.
+ *   dataset.json  {"format": 1, "classes": [...], "splits": {"train": {"count": n,
+ *                 "per_class": {"Normal": n, ...}}, ...}, "size", "channels", "seed",
+ *                 "val_fraction", "val": "carved"|"given"|"none", "source": {...}}
+ *                 — written last: its presence marks a complete dataset.
+ * Every file is written atomically; a failure leaves nothing new in the folder. An existing
+ * non-empty folder is refused unless overwrite is set; overwriting replaces the files above
+ * (and removes a split file the new dataset does not have) and touches nothing else.
+ *
+ * ---- Splits ---------------------------------------------------------------------------------
+ * TRAIN/TEST come from the source. Unless the source names a validation split itself, VAL is
+ * carved out of TRAIN per class: k = round(val_fraction × n_class), at least 1 when the class
+ * has ≥ 2 training images, at most n_class − 1; which images, is a seeded shuffle of the class's
+ * images in source order (splitmix64 seeded by seed and the class index). The same source,
+ * seed and fraction give the same split on any machine and with any number of threads.
+ *
+ * ---- Audit ---------------------------------------------------------------------------------
+ * audit.json: {"splits": {split: {class: count}}, "excluded": {reason: count},
+ * "missing": {"count": n, "files": [...]}, "unreadable": {"count": n, "files": {file: reason}},
+ * "duplicates": [{"kind": "listed twice"|"identical bytes", "files": [...]}],
+ * "warnings": [...]}. The split counts equal the images written. A missing image (after the
+ * lookup) or an undecodable one is an error by default, naming the first files and the count;
+ * with XC_POLICY_SKIP it is left out and recorded. A file listed twice keeps its first row;
+ * identical image bytes (FNV-1a 64 of the file and its length) are reported, not removed.
+ *
+ * Failure everywhere: -1 / NULL with xc_error() naming the file, row or key.
+ */
+#ifndef XRAYCLS_PREPARE_H
+#define XRAYCLS_PREPARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xraycls/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XC_PREPARE_FORMAT 1
+
+typedef enum { XC_SPLIT_TRAIN = 0, XC_SPLIT_VAL, XC_SPLIT_TEST, XC_NSPLITS } xc_split;
+
+/* "train", "val", "test". */
+const char *xc_split_name(xc_split s);
+/* Parses a split name, any case: train, val (or validation), test. -1 (with a message) if not. */
+int xc_split_parse(const char *s, xc_split *out);
+
+/* ---- tasks: from CoronaHack labels (Label, Label_1, Label_2) to a class -------------------
+ * Values are compared ignoring case, and `Pnemonia` (the real file's spelling) equals
+ * `Pneumonia`. The vocabulary known is the real file's — Label: Normal, Pneumonia;
+ * Label_1_Virus_category: bacteria, Virus, Stress-Smoking, empty; Label_2_Virus_category:
+ * COVID-19, Streptococcus, SARS, ARDS, empty — plus every value a rule of the task names. A value
+ * outside it is "unknown": reported, never guessed. Rules are tried in order; the first that
+ * matches decides (a class, or an exclusion); a row no rule matches is excluded with the reason
+ * "<labels> not in task <name>", e.g. "Stress-Smoking/ARDS not in task 4class".
+ *
+ * Presets:
+ *   4class               Normal, Bacteria, Virus, COVID-19 (Streptococcus → Bacteria, SARS →
+ *                        Virus, Virus + COVID-19 → COVID-19; Stress-Smoking/ARDS excluded)
+ *   bacteria-vs-virus    Bacteria, Virus among pneumonia cases; COVID-19 counts as Virus, or is
+ *                        excluded with exclude_covid
+ *   normal-vs-pneumonia  Normal, Pneumonia (every pneumonia row)
+ *   covid-vs-rest        Other, COVID-19 */
+typedef struct xc_task xc_task;
+
+enum { XC_TASK_EXCLUDED = -1, XC_TASK_UNKNOWN = -2 };
+
+/* A preset by name (above); exclude_covid applies to bacteria-vs-virus (elsewhere an error
+ * unless 0). NULL with a message naming the presets for an unknown name. */
+xc_task *xc_task_preset(const char *name, int exclude_covid);
+/* An empty custom task with these classes (copied; names unique and non-empty). */
+xc_task *xc_task_new(const char *name, const char *const *classes, int nclasses);
+/* Appends a rule. A pattern NULL or "*" matches anything; "" matches an empty field; otherwise
+ * the value (any case). cls: a class of the task, or NULL to exclude matching rows, with
+ * `reason` (NULL: "<labels> excluded by task <name>"). */
+int xc_task_add_rule(xc_task *t, const char *label, const char *label_1, const char *label_2,
+                     const char *cls, const char *reason);
+void xc_task_free(xc_task *t); /* accepts NULL */
+
+const char *xc_task_name(const xc_task *t);
+int xc_task_num_classes(const xc_task *t);
+const char *xc_task_class(const xc_task *t, int k);
+/* Index of a class name (exact), or -1. */
+int xc_task_class_index(const xc_task *t, const char *name);
+
+/* Maps one row's labels. Returns the class index (≥ 0); XC_TASK_EXCLUDED with the reason in
+ * `why`; or XC_TASK_UNKNOWN with "unknown Label_1_Virus_category value 'Fungus'" in `why`. */
+int xc_task_map(const xc_task *t, const char *label, const char *label_1, const char *label_2,
+                char *why, size_t whylen);
+/* The task as JSON {"name", "classes": [...], "rules": [{"label", "label_1", "label_2",
+ * "class" | "exclude"}]} (malloc'd, caller frees). */
+char *xc_task_json(const xc_task *t);
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+typedef enum { XC_SOURCE_CORONAHACK = 0, XC_SOURCE_FOLDER, XC_SOURCE_CSV } xc_source_kind;
+typedef enum { XC_POLICY_ERROR = 0, XC_POLICY_SKIP } xc_policy;
+
+/* Extra labelled images (--add-folder CLASS=DIR): every .png/.jpg/.jpeg in dir. */
+typedef struct {
+    char *cls;
+    char *dir;
+} xc_prep_extra;
+
+/* Every setting of `xraycls prepare`. Strings are owned (malloc'd) by the struct. */
+typedef struct {
+    xc_source_kind source;
+    char *root;      /* image root (coronahack, folder; csv: relative paths resolve here) */
+    char *csv;       /* coronahack: the metadata (default root/Chest_xray_Corona_Metadata.csv);
+                        csv source: the list */
+    char *train_dir; /* coronahack: explicit image folders; relative ones are tried under root */
+    char *test_dir;  /*   first, then as given */
+    char *task_name; /* coronahack: a preset (default "4class") when task is NULL */
+    xc_task *task;   /* coronahack: a custom task (owned), overrides task_name */
+    int exclude_covid;
+    char **classes;  /* folder/csv: the classes, in label order (NULL: sorted names found) */
+    int nclasses;
+    xc_prep_extra *extras;
+    int nextras;
+    xc_split add_split;     /* split of the extras (train) */
+    double val_fraction;    /* 0.1 */
+    uint64_t seed;          /* 0 */
+    int size;               /* 224 */
+    int channels;           /* 1, or 3 */
+    xc_policy on_missing, on_corrupt, on_unknown_label; /* error */
+    int threads;            /* 0: the number of cores */
+    char *out;              /* the prepared folder */
+    int overwrite;
+} xc_prepare_opts;
+
+void xc_prepare_opts_init(xc_prepare_opts *o);
+void xc_prepare_opts_clear(xc_prepare_opts *o); /* frees everything; accepts NULL */
+/* Replaces an owned string field (value copied; NULL clears). */
+int xc_prepare_set_str(char **field, const char *value);
+/* Adds an extra folder from "CLASS=DIR". */
+int xc_prepare_add_extra(xc_prepare_opts *o, const char *class_eq_dir);
+/* Sets the classes from "a,b,c" (names trimmed, unique, non-empty). */
+int xc_prepare_set_classes(xc_prepare_opts *o, const char *comma_list);
+/* Parses "coronahack", "folder", "csv"; "error", "skip". */
+int xc_source_parse(const char *s, xc_source_kind *out);
+int xc_policy_parse(const char *s, xc_policy *out);
+const char *xc_source_name(xc_source_kind k);
+
+/* Loads a JSON config over o (keys present replace settings; absent keys keep them). Strict:
+ * an unknown key or a wrong type is an error naming the key path ("'p.json': unknown key
+ * 'task.rules[1].lable'"). Keys: source, root, csv, train_dir, test_dir, task (a preset name
+ * or {"name", "classes": [...], "rules": [{"label", "label_1", "label_2", "class" |
+ * "exclude": true, "reason"}]}), exclude_covid, classes, add_folders ([{"class", "dir"}]),
+ * add_split, val_fraction, seed, size, channels, rgb, on_missing, on_corrupt,
+ * on_unknown_label, threads, output, overwrite. */
+int xc_prepare_config_load(xc_prepare_opts *o, const char *path);
+
+/* ---- the audit ---------------------------------------------------------------------------- */
+
+typedef struct {
+    char *key;
+    int64_t count;
+} xc_prep_count;
+
+typedef struct {
+    char *kind;   /* "listed twice" or "identical bytes" */
+    char **files;
+    int nfiles;
+} xc_prep_dup;
+
+typedef struct {
+    char **classes;
+    int nclasses;
+    int64_t *counts;              /* [split * nclasses + class]: images written */
+    xc_prep_count *excluded;      /* reason → rows left out */
+    int nexcluded;
+    char **missing;
+    int64_t nmissing;
+    char **unreadable, **unreadable_why;
+    int64_t nunreadable;
+    xc_prep_dup *dups;
+    int ndups;
+    char **warnings;
+    int nwarnings;
+} xc_prep_audit;
+
+void xc_prep_audit_clear(xc_prep_audit *a); /* frees and zeroes; accepts NULL */
+/* The audit as JSON (the content of audit.json), malloc'd. */
+char *xc_prep_audit_json(const xc_prep_audit *a);
+/* A small text table for people: split × class counts, exclusions, problems. malloc'd. */
+char *xc_prep_audit_table(const xc_prep_audit *a);
+/* Images written in a split (sum over classes). */
+int64_t xc_prep_audit_split_total(const xc_prep_audit *a, xc_split s);
+
+/* ---- the image list ----------------------------------------------------------------------- */
+
+typedef struct {
+    char *path;   /* to open */
+    char *file;   /* as recorded in xraycls.files */
+    int label;
+    xc_split split;
+    int line;     /* 1-based line of the CSV row (0 for folder listings) */
+} xc_prep_item;
+
+typedef struct {
+    xc_prep_item *items;
+    int64_t n;
+    xc_prep_audit audit; /* classes, excluded, missing, "listed twice" so far */
+    int val_given;       /* the source named validation images itself */
+    char *source_json;   /* the xraycls.source metadata */
+} xc_prep_list;
+
+/* Reads the source and the extra folders of o into a list of images that exist, with their
+ * classes and splits (validation not yet carved). Missing files: an error (XC_POLICY_ERROR)
+ * naming the first few and the count, or recorded in audit.missing. */
+xc_prep_list *xc_prepare_list(const xc_prepare_opts *o);
+void xc_prep_list_free(xc_prep_list *l); /* accepts NULL */
+/* Carves the validation split out of TRAIN as described above (a no-op when frac is 0). */
+int xc_prepare_carve_val(xc_prep_list *l, double frac, uint64_t seed);
+
+/* Called from the calling thread about ten times a second while images decode. */
+typedef void (*xc_prepare_progress_fn)(void *ctx, int64_t done, int64_t total);
+
+/* The whole of `xraycls prepare`: list, carve, decode with o->threads workers, audit, write
+ * o->out. On success *audit receives the audit (caller clears it). On failure -1; *audit holds
+ * what was found so far (cleared by the caller too). */
+int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, void *ctx,
+                   xc_prep_audit *audit);
+
+/* 0 when `out` may receive a prepared dataset: absent, an empty folder, or any folder when
+ * overwrite is set; else -1 ("output folder 'x' is not empty (--overwrite …)"). */
+int xc_prepare_check_output(const char *out, int overwrite);
+
+/* FNV-1a 64 of a byte range (the duplicate detector's hash). */
+uint64_t xc_fnv1a64(const void *data, size_t len);
+
+/* ---- the synthetic CoronaHack ------------------------------------------------------------ */
+
+typedef struct {
+    int n;          /* images in all (600); at least 40 */
+    uint64_t seed;  /* 0 */
+    int min_side;   /* image sides drawn in [min_side, max_side] (200, 400) */
+    int max_side;
+} xc_synthetic_opts;
+
+xc_synthetic_opts xc_synthetic_default(void);
+
+/* The number of rows of each kind xc_synthetic_write writes for n images: the real file's
+ * counts table scaled to n (COVID-19 raised to at least n/25 so that a model can learn it; the
+ * rare kinds — SARS, Streptococcus, Stress-Smoking/ARDS — at least 1), TEST without COVID-19.
+ * kinds, in this order: Normal, bacteria, Virus, Virus/COVID-19, Virus/SARS,
+ * bacteria/Streptococcus, Stress-Smoking/ARDS; counts[kind][0] TRAIN, [1] TEST. */
+#define XC_SYNTH_KINDS 7
+void xc_synthetic_counts(int n, int counts[XC_SYNTH_KINDS][2]);
+
+/* Writes a CoronaHack-like download under dir (created if absent; files of the same names are
+ * replaced):
+ * dir/Chest_xray_Corona_Metadata.csv with the real file's quirks (unnamed index column with
+ * gaps, Label_2 before Label_1, `Pnemonia`, empty fields, Stress-Smoking/ARDS rows) and the
+ * images in dir/Coronahack-Chest-XRay-Dataset/Coronahack-Chest-XRay-Dataset/{train,test}/:
+ * chest-radiograph-like pictures with class-dependent findings (Normal: clear lungs; bacteria:
+ * a dense lobar consolidation in one lung; Virus: bilateral perihilar interstitial streaks and
+ * haze; COVID-19: peripheral bilateral ground-glass patches in the lower zones), visible at
+ * 64 px, with noise; as gray, RGB and progressive JPEG and gray/RGB PNG. Deterministic for a
+ * seed. `threads` workers (0: the cores). */
+int xc_synthetic_write(const char *dir, const xc_synthetic_opts *so, int threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+/* cli.h — what the commands share: one `cmd_<name>(argc, argv)` per file (src/cli/cmd_*.c),
+ * registered in the table of main.c. Only commands print to the user and pick the exit code:
+ * 0 success, 1 runtime error, 2 usage error. argv[0] is the command name. */
+#ifndef XRAYCLS_CLI_H
+#define XRAYCLS_CLI_H
+
+#include "xraycls/error.h"
+
+enum { XC_EXIT_OK = 0, XC_EXIT_FAIL = 1, XC_EXIT_USAGE = 2 };
+
+int cmd_info(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+
+/* Prints "xraycls: <message>" for a runtime failure and returns 1; without a format it prints
+ * xc_error(). */
+int cli_fail(const char *fmt, ...) XC_PRINTF(1, 2);
+/* Prints "xraycls <cmd>: <message>" and the command's usage to stderr; returns 2. */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) XC_PRINTF(3, 4);
+/* 1 when argv holds -h or --help before any "--". */
+int cli_wants_help(int argc, char **argv);
+/* 1 if stderr is a terminal (progress bars are drawn only then). */
+int cli_is_tty(void);
+
+#endif

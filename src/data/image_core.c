@@ -1,0 +1,101 @@
+/* image_core.c — the format-independent part of xraycls/image.h: allocation, magic-byte
+ * sniffing, limits, file reading and the decode + resize convenience. The codecs live in
+ * image_jpeg.c and image_png.c, the resampler in image_resize.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "image_internal.h"
+#include "xraycls/fs.h"
+
+xc_image_limits xc_image_limits_default(void) {
+    xc_image_limits l = {XC_IMAGE_MAX_SIDE_DEFAULT, XC_IMAGE_MAX_PIXELS_DEFAULT};
+    return l;
+}
+
+xc_image_format xc_image_sniff(const void *buf, size_t len) {
+    static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    const uint8_t *b = buf;
+    if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return XC_IMAGE_JPEG;
+    if (len >= 8 && memcmp(b, png_magic, 8) == 0) return XC_IMAGE_PNG;
+    return XC_IMAGE_UNKNOWN;
+}
+
+int xc_image_alloc(xc_image *img, int width, int height, int channels) {
+    memset(img, 0, sizeof *img);
+    if (width <= 0 || height <= 0 || (channels != 1 && channels != 3))
+        return xc_errorf("cannot allocate a %dx%dx%d image: invalid shape", width, height, channels);
+    size_t n = (size_t)width * (size_t)height * (size_t)channels;
+    uint8_t *p = malloc(n);
+    if (!p) return xc_errorf("cannot allocate a %dx%dx%d image: out of memory", width, height, channels);
+    img->width = width;
+    img->height = height;
+    img->channels = channels;
+    img->pixels = p;
+    img->file_width = width;
+    img->file_height = height;
+    img->scale_denom = 1;
+    return 0;
+}
+
+void xc_image_free(xc_image *img) {
+    if (!img) return;
+    free(img->pixels);
+    memset(img, 0, sizeof *img);
+}
+
+int xc_image_check_limits(const char *what, long long width, long long height,
+                          const xc_image_limits *limits) {
+    if (width <= 0 || height <= 0)
+        return xc_errorf("cannot decode '%s': image is %lldx%lld", what, width, height);
+    if (width > limits->max_side || height > limits->max_side)
+        return xc_errorf("cannot decode '%s': image is %lldx%lld, over the limit of %d a side", what,
+                         width, height, limits->max_side);
+    if (width * height > limits->max_pixels)
+        return xc_errorf("cannot decode '%s': image is %lldx%lld, over the limit of %lld pixels",
+                         what, width, height, (long long)limits->max_pixels);
+    return 0;
+}
+
+int xc_image_decode_mem(const void *buf, size_t len, const char *what, int channels,
+                        int min_side_hint, const xc_image_limits *limits, xc_image *out) {
+    memset(out, 0, sizeof *out);
+    if (!what) what = "(memory)";
+    if (channels != 1 && channels != 3)
+        return xc_errorf("cannot decode '%s': %d channels asked for (1 or 3)", what, channels);
+    xc_image_limits def = xc_image_limits_default();
+    if (!limits) limits = &def;
+    if (len == 0) return xc_errorf("cannot decode '%s': empty file", what);
+    switch (xc_image_sniff(buf, len)) {
+    case XC_IMAGE_JPEG:
+        return xc_image_decode_jpeg(buf, len, what, channels, min_side_hint, limits, out);
+    case XC_IMAGE_PNG:
+        return xc_image_decode_png(buf, len, what, channels, limits, out);
+    default:
+        return xc_errorf("cannot decode '%s': not a JPEG or PNG image", what);
+    }
+}
+
+int xc_image_decode_file_limits(const char *path, int channels, int min_side_hint,
+                                const xc_image_limits *limits, xc_image *out) {
+    memset(out, 0, sizeof *out);
+    size_t len = 0;
+    char *buf = xc_read_file(path, &len, XC_IMAGE_MAX_FILE_BYTES);
+    if (!buf) return -1;
+    int rc = xc_image_decode_mem(buf, len, path, channels, min_side_hint, limits, out);
+    free(buf);
+    return rc;
+}
+
+int xc_image_decode_file(const char *path, int channels, int min_side_hint, xc_image *out) {
+    return xc_image_decode_file_limits(path, channels, min_side_hint, NULL, out);
+}
+
+int xc_image_load_resized(const char *path, int size, int channels, uint8_t *out) {
+    if (size <= 0) return xc_errorf("cannot load '%s': invalid size %d", path, size);
+    xc_image full;
+    if (xc_image_decode_file(path, channels, size, &full) < 0) return -1;
+    int rc = xc_image_resize_into(&full, size, size, out);
+    xc_image_free(&full);
+    if (rc < 0) return xc_errorf("cannot load '%s': %s", path, xc_error());
+    return 0;
+}

@@ -1,0 +1,30 @@
+/* image_internal.h — what the image_*.c files share and nothing else includes: the per-format
+ * decoders behind xc_image_decode_mem, the header-limit check and the gray conversion. */
+#ifndef XRAYCLS_IMAGE_INTERNAL_H
+#define XRAYCLS_IMAGE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "xraycls/image.h"
+
+/* Decoders for one format; the caller has sniffed the magic bytes and validated channels and
+ * limits (non-NULL). Same contract as xc_image_decode_mem. */
+int xc_image_decode_jpeg(const uint8_t *buf, size_t len, const char *what, int channels,
+                         int min_side_hint, const xc_image_limits *limits, xc_image *out);
+int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int channels,
+                        const xc_image_limits *limits, xc_image *out);
+
+/* xc_image_resize into a caller's buffer of out_h * out_w * src->channels bytes. */
+int xc_image_resize_into(const xc_image *src, int out_w, int out_h, uint8_t *dst);
+
+/* 0 when a width x height header is within limits, else -1 with
+ * "cannot decode 'what': image is WxH, over the limit of ..." */
+int xc_image_check_limits(const char *what, long long width, long long height,
+                          const xc_image_limits *limits);
+
+/* ITU-R 601 luma in 16-bit fixed point, rounded, as Pillow's convert('L'). */
+static inline uint8_t xc_image_luma(unsigned r, unsigned g, unsigned b) {
+    return (uint8_t)((r * 19595u + g * 38470u + b * 7471u + 0x8000u) >> 16);
+}
+
+#endif

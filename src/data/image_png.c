@@ -1,0 +1,155 @@
+/* image_png.c — PNG decoding and encoding over libpng (see xraycls/image.h).
+ *
+ * Every PNG variant is brought to 8-bit samples by libpng (palette → RGB, low-bit gray → 8 bits,
+ * 16 → 8 bits rounded); alpha is then dropped and gray/RGB converted here. libpng's errors
+ * (bad CRC of a critical chunk, broken zlib stream, truncation) longjmp back with libpng's
+ * message; its warnings (odd ancillary chunks such as a wrong sRGB profile) are ignored — they
+ * do not touch the pixels. All state lives on the caller's stack: safe from many threads. */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <png.h>
+
+#include "image_internal.h"
+#include "xraycls/fs.h"
+
+typedef struct {
+    const uint8_t *buf; /* the whole file (reading only) */
+    size_t len, pos;
+    char msg[256]; /* libpng's error text */
+} png_ctx;
+
+static void on_png_error(png_structp png, png_const_charp msg) {
+    png_ctx *c = png_get_error_ptr(png);
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void on_png_warning(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+static void on_png_read(png_structp png, png_bytep dst, size_t n) {
+    png_ctx *c = png_get_io_ptr(png);
+    if (n > c->len - c->pos) png_error(png, "truncated PNG data");
+    memcpy(dst, c->buf + c->pos, n);
+    c->pos += n;
+}
+
+/* One row of pc samples a pixel (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) to channels (1 or 3). */
+static void convert_row(const uint8_t *src, int pc, uint8_t *dst, int channels, int width) {
+    for (int x = 0; x < width; x++, src += pc) {
+        if (pc <= 2) {
+            if (channels == 1) *dst++ = src[0];
+            else dst[0] = dst[1] = dst[2] = src[0], dst += 3;
+        } else if (channels == 1) {
+            *dst++ = xc_image_luma(src[0], src[1], src[2]);
+        } else {
+            dst[0] = src[0], dst[1] = src[1], dst[2] = src[2], dst += 3;
+        }
+    }
+}
+
+int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int channels,
+                        const xc_image_limits *limits, xc_image *out) {
+    png_ctx ctx = {buf, len, 0, ""};
+    memset(out, 0, sizeof *out);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return xc_errorf("cannot decode '%s': out of memory", what);
+    }
+    uint8_t *volatile tmp = NULL; /* set after setjmp: volatile */
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(tmp);
+        xc_image_free(out);
+        return xc_errorf("cannot decode '%s': %s", what, ctx.msg);
+    }
+    png_set_read_fn(png, &ctx, on_png_read);
+    png_read_info(png, info);
+
+    png_uint_32 w, h;
+    int depth, color, interlace;
+    png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
+    if (xc_image_check_limits(what, w, h, limits) < 0) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -1;
+    }
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png); /* + alpha if tRNS */
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (depth == 16) png_set_scale_16(png); /* rounds, unlike png_set_strip_16 */
+    int passes = png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+
+    int pc = png_get_channels(png, info);
+    if (png_get_bit_depth(png, info) != 8 || pc < 1 || pc > 4 ||
+        png_get_rowbytes(png, info) != (size_t)w * pc) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return xc_errorf("cannot decode '%s': unexpected PNG layout after conversion", what);
+    }
+    if (xc_image_alloc(out, (int)w, (int)h, channels) < 0) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return xc_errorf("cannot decode '%s': %s", what, xc_error());
+    }
+    size_t stride = (size_t)w * channels;
+    if (pc == channels) {
+        /* Straight into the image; interlaced passes fill in the rows in place. */
+        for (int p = 0; p < passes; p++)
+            for (png_uint_32 y = 0; y < h; y++) png_read_row(png, out->pixels + y * stride, NULL);
+    } else if (passes == 1) {
+        tmp = malloc((size_t)w * pc);
+        if (!tmp) png_error(png, "out of memory");
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(png, tmp, NULL);
+            convert_row(tmp, pc, out->pixels + y * stride, channels, (int)w);
+        }
+    } else {
+        /* Interlaced and converted: every pass touches every row, so keep the whole image. */
+        tmp = malloc((size_t)w * h * pc);
+        if (!tmp) png_error(png, "out of memory");
+        for (int p = 0; p < passes; p++)
+            for (png_uint_32 y = 0; y < h; y++) png_read_row(png, tmp + (size_t)y * w * pc, NULL);
+        for (png_uint_32 y = 0; y < h; y++)
+            convert_row(tmp + (size_t)y * w * pc, pc, out->pixels + y * stride, channels, (int)w);
+    }
+    png_read_end(png, NULL); /* reads up to IEND: a file cut after the pixels still fails */
+    png_destroy_read_struct(&png, &info, NULL);
+    free(tmp);
+    return 0;
+}
+
+int xc_image_write_png(const char *path, const xc_image *img) {
+    if (!img || !img->pixels || img->width <= 0 || img->height <= 0 ||
+        (img->channels != 1 && img->channels != 3))
+        return xc_errorf("cannot write '%s': not a valid 8-bit gray or RGB image", path);
+    xc_atomic a;
+    if (xc_atomic_open(&a, path) < 0) return -1;
+    png_ctx ctx = {NULL, 0, 0, ""};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        xc_atomic_abort(&a);
+        return xc_errorf("cannot write '%s': out of memory", path);
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        xc_atomic_abort(&a);
+        return xc_errorf("cannot write '%s': %s", path, ctx.msg);
+    }
+    png_init_io(png, a.fp);
+    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
+                 img->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    size_t stride = (size_t)img->width * img->channels;
+    for (int y = 0; y < img->height; y++) png_write_row(png, img->pixels + (size_t)y * stride);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return xc_atomic_commit(&a);
+}

@@ -1,0 +1,822 @@
+/* prepare.c — the prepare pipeline (prepare.h): options, the image list common to every source
+ * (extra folders, files listed twice, missing files), the seeded stratified validation split,
+ * decoding with a pool of threads into one uint8 array, the audit, and the writer of the
+ * prepared folder. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "prepare_internal.h"
+#include "xraycls/fs.h"
+#include "xraycls/image.h"
+#include "xraycls/safetensors.h"
+
+/* How many names an error message lists before "…". */
+#define NAMES_IN_ERRORS 3
+
+static const char *const split_names[XC_NSPLITS] = {"train", "val", "test"};
+
+const char *xc_split_name(xc_split s) { return (s >= 0 && s < XC_NSPLITS) ? split_names[s] : "?"; }
+
+int xc_split_parse(const char *s, xc_split *out) {
+    if (!strcasecmp(s, "train")) *out = XC_SPLIT_TRAIN;
+    else if (!strcasecmp(s, "val") || !strcasecmp(s, "validation")) *out = XC_SPLIT_VAL;
+    else if (!strcasecmp(s, "test")) *out = XC_SPLIT_TEST;
+    else return xc_errorf("unknown split '%s' (train, val, test)", s);
+    return 0;
+}
+
+static const char *const source_names[] = {"coronahack", "folder", "csv"};
+
+const char *xc_source_name(xc_source_kind k) { return (k >= 0 && k <= XC_SOURCE_CSV) ? source_names[k] : "?"; }
+
+int xc_source_parse(const char *s, xc_source_kind *out) {
+    for (int i = 0; i <= XC_SOURCE_CSV; i++)
+        if (!strcmp(s, source_names[i])) {
+            *out = (xc_source_kind)i;
+            return 0;
+        }
+    return xc_errorf("unknown source '%s' (coronahack, folder, csv)", s);
+}
+
+int xc_policy_parse(const char *s, xc_policy *out) {
+    if (!strcmp(s, "error")) *out = XC_POLICY_ERROR;
+    else if (!strcmp(s, "skip")) *out = XC_POLICY_SKIP;
+    else return xc_errorf("unknown policy '%s' (error, skip)", s);
+    return 0;
+}
+
+uint64_t xc_fnv1a64(const void *data, size_t len) {
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+void xc_prepare_opts_init(xc_prepare_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->source = XC_SOURCE_CORONAHACK;
+    o->add_split = XC_SPLIT_TRAIN;
+    o->val_fraction = 0.1;
+    o->size = 224;
+    o->channels = 1;
+}
+
+void xc_prepare_opts_clear(xc_prepare_opts *o) {
+    if (!o) return;
+    free(o->root);
+    free(o->csv);
+    free(o->train_dir);
+    free(o->test_dir);
+    free(o->task_name);
+    xc_task_free(o->task);
+    prep_free_strv(o->classes, o->nclasses);
+    for (int i = 0; i < o->nextras; i++) {
+        free(o->extras[i].cls);
+        free(o->extras[i].dir);
+    }
+    free(o->extras);
+    free(o->out);
+    xc_prepare_opts_init(o);
+}
+
+int xc_prepare_set_str(char **field, const char *value) {
+    char *v = NULL;
+    if (value && !(v = strdup(value))) return xc_errorf("out of memory");
+    free(*field);
+    *field = v;
+    return 0;
+}
+
+int xc_prepare_add_extra(xc_prepare_opts *o, const char *spec) {
+    const char *eq = strchr(spec, '=');
+    if (!eq || eq == spec || !eq[1]) return xc_errorf("extra folder '%s': expected CLASS=DIR", spec);
+    xc_prep_extra *e = realloc(o->extras, (size_t)(o->nextras + 1) * sizeof *e);
+    if (!e) return xc_errorf("out of memory");
+    o->extras = e;
+    e[o->nextras].cls = prep_strdupf("%.*s", (int)(eq - spec), spec);
+    e[o->nextras].dir = strdup(eq + 1);
+    if (!e[o->nextras].cls || !e[o->nextras].dir) {
+        free(e[o->nextras].cls);
+        free(e[o->nextras].dir);
+        return xc_errorf("out of memory");
+    }
+    o->nextras++;
+    return 0;
+}
+
+int xc_prepare_set_classes(xc_prepare_opts *o, const char *list) {
+    char **v = NULL;
+    int n = 0;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) { p++; len--; }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+        if (!len) {
+            prep_free_strv(v, n);
+            return xc_errorf("classes '%s': an empty class name", list);
+        }
+        char **q = realloc(v, (size_t)(n + 1) * sizeof *q);
+        if (!q || !(q[n] = prep_strdupf("%.*s", (int)len, p))) {
+            prep_free_strv(q ? q : v, n);
+            return xc_errorf("out of memory");
+        }
+        v = q;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(v[i], v[n])) {
+                int rc = xc_errorf("classes '%s': '%s' named twice", list, v[n]);
+                prep_free_strv(v, n + 1);
+                return rc;
+            }
+        n++;
+        if (!end) break;
+        p = end + 1;
+    }
+    prep_free_strv(o->classes, o->nclasses);
+    o->classes = v;
+    o->nclasses = n;
+    return 0;
+}
+
+/* ---- the list ----------------------------------------------------------------------------- */
+
+void xc_prep_list_free(xc_prep_list *l) {
+    if (!l) return;
+    for (int64_t i = 0; i < l->n; i++) {
+        free(l->items[i].path);
+        free(l->items[i].file);
+    }
+    free(l->items);
+    xc_prep_audit_clear(&l->audit);
+    free(l->source_json);
+    free(l);
+}
+
+static int add_extras(const xc_prepare_opts *o, xc_prep_list *l) {
+    if (o->nextras == 0) return 0;
+    cJSON *src = cJSON_Parse(l->source_json);
+    cJSON *arr = src ? cJSON_AddArrayToObject(src, "extra_folders") : NULL;
+    if (!arr) {
+        cJSON_Delete(src);
+        return xc_errorf("out of memory");
+    }
+    int rc = -1;
+    for (int e = 0; e < o->nextras; e++) {
+        const xc_prep_extra *x = &o->extras[e];
+        int k = -1;
+        for (int j = 0; j < l->audit.nclasses; j++)
+            if (!strcmp(l->audit.classes[j], x->cls)) k = j;
+        if (k < 0) {
+            char names[512] = "";
+            for (int j = 0; j < l->audit.nclasses; j++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? ", " : "", l->audit.classes[j]);
+            xc_errorf("extra folder '%s': class '%s' is not a class of the dataset (%s)", x->dir, x->cls, names);
+            goto done;
+        }
+        if (!xc_is_dir(x->dir)) {
+            xc_errorf("extra folder '%s' (class %s): not a folder", x->dir, x->cls);
+            goto done;
+        }
+        char **files;
+        int nfiles, added = 0, failed = 0;
+        if (prep_list_dir(x->dir, 0, &files, &nfiles) < 0) goto done;
+        for (int i = 0; i < nfiles && !failed; i++) {
+            if (!prep_is_image_name(files[i])) {
+                failed = prep_audit_exclude(&l->audit, "not a .png/.jpg/.jpeg file") < 0;
+                continue;
+            }
+            char *p = xc_path_join(x->dir, files[i]);
+            failed = !p || prep_list_add(l, p, p, k, o->add_split, 0) < 0;
+            free(p);
+            added += !failed;
+        }
+        prep_free_strv(files, nfiles);
+        if (failed) goto done;
+        if (added == 0 && prep_audit_warn(&l->audit, "extra folder '%s' holds no image", x->dir) < 0) goto done;
+        cJSON *ej = cJSON_CreateObject();
+        if (!ej) goto done;
+        cJSON_AddStringToObject(ej, "class", x->cls);
+        cJSON_AddStringToObject(ej, "dir", x->dir);
+        cJSON_AddStringToObject(ej, "split", xc_split_name(o->add_split));
+        cJSON_AddNumberToObject(ej, "images", added);
+        cJSON_AddItemToArray(arr, ej);
+    }
+    char *s = cJSON_PrintUnformatted(src);
+    if (!s) {
+        xc_errorf("out of memory");
+        goto done;
+    }
+    free(l->source_json);
+    l->source_json = s;
+    rc = 0;
+done:
+    cJSON_Delete(src);
+    return rc;
+}
+
+static const xc_prep_list *sort_list; /* qsort has no context argument */
+
+static int cmp_path(const void *a, const void *b) {
+    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+    int c = strcmp(sort_list->items[i].path, sort_list->items[j].path);
+    return c ? c : (i < j ? -1 : i > j);
+}
+
+/* Keeps the first of items with the same path; the others are excluded and the group is
+ * reported. keep[i] is cleared for the dropped ones. */
+static int find_listed_twice(xc_prep_list *l, unsigned char *keep) {
+    int64_t *idx = malloc((size_t)(l->n ? l->n : 1) * sizeof *idx);
+    if (!idx) return xc_errorf("out of memory");
+    for (int64_t i = 0; i < l->n; i++) idx[i] = i;
+    static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&sort_lock);
+    sort_list = l;
+    qsort(idx, (size_t)l->n, sizeof *idx, cmp_path);
+    pthread_mutex_unlock(&sort_lock);
+    int rc = 0;
+    for (int64_t a = 0; a < l->n && rc == 0;) {
+        int64_t b = a + 1;
+        while (b < l->n && !strcmp(l->items[idx[a]].path, l->items[idx[b]].path)) b++;
+        if (b - a > 1) {
+            int64_t n = b - a;
+            char **names = calloc((size_t)n, sizeof *names);
+            if (!names) { rc = xc_errorf("out of memory"); break; }
+            for (int64_t j = 0; j < n && rc == 0; j++) {
+                const xc_prep_item *it = &l->items[idx[a + j]];
+                names[j] = it->line ? prep_strdupf("%s (line %d)", it->file, it->line) : strdup(it->file);
+                if (!names[j]) rc = xc_errorf("out of memory");
+                if (j > 0) {
+                    keep[idx[a + j]] = 0;
+                    if (rc == 0) rc = prep_audit_exclude(&l->audit, "same file listed twice");
+                }
+            }
+            if (rc == 0) rc = prep_audit_dup(&l->audit, "listed twice", (const char *const *)names, (int)n);
+            prep_free_strv(names, (int)n);
+        }
+        a = b;
+    }
+    free(idx);
+    return rc;
+}
+
+/* Drops the items whose keep[i] is 0, keeping the order. */
+static void compact(xc_prep_list *l, const unsigned char *keep) {
+    int64_t j = 0;
+    for (int64_t i = 0; i < l->n; i++) {
+        if (keep[i]) {
+            l->items[j++] = l->items[i];
+        } else {
+            free(l->items[i].path);
+            free(l->items[i].file);
+        }
+    }
+    l->n = j;
+}
+
+/* "'a', 'b', 'c' and 4 more" from the first names. */
+static void name_list(char *buf, size_t cap, char *const *names, int64_t n) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int64_t i = 0; i < n && i < NAMES_IN_ERRORS && o < cap; i++) {
+        int w = snprintf(buf + o, cap - o, "%s'%s'", i ? ", " : "", names[i]);
+        if (w < 0) return;
+        o += (size_t)w;
+    }
+    if (n > NAMES_IN_ERRORS && o < cap) snprintf(buf + o, cap - o, " and %lld more", (long long)(n - NAMES_IN_ERRORS));
+}
+
+xc_prep_list *xc_prepare_list(const xc_prepare_opts *o) {
+    xc_prep_list *l = calloc(1, sizeof *l);
+    unsigned char *keep = NULL;
+    if (!l) {
+        xc_errorf("out of memory");
+        return NULL;
+    }
+    xc_error_clear();
+    int rc;
+    switch (o->source) {
+    case XC_SOURCE_CORONAHACK: rc = prep_source_coronahack(o, l); break;
+    case XC_SOURCE_FOLDER: rc = prep_source_folder(o, l); break;
+    case XC_SOURCE_CSV: rc = prep_source_csv(o, l); break;
+    default: rc = xc_errorf("unknown source %d", (int)o->source);
+    }
+    if (rc < 0 || add_extras(o, l) < 0) goto fail;
+    keep = malloc((size_t)(l->n ? l->n : 1));
+    if (!keep) {
+        xc_errorf("out of memory");
+        goto fail;
+    }
+    memset(keep, 1, (size_t)(l->n ? l->n : 1));
+    if (find_listed_twice(l, keep) < 0) goto fail;
+    for (int64_t i = 0; i < l->n; i++) {
+        if (!keep[i] || xc_is_file(l->items[i].path)) continue;
+        keep[i] = 0;
+        if (prep_audit_missing(&l->audit, l->items[i].file) < 0) goto fail;
+    }
+    if (l->audit.nmissing > 0 && o->on_missing != XC_POLICY_SKIP) {
+        char names[1024];
+        name_list(names, sizeof names, l->audit.missing, l->audit.nmissing);
+        xc_errorf("%lld image%s missing: %s (--on-missing skip leaves them out)", (long long)l->audit.nmissing,
+                  l->audit.nmissing == 1 ? " is" : "s are", names);
+        goto fail;
+    }
+    compact(l, keep);
+    free(keep);
+    return l;
+fail:
+    free(keep);
+    xc_prep_list_free(l);
+    return NULL;
+}
+
+/* ---- the validation split ----------------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+int xc_prepare_carve_val(xc_prep_list *l, double frac, uint64_t seed) {
+    if (!(frac >= 0.0 && frac < 1.0)) return xc_errorf("validation fraction %g: must be in [0, 1)", frac);
+    if (frac == 0.0 || l->n == 0) return 0;
+    int64_t *idx = malloc((size_t)l->n * sizeof *idx);
+    if (!idx) return xc_errorf("out of memory");
+    for (int k = 0; k < l->audit.nclasses; k++) {
+        int64_t n = 0;
+        for (int64_t i = 0; i < l->n; i++)
+            if (l->items[i].split == XC_SPLIT_TRAIN && l->items[i].label == k) idx[n++] = i;
+        int64_t take = (int64_t)llround(frac * (double)n);
+        if (n >= 2 && take < 1) take = 1;
+        if (take > n - 1) take = n - 1;
+        uint64_t state = seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(k + 1));
+        for (int64_t i = 0; i < take; i++) { /* the first `take` of a Fisher–Yates shuffle */
+            int64_t j = i + (int64_t)(splitmix64(&state) % (uint64_t)(n - i));
+            int64_t t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+            l->items[idx[i]].split = XC_SPLIT_VAL;
+        }
+    }
+    free(idx);
+    return 0;
+}
+
+/* ---- decoding ----------------------------------------------------------------------------- */
+
+struct pool {
+    const xc_prep_item *items;
+    int64_t n;
+    int size, channels;
+    uint8_t *images;   /* images: (n, C, S, S) uint8 */
+    char **err;        /* [n]: NULL, or why item i could not be read */
+    uint64_t *hash;    /* [n]: FNV-1a 64 of the file */
+    uint64_t *bytes;   /* [n]: file length */
+    atomic_llong next, done;
+};
+
+/* Decodes item i into its slot: HWC from the decoder, stored CHW. */
+static int decode_one(struct pool *p, int64_t i) {
+    const char *path = p->items[i].path;
+    size_t len = 0;
+    char *buf = xc_read_file(path, &len, XC_IMAGE_MAX_FILE_BYTES);
+    if (!buf) return -1;
+    p->hash[i] = xc_fnv1a64(buf, len);
+    p->bytes[i] = len;
+    xc_image img = {0}, small = {0};
+    int rc = xc_image_decode_mem(buf, len, path, p->channels, p->size, NULL, &img);
+    free(buf);
+    if (rc < 0) return -1;
+    rc = xc_image_resize(&img, p->size, p->size, &small);
+    xc_image_free(&img);
+    if (rc < 0) return -1;
+    size_t plane = (size_t)p->size * (size_t)p->size;
+    uint8_t *dst = p->images + (size_t)i * plane * (size_t)p->channels;
+    if (p->channels == 1) {
+        memcpy(dst, small.pixels, plane);
+    } else {
+        for (size_t q = 0; q < plane; q++)
+            for (int c = 0; c < p->channels; c++) dst[(size_t)c * plane + q] = small.pixels[q * (size_t)p->channels + (size_t)c];
+    }
+    xc_image_free(&small);
+    return 0;
+}
+
+/* The message of an item whose own message could not be allocated. */
+static char oom_message[] = "out of memory";
+
+static void *worker(void *arg) {
+    struct pool *p = arg;
+    for (;;) {
+        int64_t i = (int64_t)atomic_fetch_add(&p->next, 1);
+        if (i >= p->n) break;
+        if (decode_one(p, i) < 0) {
+            p->err[i] = strdup(*xc_error() ? xc_error() : "cannot decode");
+            if (!p->err[i]) p->err[i] = oom_message;
+            size_t bytes = (size_t)p->size * (size_t)p->size * (size_t)p->channels;
+            memset(p->images + (size_t)i * bytes, 0, bytes);
+            p->hash[i] = 0;
+            p->bytes[i] = 0;
+        }
+        atomic_fetch_add(&p->done, 1);
+    }
+    return NULL;
+}
+
+static int cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Decodes every item; returns 0 once all were tried (failures in p->err). */
+static int decode_all(struct pool *p, int threads, xc_prepare_progress_fn progress, void *ctx) {
+    if (threads <= 0) threads = cpu_count();
+    if (threads > p->n) threads = (int)(p->n > 0 ? p->n : 1);
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!tid) return xc_errorf("out of memory");
+    int started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&tid[started], NULL, worker, p) != 0) break;
+    if (started == 0) {
+        free(tid);
+        return xc_errorf("cannot start a decoding thread");
+    }
+    while ((int64_t)atomic_load(&p->done) < p->n) {
+        if (progress) progress(ctx, (int64_t)atomic_load(&p->done), p->n);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    free(tid);
+    if (progress) progress(ctx, p->n, p->n);
+    return 0;
+}
+
+/* ---- identical bytes ---------------------------------------------------------------------- */
+
+static const struct pool *sort_pool;
+
+static int cmp_hash(const void *a, const void *b) {
+    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+    const struct pool *p = sort_pool;
+    if (p->hash[i] != p->hash[j]) return p->hash[i] < p->hash[j] ? -1 : 1;
+    if (p->bytes[i] != p->bytes[j]) return p->bytes[i] < p->bytes[j] ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+static int find_identical(const struct pool *p, const xc_prep_item *items, xc_prep_audit *a) {
+    if (p->n < 2) return 0;
+    int64_t *idx = malloc((size_t)p->n * sizeof *idx);
+    if (!idx) return xc_errorf("out of memory");
+    for (int64_t i = 0; i < p->n; i++) idx[i] = i;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    sort_pool = p;
+    qsort(idx, (size_t)p->n, sizeof *idx, cmp_hash);
+    pthread_mutex_unlock(&lock);
+    int rc = 0;
+    for (int64_t s = 0; s < p->n && rc == 0;) {
+        int64_t e = s + 1;
+        while (e < p->n && p->hash[idx[e]] == p->hash[idx[s]] && p->bytes[idx[e]] == p->bytes[idx[s]]) e++;
+        if (e - s > 1 && p->bytes[idx[s]] > 0) {
+            int n = (int)(e - s);
+            const char **names = malloc((size_t)n * sizeof *names);
+            if (!names) { rc = xc_errorf("out of memory"); break; }
+            int cross = 0;
+            for (int j = 0; j < n; j++) {
+                names[j] = items[idx[s + j]].file;
+                if (items[idx[s + j]].split != items[idx[s]].split) cross = 1;
+            }
+            rc = prep_audit_dup(a, "identical bytes", names, n);
+            if (rc == 0 && cross)
+                rc = prep_audit_warn(a, "identical images in different splits (%s, %s, …): the splits leak", names[0], names[1]);
+            free(names);
+        }
+        s = e;
+    }
+    free(idx);
+    return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+/* A JSON array of strings from items[from..to).field `file`. */
+static char *files_json(const xc_prep_item *items, int64_t from, int64_t to) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int64_t i = from; arr && i < to; i++) {
+        cJSON *s = cJSON_CreateString(items[i].file);
+        if (!s) { cJSON_Delete(arr); arr = NULL; break; }
+        cJSON_AddItemToArray(arr, s);
+    }
+    char *out = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (!out) xc_errorf("out of memory");
+    return out;
+}
+
+static char *classes_json(const xc_prep_audit *a) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; arr && k < a->nclasses; k++) cJSON_AddItemToArray(arr, cJSON_CreateString(a->classes[k]));
+    char *out = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (!out) xc_errorf("out of memory");
+    return out;
+}
+
+static int write_split(const char *path, const xc_prepare_opts *o, const xc_prep_list *l, xc_split s,
+                       const uint8_t *images, int64_t from, int64_t to) {
+    int64_t n = to - from;
+    size_t img_bytes = (size_t)o->channels * (size_t)o->size * (size_t)o->size;
+    int64_t *labels = malloc((size_t)(n ? n : 1) * sizeof *labels);
+    char *files = files_json(l->items, from, to), *classes = classes_json(&l->audit);
+    xc_st_writer *w = xc_st_writer_new();
+    int rc = -1;
+    if (!labels || !files || !classes || !w) {
+        xc_errorf("cannot write '%s': out of memory", path);
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) labels[i] = l->items[from + i].label;
+    char num[64];
+    // images: (N, C, S, S) uint8; labels: (N) int64
+    int64_t ishape[4] = {n, o->channels, o->size, o->size}, lshape[1] = {n};
+    if (xc_st_writer_add(w, "images", XC_U8, 4, ishape, images + (size_t)from * img_bytes, (size_t)n * img_bytes) < 0 ||
+        xc_st_writer_add(w, "labels", XC_I64, 1, lshape, labels, (size_t)n * sizeof *labels) < 0 ||
+        xc_st_writer_meta(w, "xraycls.kind", "dataset") < 0)
+        goto done;
+    snprintf(num, sizeof num, "%d", XC_PREPARE_FORMAT);
+    if (xc_st_writer_meta(w, "xraycls.format", num) < 0 || xc_st_writer_meta(w, "xraycls.split", xc_split_name(s)) < 0 ||
+        xc_st_writer_meta(w, "xraycls.classes", classes) < 0 || xc_st_writer_meta(w, "xraycls.files", files) < 0 ||
+        xc_st_writer_meta(w, "xraycls.source", l->source_json) < 0)
+        goto done;
+    snprintf(num, sizeof num, "%d", o->size);
+    if (xc_st_writer_meta(w, "xraycls.size", num) < 0) goto done;
+    snprintf(num, sizeof num, "%d", o->channels);
+    if (xc_st_writer_meta(w, "xraycls.channels", num) < 0) goto done;
+    snprintf(num, sizeof num, "%llu", (unsigned long long)o->seed);
+    if (xc_st_writer_meta(w, "xraycls.seed", num) < 0) goto done;
+    snprintf(num, sizeof num, "%g", o->val_fraction);
+    if (xc_st_writer_meta(w, "xraycls.val_fraction", num) < 0) goto done;
+    rc = xc_st_writer_write(w, path);
+done:
+    xc_st_writer_free(w);
+    free(labels);
+    free(files);
+    free(classes);
+    return rc;
+}
+
+static char *dataset_json(const xc_prepare_opts *o, const xc_prep_list *l, const int64_t *split_n, const char *val_mode) {
+    cJSON *d = cJSON_CreateObject();
+    if (!d) return NULL;
+    cJSON_AddNumberToObject(d, "format", XC_PREPARE_FORMAT);
+    cJSON *cl = cJSON_AddArrayToObject(d, "classes");
+    for (int k = 0; cl && k < l->audit.nclasses; k++) cJSON_AddItemToArray(cl, cJSON_CreateString(l->audit.classes[k]));
+    cJSON *sp = cJSON_AddObjectToObject(d, "splits");
+    for (int s = 0; sp && s < XC_NSPLITS; s++) {
+        if (split_n[s] == 0) continue;
+        cJSON *so = cJSON_AddObjectToObject(sp, xc_split_name((xc_split)s));
+        if (!so) continue;
+        cJSON_AddNumberToObject(so, "count", (double)split_n[s]);
+        cJSON *pc = cJSON_AddObjectToObject(so, "per_class");
+        for (int k = 0; pc && k < l->audit.nclasses; k++)
+            cJSON_AddNumberToObject(pc, l->audit.classes[k], (double)l->audit.counts[s * l->audit.nclasses + k]);
+    }
+    cJSON_AddNumberToObject(d, "size", o->size);
+    cJSON_AddNumberToObject(d, "channels", o->channels);
+    cJSON_AddNumberToObject(d, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(d, "val_fraction", o->val_fraction);
+    cJSON_AddStringToObject(d, "val", val_mode);
+    cJSON_AddItemToObject(d, "source", cJSON_Parse(l->source_json));
+    char *s = cJSON_Print(d);
+    cJSON_Delete(d);
+    return s;
+}
+
+/* Removes what a failed run left in its temporary folder, and the folder. */
+static void remove_tmp_dir(const char *tmp) {
+    static const char *const names[] = {"train.safetensors", "val.safetensors", "test.safetensors", "audit.json",
+                                        "dataset.json"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *p = xc_path_join(tmp, names[i]);
+        if (p) unlink(p);
+        free(p);
+    }
+    rmdir(tmp);
+}
+
+int xc_prepare_check_output(const char *out, int overwrite) {
+    if (!out || !*out) return xc_errorf("no output folder given (-o)");
+    struct stat st;
+    if (stat(out, &st) != 0) return 0;
+    if (!S_ISDIR(st.st_mode)) return xc_errorf("output '%s' exists and is not a folder", out);
+    if (overwrite) return 0;
+    DIR *d = opendir(out);
+    if (!d) return xc_errorf_errno("cannot list '%s'", out);
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) empty = 0;
+    closedir(d);
+    if (!empty) return xc_errorf("output folder '%s' is not empty (--overwrite replaces the dataset in it)", out);
+    return 0;
+}
+
+static int write_all(const xc_prepare_opts *o, const xc_prep_list *l, const uint8_t *images, const char *val_mode) {
+    int64_t split_n[XC_NSPLITS] = {0}, start[XC_NSPLITS] = {0};
+    for (int64_t i = 0; i < l->n; i++) split_n[l->items[i].split]++;
+    for (int s = 1; s < XC_NSPLITS; s++) start[s] = start[s - 1] + split_n[s - 1];
+    if (xc_mkdir_p(o->out) < 0) return -1;
+    char *tmp = prep_strdupf("%s/.prepare.%ld.tmp", o->out, (long)getpid());
+    if (!tmp) return -1;
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
+        int rc = xc_errorf_errno("cannot create '%s'", tmp);
+        free(tmp);
+        return rc;
+    }
+    int rc = -1;
+    char *audit = NULL, *dj = NULL;
+    for (int s = 0; s < XC_NSPLITS; s++) {
+        if (split_n[s] == 0) continue;
+        char *p = prep_strdupf("%s/%s.safetensors", tmp, xc_split_name((xc_split)s));
+        int e = p ? write_split(p, o, l, (xc_split)s, images, start[s], start[s] + split_n[s]) : -1;
+        free(p);
+        if (e < 0) goto done;
+    }
+    if (!(audit = xc_prep_audit_json(&l->audit))) goto done;
+    if (!(dj = dataset_json(o, l, split_n, val_mode))) { xc_errorf("out of memory"); goto done; }
+    char *ap = xc_path_join(tmp, "audit.json"), *dp = xc_path_join(tmp, "dataset.json");
+    int e = (!ap || !dp) ? -1 : xc_write_file_atomic(ap, audit, strlen(audit));
+    if (e == 0) e = xc_write_file_atomic(dp, dj, strlen(dj));
+    free(ap);
+    free(dp);
+    if (e < 0) goto done;
+    /* Into place: the old completion marker goes first, the new one comes last. */
+    static const char *const order[] = {"train.safetensors", "val.safetensors", "test.safetensors", "audit.json",
+                                        "dataset.json"};
+    char *old = xc_path_join(o->out, "dataset.json");
+    if (old) unlink(old);
+    free(old);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        char *from = xc_path_join(tmp, order[i]), *to = xc_path_join(o->out, order[i]);
+        if (!from || !to) {
+            free(from);
+            free(to);
+            xc_errorf("out of memory");
+            goto done;
+        }
+        int there = xc_is_file(from);
+        int r = 0;
+        if (there && rename(from, to) != 0) r = xc_errorf_errno("cannot move '%s' to '%s'", from, to);
+        if (!there && i < XC_NSPLITS) unlink(to); /* a split of an older dataset that this one lacks */
+        free(from);
+        free(to);
+        if (r < 0) goto done;
+    }
+    rc = 0;
+done:
+    remove_tmp_dir(tmp);
+    free(tmp);
+    free(audit);
+    free(dj);
+    return rc;
+}
+
+/* ---- the whole run ------------------------------------------------------------------------ */
+
+int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, void *ctx, xc_prep_audit *audit) {
+    memset(audit, 0, sizeof *audit);
+    if (o->size < 8 || o->size > 4096) return xc_errorf("image size %d: must be in [8, 4096]", o->size);
+    if (o->channels != 1 && o->channels != 3) return xc_errorf("channels %d: must be 1 or 3", o->channels);
+    if (!(o->val_fraction >= 0.0 && o->val_fraction < 1.0))
+        return xc_errorf("validation fraction %g: must be in [0, 1)", o->val_fraction);
+    if (xc_prepare_check_output(o->out, o->overwrite) < 0) return -1;
+    xc_prep_list *l = xc_prepare_list(o);
+    if (!l) return -1;
+    int rc = -1;
+    struct pool p;
+    memset(&p, 0, sizeof p);
+    const char *val_mode = l->val_given ? "given" : o->val_fraction > 0 ? "carved" : "none";
+    if (!l->val_given && xc_prepare_carve_val(l, o->val_fraction, o->seed) < 0) goto done;
+
+    /* Group the items by split (stable), so that each split is one slice of the array. */
+    xc_prep_item *sorted = malloc((size_t)(l->n ? l->n : 1) * sizeof *sorted);
+    if (!sorted) { xc_errorf("out of memory"); goto done; }
+    int64_t j = 0;
+    for (int s = 0; s < XC_NSPLITS; s++)
+        for (int64_t i = 0; i < l->n; i++)
+            if (l->items[i].split == (xc_split)s) sorted[j++] = l->items[i];
+    free(l->items);
+    l->items = sorted;
+
+    size_t img_bytes = (size_t)o->channels * (size_t)o->size * (size_t)o->size;
+    p.items = l->items;
+    p.n = l->n;
+    p.size = o->size;
+    p.channels = o->channels;
+    p.images = malloc((size_t)(l->n ? l->n : 1) * img_bytes);
+    p.err = calloc((size_t)(l->n ? l->n : 1), sizeof *p.err);
+    p.hash = calloc((size_t)(l->n ? l->n : 1), sizeof *p.hash);
+    p.bytes = calloc((size_t)(l->n ? l->n : 1), sizeof *p.bytes);
+    atomic_init(&p.next, 0);
+    atomic_init(&p.done, 0);
+    if (!p.images || !p.err || !p.hash || !p.bytes) {
+        xc_errorf("out of memory for %lld images of %zu bytes", (long long)l->n, img_bytes);
+        goto done;
+    }
+    if (decode_all(&p, o->threads, progress, ctx) < 0) goto done;
+
+    unsigned char *keep = malloc((size_t)(l->n ? l->n : 1));
+    if (!keep) { xc_errorf("out of memory"); goto done; }
+    for (int64_t i = 0; i < l->n; i++) {
+        keep[i] = p.err[i] == NULL;
+        if (p.err[i] && prep_audit_unreadable(&l->audit, l->items[i].file, p.err[i]) < 0) {
+            free(keep);
+            goto done;
+        }
+    }
+    if (l->audit.nunreadable > 0 && o->on_corrupt != XC_POLICY_SKIP) {
+        char names[2048] = "";
+        size_t off = 0;
+        for (int64_t i = 0; i < l->audit.nunreadable && i < NAMES_IN_ERRORS && off < sizeof names; i++) {
+            int w = snprintf(names + off, sizeof names - off, "%s%s", i ? "; " : "", l->audit.unreadable_why[i]);
+            if (w > 0) off += (size_t)w;
+        }
+        xc_errorf("%lld image%s cannot be decoded: %s%s (--on-corrupt skip leaves them out)", (long long)l->audit.nunreadable,
+                  l->audit.nunreadable == 1 ? "" : "s", names, l->audit.nunreadable > NAMES_IN_ERRORS ? "; …" : "");
+        free(keep);
+        goto done;
+    }
+    if (find_identical(&p, l->items, &l->audit) < 0) { free(keep); goto done; }
+    /* Drop the unreadable ones: rows move down, so each split stays one slice. */
+    int64_t w = 0;
+    for (int64_t i = 0; i < l->n; i++) {
+        if (!keep[i]) {
+            free(l->items[i].path);
+            free(l->items[i].file);
+            continue;
+        }
+        if (w != i) {
+            memmove(p.images + (size_t)w * img_bytes, p.images + (size_t)i * img_bytes, img_bytes);
+            l->items[w] = l->items[i];
+        }
+        w++;
+    }
+    l->n = w;
+    free(keep);
+
+    for (int64_t i = 0; i < l->n; i++) l->audit.counts[l->items[i].split * l->audit.nclasses + l->items[i].label]++;
+    for (int s = 0; s < XC_NSPLITS; s++) {
+        int64_t tot = xc_prep_audit_split_total(&l->audit, (xc_split)s);
+        if (tot == 0) {
+            if ((s != XC_SPLIT_VAL || o->val_fraction > 0 || l->val_given) &&
+                prep_audit_warn(&l->audit, "split '%s' has no image: no %s.safetensors is written", xc_split_name((xc_split)s),
+                                xc_split_name((xc_split)s)) < 0)
+                goto done;
+            continue;
+        }
+        for (int k = 0; k < l->audit.nclasses; k++) {
+            if (l->audit.counts[s * l->audit.nclasses + k] > 0) continue;
+            const char *cls = l->audit.classes[k];
+            int e;
+            if (s == XC_SPLIT_TEST && l->audit.counts[XC_SPLIT_VAL * l->audit.nclasses + k] > 0)
+                e = prep_audit_warn(&l->audit, "split 'test' has no '%s' image: evaluate %s recall on 'val' or add images (--add-folder %s=DIR --add-split test)", cls, cls, cls);
+            else
+                e = prep_audit_warn(&l->audit, "split '%s' has no '%s' image", xc_split_name((xc_split)s), cls);
+            if (e < 0) goto done;
+        }
+    }
+    if (write_all(o, l, p.images, val_mode) < 0) goto done;
+    rc = 0;
+done:
+    for (int64_t i = 0; i < p.n; i++)
+        if (p.err && p.err[i] != oom_message) free(p.err[i]);
+    free(p.err);
+    free(p.images);
+    free(p.hash);
+    free(p.bytes);
+    /* The audit goes to the caller, success or not. */
+    *audit = l->audit;
+    memset(&l->audit, 0, sizeof l->audit);
+    xc_prep_list_free(l);
+    return rc;
+}

@@ -1,0 +1,323 @@
+/* prepare_audit.c — the audit of a prepare run (prepare.h, "Audit"): growing it, audit.json and
+ * the table printed to the user; plus the small helpers the prepare_*.c files share. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "prepare_internal.h"
+#include "xraycls/fs.h"
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+char *prep_strdupf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s) {
+        xc_errorf("out of memory");
+        return NULL;
+    }
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void prep_free_strv(char **v, int n) {
+    if (!v) return;
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Grows a malloc'd array to hold at least n + 1 elements (capacity doubles). */
+static int grow(void **p, int64_t n, size_t elem) {
+    if (n & (n - 1) && n > 8) return 0; /* not a power of two: room is left */
+    int64_t cap = n < 8 ? 8 : n * 2;
+    void *q = realloc(*p, (size_t)cap * elem);
+    if (!q) return xc_errorf("out of memory");
+    *p = q;
+    return 0;
+}
+
+int prep_is_image_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int prep_list_dir(const char *dir, int want_dirs, char ***out, int *n) {
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return xc_errorf_errno("cannot list '%s'", dir);
+    char **v = NULL;
+    int cnt = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *p = xc_path_join(dir, e->d_name);
+        if (!p) goto oom;
+        struct stat st;
+        int ok = stat(p, &st) == 0 && (want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+        free(p);
+        if (!ok) continue;
+        if (grow((void **)&v, cnt, sizeof *v) < 0) goto oom;
+        if (!(v[cnt] = strdup(e->d_name))) goto oom;
+        cnt++;
+    }
+    closedir(d);
+    if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+    *out = v;
+    *n = cnt;
+    return 0;
+oom:
+    closedir(d);
+    prep_free_strv(v, cnt);
+    return xc_errorf("listing '%s': out of memory", dir);
+}
+
+int prep_list_add(xc_prep_list *l, const char *path, const char *file, int label, xc_split split,
+                  int line) {
+    if (grow((void **)&l->items, l->n, sizeof *l->items) < 0) return -1;
+    xc_prep_item *it = &l->items[l->n];
+    it->path = strdup(path);
+    it->file = strdup(file);
+    if (!it->path || !it->file) {
+        free(it->path);
+        free(it->file);
+        return xc_errorf("out of memory");
+    }
+    it->label = label;
+    it->split = split;
+    it->line = line;
+    l->n++;
+    return 0;
+}
+
+/* ---- the audit ----------------------------------------------------------------------------- */
+
+void xc_prep_audit_clear(xc_prep_audit *a) {
+    if (!a) return;
+    prep_free_strv(a->classes, a->nclasses);
+    free(a->counts);
+    for (int i = 0; i < a->nexcluded; i++) free(a->excluded[i].key);
+    free(a->excluded);
+    for (int64_t i = 0; i < a->nmissing; i++) free(a->missing[i]);
+    free(a->missing);
+    for (int64_t i = 0; i < a->nunreadable; i++) {
+        free(a->unreadable[i]);
+        free(a->unreadable_why[i]);
+    }
+    free(a->unreadable);
+    free(a->unreadable_why);
+    for (int i = 0; i < a->ndups; i++) {
+        free(a->dups[i].kind);
+        prep_free_strv(a->dups[i].files, a->dups[i].nfiles);
+    }
+    free(a->dups);
+    prep_free_strv(a->warnings, a->nwarnings);
+    memset(a, 0, sizeof *a);
+}
+
+int prep_audit_set_classes(xc_prep_audit *a, const char *const *classes, int n) {
+    prep_free_strv(a->classes, a->nclasses);
+    free(a->counts);
+    a->nclasses = 0;
+    a->classes = calloc((size_t)(n > 0 ? n : 1), sizeof *a->classes);
+    a->counts = calloc((size_t)(n > 0 ? n : 1) * XC_NSPLITS, sizeof *a->counts);
+    if (!a->classes || !a->counts) return xc_errorf("out of memory");
+    for (int k = 0; k < n; k++) {
+        if (!(a->classes[k] = strdup(classes[k]))) return xc_errorf("out of memory");
+        a->nclasses = k + 1;
+    }
+    return 0;
+}
+
+int prep_audit_exclude(xc_prep_audit *a, const char *reason) {
+    for (int i = 0; i < a->nexcluded; i++)
+        if (!strcmp(a->excluded[i].key, reason)) {
+            a->excluded[i].count++;
+            return 0;
+        }
+    if (grow((void **)&a->excluded, a->nexcluded, sizeof *a->excluded) < 0) return -1;
+    if (!(a->excluded[a->nexcluded].key = strdup(reason))) return xc_errorf("out of memory");
+    a->excluded[a->nexcluded++].count = 1;
+    return 0;
+}
+
+int prep_audit_missing(xc_prep_audit *a, const char *file) {
+    if (grow((void **)&a->missing, a->nmissing, sizeof *a->missing) < 0) return -1;
+    if (!(a->missing[a->nmissing] = strdup(file))) return xc_errorf("out of memory");
+    a->nmissing++;
+    return 0;
+}
+
+int prep_audit_unreadable(xc_prep_audit *a, const char *file, const char *why) {
+    if (grow((void **)&a->unreadable, a->nunreadable, sizeof *a->unreadable) < 0 ||
+        grow((void **)&a->unreadable_why, a->nunreadable, sizeof *a->unreadable_why) < 0)
+        return -1;
+    a->unreadable[a->nunreadable] = strdup(file);
+    a->unreadable_why[a->nunreadable] = strdup(why);
+    a->nunreadable++;
+    if (!a->unreadable[a->nunreadable - 1] || !a->unreadable_why[a->nunreadable - 1])
+        return xc_errorf("out of memory");
+    return 0;
+}
+
+int prep_audit_dup(xc_prep_audit *a, const char *kind, const char *const *files, int n) {
+    if (grow((void **)&a->dups, a->ndups, sizeof *a->dups) < 0) return -1;
+    xc_prep_dup *d = &a->dups[a->ndups++];
+    memset(d, 0, sizeof *d);
+    d->kind = strdup(kind);
+    d->files = calloc((size_t)n, sizeof *d->files);
+    if (!d->kind || !d->files) return xc_errorf("out of memory");
+    for (int i = 0; i < n; i++) {
+        if (!(d->files[i] = strdup(files[i]))) return xc_errorf("out of memory");
+        d->nfiles = i + 1;
+    }
+    return 0;
+}
+
+int prep_audit_warn(xc_prep_audit *a, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (grow((void **)&a->warnings, a->nwarnings, sizeof *a->warnings) < 0) return -1;
+    if (!(a->warnings[a->nwarnings] = strdup(buf))) return xc_errorf("out of memory");
+    a->nwarnings++;
+    return 0;
+}
+
+int64_t xc_prep_audit_split_total(const xc_prep_audit *a, xc_split s) {
+    int64_t t = 0;
+    for (int k = 0; k < a->nclasses; k++) t += a->counts[(int)s * a->nclasses + k];
+    return t;
+}
+
+char *xc_prep_audit_json(const xc_prep_audit *a) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) goto oom;
+    cJSON *sp = cJSON_AddObjectToObject(o, "splits");
+    for (int s = 0; sp && s < XC_NSPLITS; s++) {
+        cJSON *so = cJSON_AddObjectToObject(sp, xc_split_name((xc_split)s));
+        for (int k = 0; so && k < a->nclasses; k++)
+            cJSON_AddNumberToObject(so, a->classes[k], (double)a->counts[s * a->nclasses + k]);
+    }
+    cJSON *ex = cJSON_AddObjectToObject(o, "excluded");
+    for (int i = 0; ex && i < a->nexcluded; i++) cJSON_AddNumberToObject(ex, a->excluded[i].key, (double)a->excluded[i].count);
+    cJSON *mi = cJSON_AddObjectToObject(o, "missing");
+    if (mi) {
+        cJSON_AddNumberToObject(mi, "count", (double)a->nmissing);
+        cJSON *f = cJSON_AddArrayToObject(mi, "files");
+        for (int64_t i = 0; f && i < a->nmissing; i++) cJSON_AddItemToArray(f, cJSON_CreateString(a->missing[i]));
+    }
+    cJSON *un = cJSON_AddObjectToObject(o, "unreadable");
+    if (un) {
+        cJSON_AddNumberToObject(un, "count", (double)a->nunreadable);
+        cJSON *f = cJSON_AddObjectToObject(un, "files");
+        for (int64_t i = 0; f && i < a->nunreadable; i++) cJSON_AddStringToObject(f, a->unreadable[i], a->unreadable_why[i]);
+    }
+    cJSON *du = cJSON_AddArrayToObject(o, "duplicates");
+    for (int i = 0; du && i < a->ndups; i++) {
+        cJSON *g = cJSON_CreateObject();
+        if (!g) break;
+        cJSON_AddStringToObject(g, "kind", a->dups[i].kind);
+        cJSON *f = cJSON_AddArrayToObject(g, "files");
+        for (int j = 0; f && j < a->dups[i].nfiles; j++) cJSON_AddItemToArray(f, cJSON_CreateString(a->dups[i].files[j]));
+        cJSON_AddItemToArray(du, g);
+    }
+    cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+    for (int i = 0; w && i < a->nwarnings; i++) cJSON_AddItemToArray(w, cJSON_CreateString(a->warnings[i]));
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!s) goto oom;
+    return s;
+oom:
+    xc_errorf("audit: out of memory");
+    return NULL;
+}
+
+/* A growing text buffer for the table. */
+struct text {
+    char *s;
+    size_t n, cap;
+    int failed;
+};
+
+static void tprintf(struct text *t, const char *fmt, ...) XC_PRINTF(2, 3);
+static void tprintf(struct text *t, const char *fmt, ...) {
+    if (t->failed) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (w < 0) { t->failed = 1; return; }
+    if (t->n + (size_t)w + 1 > t->cap) {
+        size_t cap = (t->cap + (size_t)w + 1) * 2;
+        char *p = realloc(t->s, cap);
+        if (!p) { t->failed = 1; return; }
+        t->s = p;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
+    va_end(ap);
+    t->n += (size_t)w;
+}
+
+char *xc_prep_audit_table(const xc_prep_audit *a) {
+    struct text t = {0};
+    int w = 8;
+    for (int k = 0; k < a->nclasses; k++)
+        if ((int)strlen(a->classes[k]) > w) w = (int)strlen(a->classes[k]);
+    tprintf(&t, "%-*s", w, "class");
+    for (int s = 0; s < XC_NSPLITS; s++) tprintf(&t, " %8s", xc_split_name((xc_split)s));
+    tprintf(&t, " %8s\n", "total");
+    int64_t col[XC_NSPLITS] = {0}, all = 0;
+    for (int k = 0; k < a->nclasses; k++) {
+        int64_t row = 0;
+        tprintf(&t, "%-*s", w, a->classes[k]);
+        for (int s = 0; s < XC_NSPLITS; s++) {
+            int64_t c = a->counts[s * a->nclasses + k];
+            tprintf(&t, " %8lld", (long long)c);
+            row += c;
+            col[s] += c;
+        }
+        all += row;
+        tprintf(&t, " %8lld\n", (long long)row);
+    }
+    tprintf(&t, "%-*s", w, "total");
+    for (int s = 0; s < XC_NSPLITS; s++) tprintf(&t, " %8lld", (long long)col[s]);
+    tprintf(&t, " %8lld\n", (long long)all);
+    for (int i = 0; i < a->nexcluded; i++)
+        tprintf(&t, "excluded: %lld  %s\n", (long long)a->excluded[i].count, a->excluded[i].key);
+    if (a->nmissing) tprintf(&t, "missing: %lld image%s skipped (first: %s)\n", (long long)a->nmissing, a->nmissing == 1 ? "" : "s", a->missing[0]);
+    if (a->nunreadable)
+        tprintf(&t, "unreadable: %lld image%s skipped (first: %s: %s)\n", (long long)a->nunreadable,
+                a->nunreadable == 1 ? "" : "s", a->unreadable[0], a->unreadable_why[0]);
+    for (int i = 0; i < a->ndups; i++) {
+        tprintf(&t, "duplicate (%s):", a->dups[i].kind);
+        for (int j = 0; j < a->dups[i].nfiles && j < 4; j++) tprintf(&t, " %s", a->dups[i].files[j]);
+        if (a->dups[i].nfiles > 4) tprintf(&t, " … (%d files)", a->dups[i].nfiles);
+        tprintf(&t, "\n");
+    }
+    if (t.failed || !t.s) {
+        free(t.s);
+        xc_errorf("audit: out of memory");
+        return NULL;
+    }
+    return t.s;
+}

@@ -1,0 +1,452 @@
+/* metrics.c — classification metrics and their stratified percentile bootstrap intervals
+ * (definitions in xraycls/metrics.h). Pure C: no libtorch.
+ *
+ * Every metric is computed from per-sample weights w[i] (how often sample i is in the sample):
+ * all ones for the point estimate, bootstrap counts for a resample. AUROC then needs no
+ * re-sorting per resample: each class's scores are sorted once into tie groups, and a resample
+ * only re-weights the groups, which makes each resample O(N·K). */
+#include "xraycls/metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- generator: xoshiro256** seeded by splitmix64 -------------------------------------------- */
+
+typedef struct {
+    uint64_t s[4];
+} rng;
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* Uniform in [0, n), n >= 1, without modulo bias (rejects the short top range). */
+static uint64_t rng_below(rng *r, uint64_t n) {
+    uint64_t threshold = (0 - n) % n; /* 2^64 mod n */
+    for (;;) {
+        uint64_t x = rng_next(r);
+        if (x >= threshold) return x % n;
+    }
+}
+
+/* ---- shared helpers ----------------------------------------------------------------------- */
+
+xc_metrics_params xc_metrics_default(void) {
+    xc_metrics_params p = {1000, 0, 0.95};
+    return p;
+}
+
+int xc_argmax(const float *row, int k) {
+    int best = 0;
+    for (int j = 1; j < k; j++)
+        if (row[j] > row[best]) best = j;
+    return best;
+}
+
+/* One class's scores in ascending order, cut into groups of equal score. */
+typedef struct {
+    int64_t *order;      /* (n) sample indices, ascending score */
+    int64_t *group_end;  /* (ngroups) one past the last position of each tie group */
+    int64_t ngroups;
+} sorted_column;
+
+typedef struct {
+    float score;
+    int64_t index;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index); /* a total order: by index on ties */
+}
+
+/* column: (n) scores (contiguous), no NaN. */
+static int sorted_column_init(sorted_column *c, const float *column, int64_t n) {
+    keyed *tmp = malloc((size_t)n * sizeof *tmp);
+    c->order = malloc((size_t)n * sizeof *c->order);
+    c->group_end = malloc((size_t)n * sizeof *c->group_end);
+    if (!tmp || !c->order || !c->group_end) {
+        free(tmp);
+        return xc_errorf("metrics: out of memory for %lld samples", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) tmp[i] = (keyed){column[i], i};
+    qsort(tmp, (size_t)n, sizeof *tmp, cmp_keyed);
+    c->ngroups = 0;
+    for (int64_t i = 0; i < n; i++) {
+        c->order[i] = tmp[i].index;
+        if (i + 1 == n || tmp[i + 1].score != tmp[i].score) c->group_end[c->ngroups++] = i + 1;
+    }
+    free(tmp);
+    return 0;
+}
+
+static void sorted_column_free(sorted_column *c) {
+    free(c->order);
+    free(c->group_end);
+}
+
+/* Weighted Mann–Whitney AUROC: pos(i) says whether sample i is a positive, w(i) its weight.
+ * NAN when the weighted positives or negatives are 0. */
+static double auroc_weighted(const sorted_column *c, const uint8_t *pos, const double *w) {
+    double neg_below = 0, pos_total = 0, sum = 0;
+    int64_t start = 0;
+    for (int64_t g = 0; g < c->ngroups; g++) {
+        double pg = 0, ng = 0;
+        for (int64_t q = start; q < c->group_end[g]; q++) {
+            int64_t i = c->order[q];
+            if (pos[i]) pg += w[i];
+            else ng += w[i];
+        }
+        sum += pg * (neg_below + 0.5 * ng);
+        neg_below += ng;
+        pos_total += pg;
+        start = c->group_end[g];
+    }
+    if (pos_total <= 0 || neg_below <= 0) return NAN;
+    return sum / (pos_total * neg_below);
+}
+
+static int check_scores(const float *scores, int64_t count) {
+    for (int64_t i = 0; i < count; i++)
+        if (isnan(scores[i])) return xc_errorf("metrics: score %lld is NaN", (long long)i);
+    return 0;
+}
+
+int xc_auroc(const float *scores, const uint8_t *positive, int64_t n, double *auroc) {
+    if (!scores || !positive || n < 1) return xc_errorf("auroc: no samples");
+    if (check_scores(scores, n) < 0) return -1;
+    sorted_column c = {0};
+    double *w = malloc((size_t)n * sizeof *w);
+    if (!w || sorted_column_init(&c, scores, n) < 0) {
+        free(w);
+        sorted_column_free(&c);
+        return xc_errorf("auroc: out of memory for %lld samples", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) w[i] = 1;
+    double a = auroc_weighted(&c, positive, w);
+    sorted_column_free(&c);
+    free(w);
+    if (isnan(a)) return 1;
+    *auroc = a;
+    return 0;
+}
+
+/* ---- the computation ---------------------------------------------------------------------- */
+
+/* Flat layout of the metric values of one (re)sample: the five summaries, then five per class. */
+enum { M_ACC, M_BAL, M_MACRO_F1, M_WEIGHTED_F1, M_MACRO_AUROC, M_SUMMARY };
+enum { C_PREC, C_REC, C_F1, C_SPEC, C_AUROC, C_PER_CLASS };
+
+typedef struct {
+    int64_t n;
+    int k;
+    int multilabel;
+    const int64_t *labels; /* single-label: (n) */
+    int *pred;             /* single-label: (n) argmax */
+    uint8_t *pos;          /* (k, n): pos[c*n + i] = sample i is a positive of class c */
+    sorted_column *cols;   /* (k) */
+    double *conf;          /* (k, k) weighted confusion, scratch */
+} context;
+
+static int nvalues(int k) { return M_SUMMARY + C_PER_CLASS * k; }
+
+/* Fills v (nvalues) from the weights; NAN marks an undefined value. */
+static void evaluate(const context *cx, const double *w, double *v) {
+    int k = cx->k;
+    int64_t n = cx->n;
+    for (int j = 0; j < nvalues(k); j++) v[j] = NAN;
+    double *pc = v + M_SUMMARY;
+
+    double auroc_sum = 0;
+    int auroc_count = 0;
+    for (int c = 0; c < k; c++) {
+        double a = auroc_weighted(&cx->cols[c], cx->pos + (size_t)c * n, w);
+        pc[c * C_PER_CLASS + C_AUROC] = a;
+        if (!isnan(a)) auroc_sum += a, auroc_count++;
+    }
+    if (auroc_count) v[M_MACRO_AUROC] = auroc_sum / auroc_count;
+    if (cx->multilabel) return;
+
+    double *cm = cx->conf;
+    memset(cm, 0, (size_t)k * k * sizeof *cm);
+    double total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (w[i] == 0) continue;
+        cm[cx->labels[i] * k + cx->pred[i]] += w[i];
+        total += w[i];
+    }
+    double correct = 0, rec_sum = 0, f1_sum = 0, f1_weighted = 0;
+    int present = 0;
+    for (int c = 0; c < k; c++) {
+        double tp = cm[c * k + c], support = 0, predicted = 0;
+        for (int j = 0; j < k; j++) support += cm[c * k + j], predicted += cm[j * k + c];
+        correct += tp;
+        if (support <= 0) continue; /* absent: every value stays NAN */
+        double fp = predicted - tp, fn = support - tp, tn = total - tp - fp - fn;
+        double *o = pc + c * C_PER_CLASS;
+        o[C_PREC] = predicted > 0 ? tp / predicted : 0.0;
+        o[C_REC] = tp / support;
+        o[C_F1] = 2 * tp / (2 * tp + fp + fn);
+        o[C_SPEC] = (tn + fp) > 0 ? tn / (tn + fp) : NAN;
+        present++;
+        rec_sum += o[C_REC];
+        f1_sum += o[C_F1];
+        f1_weighted += o[C_F1] * support;
+    }
+    v[M_ACC] = correct / total;
+    v[M_BAL] = rec_sum / present;
+    v[M_MACRO_F1] = f1_sum / present;
+    v[M_WEIGHTED_F1] = f1_weighted / total;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile of sorted a[0..m) with linear interpolation (numpy's default). */
+static double quantile(const double *a, int m, double q) {
+    double pos = q * (m - 1);
+    int lo = (int)floor(pos), hi = lo + 1 < m ? lo + 1 : lo;
+    return a[lo] + (a[hi] - a[lo]) * (pos - lo);
+}
+
+static void set_metric(xc_metric *out, double point, double *boot, int stride, int b, double level,
+                       double *scratch) {
+    memset(out, 0, sizeof *out);
+    if (isnan(point)) return;
+    out->present = 1;
+    out->value = point;
+    int m = 0;
+    for (int r = 0; r < b; r++) {
+        double x = boot[(size_t)r * stride];
+        if (!isnan(x)) scratch[m++] = x;
+    }
+    if (m == 0) return;
+    qsort(scratch, (size_t)m, sizeof *scratch, cmp_double);
+    out->has_ci = 1;
+    out->ci_low = quantile(scratch, m, (1 - level) / 2);
+    out->ci_high = quantile(scratch, m, (1 + level) / 2);
+}
+
+void xc_metrics_free(xc_metrics *m) {
+    if (!m) return;
+    free(m->per_class);
+    free(m->confusion);
+    free(m);
+}
+
+static void context_free(context *cx) {
+    if (cx->cols)
+        for (int c = 0; c < cx->k; c++) sorted_column_free(&cx->cols[c]);
+    free(cx->cols);
+    free(cx->pred);
+    free(cx->pos);
+    free(cx->conf);
+}
+
+/* Sorts each class's score column (scores (n, k) row-major). */
+static int context_sort(context *cx, const float *scores) {
+    int64_t n = cx->n;
+    int k = cx->k;
+    cx->cols = calloc((size_t)k, sizeof *cx->cols);
+    float *column = malloc((size_t)n * sizeof *column);
+    if (!cx->cols || !column) {
+        free(column);
+        return xc_errorf("metrics: out of memory for %lld samples", (long long)n);
+    }
+    for (int c = 0; c < k; c++) {
+        for (int64_t i = 0; i < n; i++) column[i] = scores[i * k + c];
+        if (sorted_column_init(&cx->cols[c], column, n) < 0) {
+            free(column);
+            return -1;
+        }
+    }
+    free(column);
+    return 0;
+}
+
+static xc_metrics *compute(context *cx, const xc_metrics_params *p) {
+    int64_t n = cx->n;
+    int k = cx->k, nv = nvalues(k), b = p->bootstrap;
+    xc_metrics *m = calloc(1, sizeof *m);
+    double *w = calloc((size_t)n, sizeof *w);
+    double *point = malloc((size_t)nv * sizeof *point);
+    double *boot = malloc(((size_t)b * nv + 1) * sizeof *boot);
+    double *scratch = malloc(((size_t)b + 1) * sizeof *scratch);
+    int64_t *members = malloc((size_t)n * sizeof *members);
+    int64_t *class_start = calloc((size_t)k + 1, sizeof *class_start);
+    if (m) m->per_class = calloc((size_t)k, sizeof *m->per_class);
+    if (!m || !m->per_class || !w || !point || !boot || !scratch || !members || !class_start) {
+        xc_errorf("metrics: out of memory for %lld samples", (long long)n);
+        xc_metrics_free(m);
+        m = NULL;
+        goto done;
+    }
+    m->num_classes = k;
+    m->n = n;
+    m->multilabel = cx->multilabel;
+    m->bootstrap = b;
+    m->seed = p->seed;
+    m->level = p->level;
+
+    for (int64_t i = 0; i < n; i++) w[i] = 1;
+    evaluate(cx, w, point);
+    if (!cx->multilabel) {
+        m->confusion = malloc((size_t)k * k * sizeof *m->confusion);
+        if (!m->confusion) {
+            xc_errorf("metrics: out of memory");
+            xc_metrics_free(m);
+            m = NULL;
+            goto done;
+        }
+        for (int j = 0; j < k * k; j++) m->confusion[j] = (int64_t)cx->conf[j];
+    }
+
+    /* Strata: the samples of each true class, contiguous in `members` (one stratum of all n
+     * samples for multi-label data). */
+    if (cx->multilabel) {
+        for (int64_t i = 0; i < n; i++) members[i] = i;
+        class_start[1] = n;
+        for (int c = 2; c <= k; c++) class_start[c] = n;
+    } else {
+        for (int64_t i = 0; i < n; i++) class_start[cx->labels[i] + 1]++;
+        for (int c = 0; c < k; c++) class_start[c + 1] += class_start[c];
+        int64_t *fill = malloc((size_t)k * sizeof *fill);
+        if (!fill) {
+            xc_errorf("metrics: out of memory");
+            xc_metrics_free(m);
+            m = NULL;
+            goto done;
+        }
+        memcpy(fill, class_start, (size_t)k * sizeof *fill);
+        for (int64_t i = 0; i < n; i++) members[fill[cx->labels[i]]++] = i;
+        free(fill);
+    }
+    rng r;
+    rng_seed(&r, p->seed);
+    for (int rep = 0; rep < b; rep++) {
+        memset(w, 0, (size_t)n * sizeof *w);
+        for (int c = 0; c < k; c++) {
+            int64_t lo = class_start[c], cnt = class_start[c + 1] - lo;
+            for (int64_t d = 0; d < cnt; d++) w[members[lo + (int64_t)rng_below(&r, (uint64_t)cnt)]] += 1;
+        }
+        evaluate(cx, w, boot + (size_t)rep * nv);
+    }
+
+    xc_metric *summary[M_SUMMARY] = {&m->accuracy, &m->balanced_accuracy, &m->macro_f1,
+                                     &m->weighted_f1, &m->macro_auroc};
+    for (int j = 0; j < M_SUMMARY; j++) set_metric(summary[j], point[j], boot + j, nv, b, p->level, scratch);
+    for (int c = 0; c < k; c++) {
+        xc_class_metrics *o = &m->per_class[c];
+        xc_metric *dst[C_PER_CLASS] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc};
+        int base = M_SUMMARY + c * C_PER_CLASS;
+        for (int j = 0; j < C_PER_CLASS; j++)
+            set_metric(dst[j], point[base + j], boot + base + j, nv, b, p->level, scratch);
+        int64_t support = 0;
+        for (int64_t i = 0; i < n; i++) support += cx->pos[(size_t)c * n + i];
+        o->support = support;
+    }
+
+done:
+    free(w);
+    free(point);
+    free(boot);
+    free(scratch);
+    free(members);
+    free(class_start);
+    return m;
+}
+
+static int check_params(const xc_metrics_params *p, int64_t n, int k) {
+    if (n < 1) return xc_errorf("metrics: no samples");
+    if (k < 2) return xc_errorf("metrics: %d class(es); at least 2 are needed", k);
+    if (p->bootstrap < 0) return xc_errorf("metrics: bootstrap resamples must be >= 0, not %d", p->bootstrap);
+    if (!(p->level > 0 && p->level < 1)) return xc_errorf("metrics: interval level %g is not in (0, 1)", p->level);
+    return 0;
+}
+
+xc_metrics *xc_metrics_compute(const float *scores, const int64_t *labels, int64_t n, int k,
+                               const xc_metrics_params *p) {
+    xc_metrics_params def = xc_metrics_default();
+    if (!p) p = &def;
+    if (!scores || !labels) return xc_errorf("metrics: no scores or labels"), NULL;
+    if (check_params(p, n, k) < 0 || check_scores(scores, n * k) < 0) return NULL;
+    for (int64_t i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= k)
+            return xc_errorf("metrics: label %lld of sample %lld is outside [0, %d)", (long long)labels[i],
+                             (long long)i, k),
+                   NULL;
+    context cx = {.n = n, .k = k, .labels = labels};
+    cx.pred = malloc((size_t)n * sizeof *cx.pred);
+    cx.pos = calloc((size_t)n * k, 1);
+    cx.conf = malloc((size_t)k * k * sizeof *cx.conf);
+    xc_metrics *m = NULL;
+    if (!cx.pred || !cx.pos || !cx.conf) {
+        xc_errorf("metrics: out of memory for %lld samples", (long long)n);
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        cx.pred[i] = xc_argmax(scores + i * k, k);
+        cx.pos[(size_t)labels[i] * n + i] = 1;
+    }
+    if (context_sort(&cx, scores) < 0) goto done;
+    m = compute(&cx, p);
+done:
+    context_free(&cx);
+    return m;
+}
+
+xc_metrics *xc_metrics_compute_multilabel(const float *scores, const uint8_t *targets, int64_t n,
+                                          int k, const xc_metrics_params *p) {
+    xc_metrics_params def = xc_metrics_default();
+    if (!p) p = &def;
+    if (!scores || !targets) return xc_errorf("metrics: no scores or targets"), NULL;
+    if (check_params(p, n, k) < 0 || check_scores(scores, n * k) < 0) return NULL;
+    context cx = {.n = n, .k = k, .multilabel = 1};
+    cx.pos = malloc((size_t)n * k);
+    cx.conf = malloc((size_t)k * k * sizeof *cx.conf);
+    xc_metrics *m = NULL;
+    if (!cx.pos || !cx.conf) {
+        xc_errorf("metrics: out of memory for %lld samples", (long long)n);
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int c = 0; c < k; c++) {
+            uint8_t t = targets[i * k + c];
+            if (t > 1) {
+                xc_errorf("metrics: target (%lld, %d) is %d, not 0 or 1", (long long)i, c, t);
+                goto done;
+            }
+            cx.pos[(size_t)c * n + i] = t;
+        }
+    if (context_sort(&cx, scores) < 0) goto done;
+    m = compute(&cx, p);
+done:
+    context_free(&cx);
+    return m;
+}

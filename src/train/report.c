@@ -1,0 +1,519 @@
+/* report.c — eval.json / eval.csv / eval.md / the terminal summary of an evaluation, and the
+ * results table over run folders (formats in xraycls/report.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "xraycls/report.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xraycls/fs.h"
+#include "xraycls/json.h"
+#include "xraycls/plot.h"
+
+/* ---- a growable string ------------------------------------------------------------------- */
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) XC_PRINTF(2, 3);
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + (size_t)n + 1) cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+}
+
+/* The text (caller frees), or NULL with a message when memory ran out. */
+static char *sb_take(sbuf *b, const char *what) {
+    if (b->oom || !b->s) {
+        free(b->s);
+        xc_errorf("%s: out of memory", what);
+        return NULL;
+    }
+    return b->s;
+}
+
+/* ---- formatting -------------------------------------------------------------------------- */
+
+char *xc_metric_format(const xc_metric *m, char *buf, size_t cap) {
+    if (!m->present) snprintf(buf, cap, "absent");
+    else if (!m->has_ci) snprintf(buf, cap, "%.3f", m->value);
+    else snprintf(buf, cap, "%.3f [%.3f, %.3f]", m->value, m->ci_low, m->ci_high);
+    return buf;
+}
+
+/* A CSV field, quoted when it holds a separator, a quote, a line break or edge spaces. */
+static void csv_field(sbuf *b, const char *s) {
+    size_t n = strlen(s);
+    int quote = n && (s[0] == ' ' || s[n - 1] == ' ');
+    for (const char *p = s; *p; p++) quote |= *p == ',' || *p == '"' || *p == '\n' || *p == '\r';
+    if (!quote) {
+        sb_printf(b, "%s", s);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (const char *p = s; *p; p++) sb_printf(b, *p == '"' ? "\"\"" : "%c", *p);
+    sb_printf(b, "\"");
+}
+
+/* A Markdown table cell: '|' escaped, line breaks as spaces. */
+static void md_cell(sbuf *b, const char *s) {
+    for (const char *p = s; *p; p++) {
+        if (*p == '|') sb_printf(b, "\\|");
+        else if (*p == '\n' || *p == '\r') sb_printf(b, " ");
+        else sb_printf(b, "%c", *p);
+    }
+}
+
+/* ---- eval.json --------------------------------------------------------------------------- */
+
+static cJSON *metric_json(const xc_metric *m) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    if (m->present) cJSON_AddNumberToObject(o, "value", m->value);
+    else cJSON_AddNullToObject(o, "value");
+    if (m->present && m->has_ci) {
+        cJSON_AddNumberToObject(o, "ci_low", m->ci_low);
+        cJSON_AddNumberToObject(o, "ci_high", m->ci_high);
+    } else {
+        cJSON_AddNullToObject(o, "ci_low");
+        cJSON_AddNullToObject(o, "ci_high");
+    }
+    if (!m->present) cJSON_AddTrueToObject(o, "absent");
+    return o;
+}
+
+static void add_string_or_null(cJSON *o, const char *key, const char *s) {
+    if (s) cJSON_AddStringToObject(o, key, s);
+    else cJSON_AddNullToObject(o, key);
+}
+
+static const char *bootstrap_method(const xc_metrics *m) {
+    return m->multilabel ? "percentile, plain resampling" : "percentile, stratified by true class";
+}
+
+char *xc_report_json(const xc_metrics *m, const xc_report_info *info) {
+    int k = m->num_classes;
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return xc_errorf("eval.json: out of memory"), NULL;
+    cJSON_AddNumberToObject(root, "format", 1);
+    add_string_or_null(root, "model", info->model);
+    add_string_or_null(root, "data", info->data);
+    add_string_or_null(root, "split", info->split);
+    add_string_or_null(root, "task", info->task);
+    add_string_or_null(root, "arch", info->arch);
+    add_string_or_null(root, "head", info->head);
+    cJSON *classes = cJSON_AddArrayToObject(root, "classes");
+    for (int c = 0; c < k; c++) cJSON_AddItemToArray(classes, cJSON_CreateString(info->classes[c]));
+    cJSON_AddNumberToObject(root, "n", (double)m->n);
+    cJSON_AddBoolToObject(root, "multilabel", m->multilabel);
+    cJSON *boot = cJSON_AddObjectToObject(root, "bootstrap");
+    cJSON_AddNumberToObject(boot, "resamples", m->bootstrap);
+    cJSON_AddNumberToObject(boot, "seed", (double)m->seed);
+    cJSON_AddNumberToObject(boot, "level", m->level);
+    cJSON_AddStringToObject(boot, "method", bootstrap_method(m));
+    cJSON_AddItemToObject(root, "accuracy", metric_json(&m->accuracy));
+    cJSON_AddItemToObject(root, "balanced_accuracy", metric_json(&m->balanced_accuracy));
+    cJSON_AddItemToObject(root, "macro_f1", metric_json(&m->macro_f1));
+    cJSON_AddItemToObject(root, "weighted_f1", metric_json(&m->weighted_f1));
+    cJSON_AddItemToObject(root, "macro_auroc", metric_json(&m->macro_auroc));
+    cJSON *pc = cJSON_AddObjectToObject(root, "per_class");
+    for (int c = 0; c < k; c++) {
+        const xc_class_metrics *o = &m->per_class[c];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "support", (double)o->support);
+        if (o->support == 0) cJSON_AddTrueToObject(e, "absent");
+        cJSON_AddItemToObject(e, "precision", metric_json(&o->precision));
+        cJSON_AddItemToObject(e, "recall", metric_json(&o->recall));
+        cJSON_AddItemToObject(e, "f1", metric_json(&o->f1));
+        cJSON_AddItemToObject(e, "specificity", metric_json(&o->specificity));
+        cJSON_AddItemToObject(e, "auroc", metric_json(&o->auroc));
+        cJSON_AddItemToObject(pc, info->classes[c], e);
+    }
+    if (m->confusion) {
+        cJSON *cm = cJSON_AddArrayToObject(root, "confusion_matrix");
+        for (int t = 0; t < k; t++) {
+            cJSON *row = cJSON_CreateArray();
+            for (int p = 0; p < k; p++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)m->confusion[t * k + p]));
+            cJSON_AddItemToArray(cm, row);
+        }
+    } else {
+        cJSON_AddNullToObject(root, "confusion_matrix");
+    }
+    char *text = xc_json_to_string(root, 1);
+    cJSON_Delete(root);
+    if (!text) xc_errorf("eval.json: out of memory");
+    return text;
+}
+
+/* ---- eval.csv ---------------------------------------------------------------------------- */
+
+static void csv_metric(sbuf *b, const xc_metric *m) {
+    if (!m || !m->present) {
+        sb_printf(b, ",,,");
+        return;
+    }
+    sb_printf(b, ",%.17g", m->value);
+    if (m->has_ci) sb_printf(b, ",%.17g,%.17g", m->ci_low, m->ci_high);
+    else sb_printf(b, ",,");
+}
+
+static void csv_row(sbuf *b, const char *name, long long support, const xc_metric *prec, const xc_metric *rec,
+                    const xc_metric *f1, const xc_metric *spec, const xc_metric *auroc) {
+    csv_field(b, name);
+    sb_printf(b, ",%lld", support);
+    csv_metric(b, prec);
+    csv_metric(b, rec);
+    csv_metric(b, f1);
+    csv_metric(b, spec);
+    csv_metric(b, auroc);
+    sb_printf(b, "\n");
+}
+
+char *xc_report_csv(const xc_metrics *m, const xc_report_info *info) {
+    sbuf b = {0};
+    sb_printf(&b, "name,support");
+    const char *cols[5] = {"precision", "recall", "f1", "specificity", "auroc"};
+    for (int j = 0; j < 5; j++) sb_printf(&b, ",%s,%s_ci_low,%s_ci_high", cols[j], cols[j], cols[j]);
+    sb_printf(&b, "\n");
+    for (int c = 0; c < m->num_classes; c++) {
+        const xc_class_metrics *o = &m->per_class[c];
+        csv_row(&b, info->classes[c], (long long)o->support, &o->precision, &o->recall, &o->f1, &o->specificity,
+                &o->auroc);
+    }
+    long long n = (long long)m->n;
+    csv_row(&b, "macro", n, NULL, &m->balanced_accuracy, &m->macro_f1, NULL, &m->macro_auroc);
+    csv_row(&b, "weighted", n, NULL, NULL, &m->weighted_f1, NULL, NULL);
+    if (!m->multilabel) csv_row(&b, "micro", n, &m->accuracy, &m->accuracy, &m->accuracy, NULL, NULL);
+    return sb_take(&b, "eval.csv");
+}
+
+/* ---- eval.md and the summary --------------------------------------------------------------- */
+
+static int count_absent(const xc_metrics *m) {
+    int a = 0;
+    for (int c = 0; c < m->num_classes; c++) a += m->per_class[c].support == 0;
+    return a;
+}
+
+char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info) {
+    sbuf b = {0};
+    char f[96];
+    int k = m->num_classes;
+    sb_printf(&b, "# Evaluation of `%s`\n\n", info->model ? info->model : "model");
+    sb_printf(&b, "- data: `%s`, split **%s**, %lld images%s%s\n", info->data ? info->data : "?",
+              info->split ? info->split : "?", (long long)m->n, info->task ? ", task " : "", info->task ? info->task : "");
+    sb_printf(&b, "- model: %s, %s head, %d classes\n", info->arch ? info->arch : "?", info->head ? info->head : "?", k);
+    if (m->bootstrap > 0)
+        sb_printf(&b, "- intervals: %.0f%%, bootstrap (%s), %d resamples, seed %llu\n", 100 * m->level,
+                  bootstrap_method(m), m->bootstrap, (unsigned long long)m->seed);
+    else sb_printf(&b, "- intervals: none (bootstrap off)\n");
+
+    sb_printf(&b, "\n| metric | value [%.0f%% CI] |\n|---|---|\n", 100 * m->level);
+    const char *names[5] = {"accuracy", "balanced accuracy", "macro F1", "weighted F1", "macro AUROC"};
+    const xc_metric *sm[5] = {&m->accuracy, &m->balanced_accuracy, &m->macro_f1, &m->weighted_f1, &m->macro_auroc};
+    for (int j = 0; j < 5; j++) sb_printf(&b, "| %s | %s |\n", names[j], xc_metric_format(sm[j], f, sizeof f));
+
+    sb_printf(&b, "\n## Per class\n\n| class | support | precision | recall | F1 | specificity | AUROC |\n"
+                  "|---|---:|---|---|---|---|---|\n");
+    for (int c = 0; c < k; c++) {
+        const xc_class_metrics *o = &m->per_class[c];
+        sb_printf(&b, "| ");
+        md_cell(&b, info->classes[c]);
+        sb_printf(&b, " | %lld", (long long)o->support);
+        const xc_metric *cm[5] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc};
+        for (int j = 0; j < 5; j++) sb_printf(&b, " | %s", xc_metric_format(cm[j], f, sizeof f));
+        sb_printf(&b, " |\n");
+    }
+
+    if (m->confusion) {
+        sb_printf(&b, "\n## Confusion matrix (rows: true, columns: predicted)\n\n| true \\ predicted |");
+        for (int c = 0; c < k; c++) {
+            sb_printf(&b, " ");
+            md_cell(&b, info->classes[c]);
+            sb_printf(&b, " |");
+        }
+        sb_printf(&b, "\n|---|");
+        for (int c = 0; c < k; c++) sb_printf(&b, "---:|");
+        sb_printf(&b, "\n");
+        for (int t = 0; t < k; t++) {
+            sb_printf(&b, "| ");
+            md_cell(&b, info->classes[t]);
+            sb_printf(&b, " |");
+            for (int p = 0; p < k; p++) sb_printf(&b, " %lld |", (long long)m->confusion[t * k + p]);
+            sb_printf(&b, "\n");
+        }
+    }
+
+    int absent = count_absent(m);
+    if (absent || m->multilabel) sb_printf(&b, "\n## Notes\n\n");
+    for (int c = 0; c < k; c++)
+        if (m->per_class[c].support == 0) {
+            sb_printf(&b, "- %s: absent from the %s split (no image): its metrics are not reported, and the "
+                          "macro averages run over the other %d classes.\n",
+                      info->classes[c], info->split ? info->split : "evaluated", k - absent);
+        }
+    if (m->multilabel)
+        sb_printf(&b, "- multi-label outputs: only per-class and macro AUROC are computed.\n");
+    return sb_take(&b, "eval.md");
+}
+
+char *xc_report_summary(const xc_metrics *m, const xc_report_info *info) {
+    sbuf b = {0};
+    char f[96];
+    sb_printf(&b, "%s: %lld images, %d classes", info->split ? info->split : "split", (long long)m->n, m->num_classes);
+    if (m->bootstrap > 0) sb_printf(&b, " (%.0f%% bootstrap intervals, %d resamples)", 100 * m->level, m->bootstrap);
+    sb_printf(&b, "\n");
+    sb_printf(&b, "  accuracy           %s\n", xc_metric_format(&m->accuracy, f, sizeof f));
+    sb_printf(&b, "  balanced accuracy  %s\n", xc_metric_format(&m->balanced_accuracy, f, sizeof f));
+    sb_printf(&b, "  macro F1           %s\n", xc_metric_format(&m->macro_f1, f, sizeof f));
+    sb_printf(&b, "  macro AUROC        %s\n", xc_metric_format(&m->macro_auroc, f, sizeof f));
+    sb_printf(&b, "  %s per class:\n", m->multilabel ? "AUROC" : "recall");
+    for (int c = 0; c < m->num_classes; c++) {
+        const xc_class_metrics *o = &m->per_class[c];
+        const xc_metric *v = m->multilabel ? &o->auroc : &o->recall;
+        sb_printf(&b, "    %-20s %s  (n=%lld)\n", info->classes[c], xc_metric_format(v, f, sizeof f), (long long)o->support);
+    }
+    return sb_take(&b, "summary");
+}
+
+/* ---- writing ------------------------------------------------------------------------------- */
+
+static int write_doc(const char *dir, const char *name, char *text) {
+    if (!text) return -1;
+    char *path = xc_path_join(dir, name);
+    int rc = path ? xc_write_file_atomic(path, text, strlen(text)) : xc_errorf("%s: out of memory", name);
+    free(path);
+    free(text);
+    return rc;
+}
+
+int xc_report_write(const char *dir, const xc_metrics *m, const xc_report_info *info) {
+    if (xc_mkdir_p(dir) < 0) return -1;
+    if (write_doc(dir, "eval.csv", xc_report_csv(m, info)) < 0) return -1;
+    if (write_doc(dir, "eval.md", xc_report_markdown(m, info)) < 0) return -1;
+    if (m->confusion) {
+        char *png = xc_path_join(dir, "confusion_matrix.png");
+        char title[160];
+        snprintf(title, sizeof title, "Confusion matrix (%s)", info->split ? info->split : "eval");
+        int rc = png ? xc_plot_confusion(png, m->confusion, m->num_classes, info->classes, title)
+                     : xc_errorf("confusion_matrix.png: out of memory");
+        free(png);
+        if (rc < 0) return -1;
+    }
+    return write_doc(dir, "eval.json", xc_report_json(m, info));
+}
+
+/* ---- the results table --------------------------------------------------------------------- */
+
+/* A metric object of eval.json: {"value": v|null, "ci_low": .., "ci_high": ..}. */
+static int read_metric(const cJSON *obj, const char *path, const char *key, xc_metric *out) {
+    memset(out, 0, sizeof *out);
+    const cJSON *o;
+    if (xc_json_get_object(obj, path, key, 1, &o) < 0) return -1;
+    char kp[256];
+    xc_json_key_path(kp, sizeof kp, path, key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (xc_json_item_double(v, kp, -1e308, 1e308, &out->value) < 0) return -1;
+    out->present = 1;
+    const cJSON *lo = cJSON_GetObjectItemCaseSensitive(o, "ci_low"), *hi = cJSON_GetObjectItemCaseSensitive(o, "ci_high");
+    if (lo && hi && !cJSON_IsNull(lo) && !cJSON_IsNull(hi)) {
+        char p2[300];
+        snprintf(p2, sizeof p2, "%s.ci", kp);
+        if (xc_json_item_double(lo, p2, -1e308, 1e308, &out->ci_low) < 0 ||
+            xc_json_item_double(hi, p2, -1e308, 1e308, &out->ci_high) < 0)
+            return -1;
+        out->has_ci = 1;
+    }
+    return 0;
+}
+
+static int contains_covid(const char *s) {
+    for (; *s; s++) {
+        const char *w = "covid";
+        int i = 0;
+        while (w[i] && s[i] && tolower((unsigned char)s[i]) == w[i]) i++;
+        if (!w[i]) return 1;
+    }
+    return 0;
+}
+
+enum { T_ACC, T_BAL, T_F1, T_COVID, T_AUROC, T_METRICS };
+static const char *const T_HEAD[T_METRICS] = {"accuracy", "balanced_accuracy", "macro_f1", "covid19_recall",
+                                              "macro_auroc"};
+static const char *const T_MD_HEAD[T_METRICS] = {"accuracy", "balanced acc.", "macro-F1", "COVID-19 recall",
+                                                 "macro AUROC"};
+
+typedef struct {
+    char name[256], arch[32], weights[1024], loss[64], sampler[32], task[64];
+    xc_metric m[T_METRICS];
+} table_row;
+
+/* The last component of a path ("runs/a/" → "a") into buf. */
+static void base_name(const char *p, char *buf, size_t cap) {
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') n--;
+    size_t s = n;
+    while (s > 0 && p[s - 1] != '/') s--;
+    snprintf(buf, cap, "%.*s", (int)(n - s), p + s);
+}
+
+static int read_run(const char *dir, const char *split, table_row *r) {
+    memset(r, 0, sizeof *r);
+    char *cfg_path = xc_path_join(dir, "config.json");
+    char sub[96];
+    snprintf(sub, sizeof sub, "eval-%s/eval.json", split);
+    char *ev_path = xc_path_join(dir, sub);
+    cJSON *cfg = NULL, *ev = NULL;
+    int rc = -1;
+    if (!cfg_path || !ev_path) {
+        xc_errorf("table: out of memory");
+        goto done;
+    }
+    if (!(cfg = xc_json_read_file(cfg_path, 16u << 20))) {
+        xc_errorf("run '%s': %s", dir, xc_error());
+        goto done;
+    }
+    if (!xc_is_file(ev_path)) {
+        xc_errorf("run '%s' has no evaluation of split '%s': '%s' is missing (run xraycls eval on it first)", dir,
+                  split, ev_path);
+        goto done;
+    }
+    if (!(ev = xc_json_read_file(ev_path, 64u << 20))) goto done;
+
+    const cJSON *sec;
+    const char *s;
+    base_name(dir, r->name, sizeof r->name);
+    if (xc_json_get_object(cfg, "", "output", 0, &sec) == 1 && xc_json_get_string(sec, "output", "name", 0, &s) == 1)
+        snprintf(r->name, sizeof r->name, "%s", s);
+    const char *arch = "?", *weights = "?", *loss = "?", *sampler = "?";
+    int ok = xc_json_get_object(cfg, "", "model", 1, &sec) == 1 && xc_json_get_string(sec, "model", "arch", 1, &arch) == 1 &&
+             xc_json_get_string(sec, "model", "weights", 1, &weights) == 1 &&
+             xc_json_get_object(cfg, "", "loss", 1, &sec) == 1 && xc_json_get_string(sec, "loss", "type", 1, &loss) == 1;
+    const cJSON *cw = ok ? cJSON_GetObjectItemCaseSensitive(sec, "class_weights") : NULL;
+    ok = ok && xc_json_get_object(cfg, "", "data", 1, &sec) == 1 &&
+         xc_json_get_string(sec, "data", "sampler", 1, &sampler) == 1;
+    if (!ok) {
+        xc_errorf("config '%s': %s", cfg_path, xc_error());
+        goto done;
+    }
+    snprintf(r->arch, sizeof r->arch, "%s", arch);
+    snprintf(r->weights, sizeof r->weights, "%s", weights);
+    if (cJSON_IsString(cw)) snprintf(r->loss, sizeof r->loss, "%s+%s", loss, cw->valuestring);
+    else if (cJSON_IsArray(cw)) snprintf(r->loss, sizeof r->loss, "%s+weights", loss);
+    else snprintf(r->loss, sizeof r->loss, "%s", loss);
+    snprintf(r->sampler, sizeof r->sampler, "%s", sampler);
+
+    const cJSON *classes, *pc;
+    if (xc_json_get_array(ev, "", "classes", 1, &classes) < 0 || xc_json_get_object(ev, "", "per_class", 1, &pc) < 0) {
+        xc_errorf("'%s': %s", ev_path, xc_error());
+        goto done;
+    }
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(ev, "task");
+    if (cJSON_IsString(task)) snprintf(r->task, sizeof r->task, "%s", task->valuestring);
+    else snprintf(r->task, sizeof r->task, "%d-class", cJSON_GetArraySize(classes));
+    if (read_metric(ev, "", "accuracy", &r->m[T_ACC]) < 0 || read_metric(ev, "", "balanced_accuracy", &r->m[T_BAL]) < 0 ||
+        read_metric(ev, "", "macro_f1", &r->m[T_F1]) < 0 || read_metric(ev, "", "macro_auroc", &r->m[T_AUROC]) < 0) {
+        xc_errorf("'%s': %s", ev_path, xc_error());
+        goto done;
+    }
+    const cJSON *c;
+    cJSON_ArrayForEach(c, classes) {
+        if (!cJSON_IsString(c) || !contains_covid(c->valuestring)) continue;
+        const cJSON *e;
+        if (xc_json_get_object(pc, "per_class", c->valuestring, 1, &e) < 0 ||
+            read_metric(e, c->valuestring, "recall", &r->m[T_COVID]) < 0) {
+            xc_errorf("'%s': %s", ev_path, xc_error());
+            goto done;
+        }
+        break;
+    }
+    rc = 0;
+done:
+    cJSON_Delete(cfg);
+    cJSON_Delete(ev);
+    free(cfg_path);
+    free(ev_path);
+    return rc;
+}
+
+int xc_results_table(const char *const *run_dirs, int n, const char *split, char **md, char **csv) {
+    *md = *csv = NULL;
+    if (n < 1) return xc_errorf("table: no run folder given");
+    table_row *rows = calloc((size_t)n, sizeof *rows);
+    if (!rows) return xc_errorf("table: out of memory");
+    for (int i = 0; i < n; i++)
+        if (read_run(run_dirs[i], split, &rows[i]) < 0) {
+            free(rows);
+            return -1;
+        }
+    sbuf m = {0}, c = {0};
+    char f[96];
+    sb_printf(&m, "| run | arch | weights | loss | sampler | task |");
+    for (int j = 0; j < T_METRICS; j++) sb_printf(&m, " %s |", T_MD_HEAD[j]);
+    sb_printf(&m, "\n|---|---|---|---|---|---|");
+    for (int j = 0; j < T_METRICS; j++) sb_printf(&m, "---|");
+    sb_printf(&m, "\n");
+    sb_printf(&c, "run,arch,weights,loss,sampler,task");
+    for (int j = 0; j < T_METRICS; j++) sb_printf(&c, ",%s,%s_ci_low,%s_ci_high", T_HEAD[j], T_HEAD[j], T_HEAD[j]);
+    sb_printf(&c, "\n");
+    for (int i = 0; i < n; i++) {
+        table_row *r = &rows[i];
+        const char *text[6] = {r->name, r->arch, r->weights, r->loss, r->sampler, r->task};
+        sb_printf(&m, "|");
+        for (int j = 0; j < 6; j++) {
+            sb_printf(&m, " ");
+            md_cell(&m, text[j]);
+            sb_printf(&m, " |");
+            if (j) sb_printf(&c, ",");
+            csv_field(&c, text[j]);
+        }
+        for (int j = 0; j < T_METRICS; j++) {
+            sb_printf(&m, " %s |", xc_metric_format(&r->m[j], f, sizeof f));
+            const xc_metric *x = &r->m[j];
+            if (!x->present) sb_printf(&c, ",absent,,");
+            else if (!x->has_ci) sb_printf(&c, ",%.6f,,", x->value);
+            else sb_printf(&c, ",%.6f,%.6f,%.6f", x->value, x->ci_low, x->ci_high);
+        }
+        sb_printf(&m, "\n");
+    }
+    free(rows);
+    *md = sb_take(&m, "table");
+    *csv = sb_take(&c, "table");
+    if (!*md || !*csv) {
+        free(*md);
+        free(*csv);
+        *md = *csv = NULL;
+        return xc_errorf("table: out of memory");
+    }
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* check.h — the test harness: CHECK records a failure with file:line and goes on; a test's main
+ * ends with `return check_done("name");`, which prints "N passed, N failed" and returns non-zero
+ * when anything failed. Tests find inputs below XRAYCLS_SOURCE_DIR and write below XRAYCLS_TMP. */
+#ifndef XRAYCLS_TESTS_CHECK_H
+#define XRAYCLS_TESTS_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int check_pass_, check_fail_;
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (cond) check_pass_++;                                                             \
+        else { check_fail_++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                                 \
+    do {                                                                                     \
+        if (cond) check_pass_++;                                                             \
+        else {                                                                               \
+            check_fail_++;                                                                   \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);         \
+            fprintf(stderr, __VA_ARGS__);                                                    \
+            fputc('\n', stderr);                                                             \
+        }                                                                                    \
+    } while (0)
+
+/* |a - b| <= atol + rtol * |b| */
+#define CHECK_CLOSE(a, b, atol, rtol)                                                        \
+    do {                                                                                     \
+        double ca_ = (double)(a), cb_ = (double)(b);                                         \
+        CHECK_MSG(fabs(ca_ - cb_) <= (atol) + (rtol) * fabs(cb_), "%.9g vs %.9g", ca_, cb_); \
+    } while (0)
+
+/* A message contains a substring. */
+#define CHECK_CONTAINS(msg, sub)                                                             \
+    CHECK_MSG((msg) && strstr((msg), (sub)) != NULL, "'%s' lacks '%s'", (msg) ? (msg) : "(null)", (sub))
+
+static inline int check_done(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, check_pass_, check_fail_);
+    return check_fail_ ? 1 : 0;
+}
+
+/* The scratch folder of this test (created), or "." when run by hand. */
+static inline const char *check_tmpdir(void) {
+    const char *d = getenv("XRAYCLS_TMP");
+    if (!d || !*d) return ".";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d);
+    if (system(cmd) != 0) { fprintf(stderr, "cannot create %s\n", d); exit(2); }
+    return d;
+}
+
+static inline const char *check_srcdir(void) {
+    const char *d = getenv("XRAYCLS_SOURCE_DIR");
+    return (d && *d) ? d : ".";
+}
+
+#endif
