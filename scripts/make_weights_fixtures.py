@@ -9,23 +9,29 @@ What it writes (all small; the total stays well under 1 MB):
         entries of every dtype, a transposed (non-contiguous) tensor and views sharing storage,
         an nn.Parameter, a 0-dim scalar and an empty tensor; zip (pickle protocol 2 and 4) and
         legacy format
-  tiny_zip64.pth        the zip one rewritten with zip64 extra fields and end records
+  tiny_zip64.pth        the zip one rewritten with zip64 extra fields and end records, plus the
+        byteorder and .data/serialization_id entries of newer writers
+  big_endian.pth        the same with byteorder "big" (must be refused)
   checkpoint_zip.pth.tar, checkpoint_legacy.pth.tar   {'epoch', 'state_dict' (DataParallel's
         'module.' names), 'optimizer' (Adam after a step), 'best_loss'}
   chexnet_legacy.pth.tar  written by hand as a 0.3-era file: Python 2 strings and OrderedDict
         reduction, torch._utils._rebuild_tensor (4 arguments), torch.cuda.FloatStorage,
         storage views (view_metadata), 'module.densenet121.' names with dotted DenseNet layers
   compressed.pth        tiny_zip.pth re-zipped with deflate (must be refused)
+  bad_view_legacy.pth, bad_overflow_legacy.pth   a tensor view past its storage's end, plainly
+        and through int64 overflow (must be refused)
   hostile_*.pth         pickles that would run a command (touch MARKER) if unpickled by Python
   expected.json         what the C test compares against: per file the format, the state-dict
         key and per tensor name, normalized name, dtype, shape, strides, contiguity, storage
-        sharing, values (all, or the first 64) and the sum of all values as float32
+        sharing, values (all, or the first 64, as float64) and the sum of the values as float32
+The legacy files torch writes name storages by memory address, so they differ from run to run
+(the zip ones and the hand-made ones are reproducible).
 Every non-hostile fixture is loaded back with torch.load and compared to what was saved.
 """
 import collections
-import io
 import json
 import os
+import re
 import struct
 import zipfile
 
@@ -89,7 +95,6 @@ def tiny_state_dict(m):
 
 def normalize(name):
     """The rules of xc_weights_normalize_name, for the expected file."""
-    import re
     while name.startswith("module."):
         name = name[len("module."):]
     for w in ("densenet121.", "densenet161.", "densenet169.", "densenet201.", "resnet18.",
@@ -108,11 +113,12 @@ def describe(sd, fmt, key):
         t = t.detach()
         ptr = t.storage().data_ptr() if t.numel() else None
         share = first_of_storage.setdefault(ptr, name) if ptr is not None else name
-        flat = t.reshape(-1).float().double()
+        exact = t.reshape(-1).double()  # every dtype here converts to float64 exactly
         tensors.append({
             "name": name, "norm_name": normalize(name), "dtype": DTYPES[t.dtype],
             "shape": list(t.shape), "strides": list(t.stride()), "contiguous": t.is_contiguous(),
-            "shares": share, "values": flat[:64].tolist(), "sum": float(flat.sum()),
+            "shares": share, "values": exact[:64].tolist(),
+            "sum": float(t.reshape(-1).float().double().sum()),  # of the float32 values
         })
     return {"format": fmt, "state_dict_key": key, "tensors": tensors}
 
@@ -329,6 +335,19 @@ def chexnet_like():
 
 # ---- hostile files ------------------------------------------------------------------------------
 
+def bad_view_legacy(size, stride, offset):
+    """A legacy file with one tensor whose view does not fit its 4-element storage."""
+    out = legacy_prefix()
+    p = Pickle()
+    emit(p, {"w": Tensor0_3("1", 4, None, offset, size, stride)})
+    out += p.stop()
+    p = Pickle()
+    emit(p, ["1"])
+    out += p.stop()
+    out += struct.pack("<q", 4) + struct.pack("<4f", 1, 2, 3, 4)
+    return bytes(out)
+
+
 def hostile_os_system():
     """A bare pickle: os.system('touch MARKER')."""
     p = Pickle()
@@ -397,14 +416,19 @@ def main():
 
     with zipfile.ZipFile(path("tiny_zip.pth")) as z:
         entries = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    # Newer writers add byteorder and .data/serialization_id; a big-endian file must be refused.
+    newer = entries + [("tiny_zip/byteorder", b"little"), ("tiny_zip/.data/serialization_id", b"1234567890")]
     with open(path("tiny_zip64.pth"), "wb") as f:
-        f.write(write_zip64(entries))
+        f.write(write_zip64(newer))
+    with open(path("big_endian.pth"), "wb") as f:
+        f.write(write_zip64(entries + [("tiny_zip/byteorder", b"big")]))
+    expected["errors"]["big_endian.pth"] = "only little-endian"
     check_same(torch.load(path("tiny_zip64.pth")), sd, "tiny_zip64.pth")
     expected["files"]["tiny_zip64.pth"] = describe(sd, "zip", "")
 
     with zipfile.ZipFile(path("compressed.pth"), "w", zipfile.ZIP_DEFLATED) as z:
         for n, d in entries:
-            z.writestr(n, d)
+            z.writestr(zipfile.ZipInfo(n, date_time=(2020, 1, 1, 0, 0, 0)), d, zipfile.ZIP_DEFLATED)
     expected["errors"]["compressed.pth"] = "is compressed"
 
     # A checkpoint of a DataParallel model: 'module.' names, Adam state beside.
@@ -429,6 +453,13 @@ def main():
         if t["name"].endswith("features.norm5.bias"):
             t["shares"] = t["name"].replace("bias", "weight")
     expected["files"]["chexnet_legacy.pth.tar"] = desc
+
+    with open(path("bad_view_legacy.pth"), "wb") as f:
+        f.write(bad_view_legacy([3], [1], 2))
+    expected["errors"]["bad_view_legacy.pth"] = "outside storage"
+    with open(path("bad_overflow_legacy.pth"), "wb") as f:
+        f.write(bad_view_legacy([2**40, 2**40], [2**40, 2**40], 0))
+    expected["errors"]["bad_overflow_legacy.pth"] = "outside storage"
 
     with open(path("hostile_os_system.pth"), "wb") as f:
         f.write(hostile_os_system())

@@ -55,7 +55,8 @@ xc_predict_opts xc_predict_default(void);
 
 /* Called once per image, in file order: probs (num_classes) is the head's output (softmax
  * probabilities, or sigmoids). reason is NULL for a scored image, else why it was skipped
- * ("cannot decode 'x.png': …"), probs then NULL. Returning non-zero stops the run (-1). */
+ * ("cannot decode 'x.png': …"), probs then NULL. Returning non-zero stops the run: the
+ * callback leaves its message in xc_error() and xc_predict_files returns -1. */
 typedef int (*xc_predict_row_fn)(void *ud, const char *path, const float *probs, const char *reason);
 
 /* Scores files[0..n) with the model (on its device), calling row for each. *scored and

@@ -253,7 +253,7 @@ typedef void (*xc_prepare_progress_fn)(void *ctx, int64_t done, int64_t total);
 
 /* The whole of `xraycls prepare`: list, carve, decode with o->threads workers, audit, write
  * o->out. On success *audit receives the audit (caller clears it). On failure -1; *audit holds
- * what was found so far (cleared by the caller too). */
+ * what was found before the failure (empty when the listing itself failed; cleared by the caller too). */
 int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, void *ctx,
                    xc_prep_audit *audit);
 

@@ -1,12 +1,13 @@
 /* xraycls/weights.h — reading the tensors of `torch.save` files (.pth, .pt, .pth.tar) in C,
  * without Python and without executing anything.
  *
- * Two containers are understood (docs: /work/shared/weights.md has the layouts):
+ * Two containers are understood (torch/serialization.py is the reference):
  *   zip     torch >= 1.6: an uncompressed zip archive, entries under one top folder:
  *           `<top>/data.pkl` (the pickle), `<top>/data/<key>` (raw storage bytes),
  *           `<top>/version`, optionally `<top>/byteorder` ("little" only). Zip64 records and
- *           zip64 extra fields are read; compressed or encrypted entries are refused. The CRC-32
- *           of every entry is verified.
+ *           zip64 extra fields are read; encrypted entries are refused, and compressed ones
+ *           when they are needed (other entries, a TorchScript archive's code, are ignored).
+ *           The CRC-32 of every stored entry is verified.
  *   legacy  torch < 1.6 and `_use_new_zipfile_serialization=False`: pickled magic number,
  *           protocol version 1001, sys_info (little-endian only), the object pickle, the sorted
  *           storage key list, then per key an 8-byte little-endian element count and the raw
@@ -33,7 +34,7 @@
  * stack (at most XC_TORCHFILE_MAX_STACK values), ranks (at most XC_ST_MAX_DIMS), and every
  * tensor view: storage_offset + sum((shape[i] - 1) * stride[i]) must lie inside its storage,
  * computed without overflow. Malformed input gives -1 / NULL with a message, never a crash
- * (tests/weights/fuzz_torchfile.c is the libFuzzer target).
+ * (tests/fuzz/fuzz_torchfile.c is the libFuzzer target).
  *
  * Which tensors are returned: those of the state dict, in its order. The state dict is
  *   1. the top-level object when it is a dict whose values are all tensors (string keys), else
@@ -59,7 +60,8 @@
 extern "C" {
 #endif
 
-#define XC_TORCHFILE_MAX_STACK (1 << 20) /* pickle stack and memo entries */
+/* Caps on a pickle's stack, marks and memo, and on a file's storages, tensors and zip entries. */
+#define XC_TORCHFILE_MAX_STACK (1 << 20)
 #define XC_WEIGHTS_NAME_MAX 1024         /* longest tensor name accepted, in bytes */
 
 typedef enum { XC_TORCHFILE_ZIP = 1, XC_TORCHFILE_LEGACY = 2 } xc_torchfile_format;
@@ -119,7 +121,8 @@ int xc_torchfile_copy(const xc_torch_tensor *t, void *out, size_t nbytes);
  * (xraycls/nn.h): names are the normalized ones when `normalized` is 1, else the stored ones;
  * data points into the map where the tensor is already contiguous, else into a copy owned by
  * f. The array is owned by f and valid until close (a second call may return the same
- * array). */
+ * array). -1 when a broadcast (stride-0) view would copy out to more than 64 times the file's
+ * size. */
 int xc_torchfile_st_tensors(xc_torchfile *f, int normalized, const xc_st_tensor **out, int *n);
 
 /* Rewrites a stored state-dict name into torchvision 0.14's current spelling, into out (cap

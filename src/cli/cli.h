@@ -11,6 +11,10 @@ enum { XC_EXIT_OK = 0, XC_EXIT_FAIL = 1, XC_EXIT_USAGE = 2 };
 int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_table(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints "xraycls: <message>" for a runtime failure and returns 1; without a format it prints
  * xc_error(). */

@@ -17,6 +17,10 @@ static const struct command commands[] = {
     {"info", cmd_info, "show the tensors and metadata of a safetensors file"},
     {"prepare", cmd_prepare, "decode images once into a prepared dataset (CoronaHack, folders, CSV)"},
     {"train", cmd_train, "train a classifier from a config (resumable)"},
+    {"eval", cmd_eval, "score a split of a prepared dataset: metrics with bootstrap intervals"},
+    {"predict", cmd_predict, "class probabilities of image files and folders (CSV or JSON lines)"},
+    {"table", cmd_table, "the results table (Markdown, CSV) of evaluated runs"},
+    {"bench", cmd_bench, "images/s of training and inference steps of an architecture"},
 };
 
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])

@@ -30,12 +30,12 @@ struct xc_dataset {
 };
 
 static int parse_classes(xc_dataset *d, const char *path) {
-    const char *js = xc_st_meta(d->file, "classes");
-    if (!js) return xc_errorf("'%s': metadata lacks 'classes' (not a prepared dataset?)", path);
+    const char *js = xc_st_meta(d->file, "xraycls.classes");
+    if (!js) return xc_errorf("'%s': metadata lacks 'xraycls.classes' (not a prepared dataset?)", path);
     cJSON *arr = cJSON_Parse(js);
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1 || cJSON_GetArraySize(arr) > XC_MAX_CLASSES) {
         cJSON_Delete(arr);
-        return xc_errorf("'%s': metadata 'classes' must be a JSON array of 1 to %d names", path,
+        return xc_errorf("'%s': metadata 'xraycls.classes' must be a JSON array of 1 to %d names", path,
                          XC_MAX_CLASSES);
     }
     d->num_classes = cJSON_GetArraySize(arr);
@@ -45,7 +45,7 @@ static int parse_classes(xc_dataset *d, const char *path) {
         const cJSON *it = cJSON_GetArrayItem(arr, k);
         if (!cJSON_IsString(it) || !it->valuestring[0]) {
             cJSON_Delete(arr);
-            return xc_errorf("'%s': metadata 'classes'[%d] is not a non-empty string", path, k);
+            return xc_errorf("'%s': metadata 'xraycls.classes'[%d] is not a non-empty string", path, k);
         }
         d->classes[k] = strdup(it->valuestring);
         if (!d->classes[k]) { cJSON_Delete(arr); return xc_errorf("out of memory"); }
@@ -103,7 +103,7 @@ xc_dataset *xc_dataset_open(const char *dir, const char *split) {
         }
         d->class_count[y]++;
     }
-    const char *files = xc_st_meta(d->file, "files");
+    const char *files = xc_st_meta(d->file, "xraycls.files");
     if (files) {
         d->files = cJSON_Parse(files);
         if (!cJSON_IsArray(d->files) || cJSON_GetArraySize(d->files) != d->n) {

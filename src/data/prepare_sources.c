@@ -385,31 +385,38 @@ int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
     int nfound = 0;
     xc_csv *c = NULL;
     if (!root) { xc_errorf("out of memory"); goto done; }
-    if (!(c = xc_csv_read(o->csv, 1))) goto done;
     /* A header names the columns (path/file/image, label/class, split); without one the columns
      * are path, label[, split] in that order. */
+    if (!(c = xc_csv_read(o->csv, 0))) goto done;
     int c_path = -1, c_label = -1, c_split = -1;
-    static const char *const path_names[] = {"path", "file", "image", NULL};
-    static const char *const label_names[] = {"label", "class", NULL};
-    for (int i = 0; path_names[i] && c_path < 0; i++) c_path = xc_csv_col(c, path_names[i]);
-    for (int i = 0; label_names[i] && c_label < 0; i++) c_label = xc_csv_col(c, label_names[i]);
-    c_split = xc_csv_col(c, "split");
-    if (c_path < 0 && c_label < 0) {
+    static const char *const path_names[] = {"path", "file", "image"};
+    static const char *const label_names[] = {"label", "class"};
+    for (int k = 0; k < xc_csv_row_fields(c, 0); k++) {
+        const char *h = xc_csv_get(c, 0, k);
+        for (int i = 0; i < 3; i++)
+            if (!strcasecmp(h, path_names[i]) && c_path < 0) c_path = k;
+        for (int i = 0; i < 2; i++)
+            if (!strcasecmp(h, label_names[i]) && c_label < 0) c_label = k;
+        if (!strcasecmp(h, "split") && c_split < 0) c_split = k;
+    }
+    if (c_path >= 0 || c_label >= 0) {
+        if (c_path < 0 || c_label < 0) {
+            xc_errorf("'%s': the header needs a '%s' column (path,label[,split])", o->csv, c_path < 0 ? "path" : "label");
+            goto done;
+        }
         xc_csv_free(c);
-        if (!(c = xc_csv_read(o->csv, 0))) goto done;
+        if (!(c = xc_csv_read(o->csv, 1))) goto done;
+    } else {
         c_path = 0;
         c_label = 1;
         c_split = xc_csv_cols(c) >= 3 ? 2 : -1;
         for (int r = 0; r < xc_csv_rows(c); r++) {
             int nf = xc_csv_row_fields(c, r);
             if (nf < 2 || nf > 3) {
-                xc_errorf("'%s' line %d: %d fields, expected path,label[,split]", o->csv, xc_csv_line(c, r), nf);
+                xc_errorf("'%s' line %d: %d field%s, expected path,label[,split]", o->csv, xc_csv_line(c, r), nf, nf == 1 ? "" : "s");
                 goto done;
             }
         }
-    } else if (c_path < 0 || c_label < 0) {
-        xc_errorf("'%s': the header needs a '%s' column (path,label[,split])", o->csv, c_path < 0 ? "path" : "label");
-        goto done;
     }
     for (int r = 0; r < xc_csv_rows(c); r++)
         if (*xc_csv_get(c, r, c_label) && add_unique(&found, &nfound, xc_csv_get(c, r, c_label)) < 0) goto done;

@@ -301,7 +301,8 @@ static row *make_rows(int n, uint64_t seed) {
     for (int i = 0; i < n; i++) {
         row *rw = &rows[i];
         rw->index = index;
-        index += 1 + ((next_u64(&r) % 23) == 0 ? 1 + (int)(next_u64(&r) % 3) : 0);
+        /* gaps in the index, as in the real file (always one after the first row) */
+        index += 1 + ((next_u64(&r) % 23) == 0 || i == 0 ? 1 + (int)(next_u64(&r) % 3) : 0);
         int person = 1 + i * 3 / 2;
         switch (rw->kind) {
         case K_NORMAL:

@@ -60,14 +60,9 @@ typedef struct {
     double t0;
 } run;
 
-static void run_log(run *r, const char *fmt, ...) XC_PRINTF(2, 3);
-static void run_log(run *r, const char *fmt, ...) {
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (r->o->on_log) r->o->on_log(r->o->ud, line);
+/* Adds a line to train.log; `echo`: also hand it to opts->on_log. */
+static void log_line(run *r, int echo, const char *line) {
+    if (echo && r->o->on_log) r->o->on_log(r->o->ud, line);
     char stamp[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -78,6 +73,16 @@ static void run_log(run *r, const char *fmt, ...) {
     if (!nl) return; /* the log is best effort; training goes on */
     r->log = nl;
     r->log_len += (size_t)snprintf(r->log + r->log_len, add + 1, "%s  %s\n", stamp, line);
+}
+
+static void run_log(run *r, const char *fmt, ...) XC_PRINTF(2, 3);
+static void run_log(run *r, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_line(r, 1, line);
 }
 
 /* train.log is rewritten whole (atomically) rather than appended, so it is never torn. */
@@ -571,6 +576,11 @@ static int validate(run *r, xt_arena *arena, val_out *v) {
             rc = xc_errorf("validation: %s", xc_error());
             break;
         }
+        if (xt_all_finite(logits) != 1) {
+            rc = xc_errorf("validation: non-finite model outputs (the weights diverged; lower "
+                           "optim.lr)");
+            break;
+        }
         loss_sum += lv * (double)m;
     }
     xt_arena_clear(arena);
@@ -789,7 +799,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
         e.skipped_steps = skipped;
         val_out v;
         if (validate(r, arena, &v) < 0) {
-            rc = -1;
+            rc = xc_errorf("epoch %d: %s", epoch + 1, xc_error());
             break;
         }
         e.val_loss = v.loss;
@@ -817,10 +827,13 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
             rc = -1;
             break;
         }
-        run_log(r, "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f bal %.4f  lr %.3g  "
-                   "%.1fs  %.1f img/s%s",
-                e.epoch, e.epochs, e.train_loss, e.train_acc, e.val_loss, e.val_acc,
-                e.val_balanced_acc, e.lr, e.seconds, e.images_per_s, e.improved ? "  (best)" : "");
+        char line[512];
+        snprintf(line, sizeof line, "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f "
+                 "bal %.4f  lr %.3g  %.1fs  %.1f img/s%s", e.epoch, e.epochs, e.train_loss,
+                 e.train_acc, e.val_loss, e.val_acc, e.val_balanced_acc, e.lr, e.seconds,
+                 e.images_per_s, e.improved ? "  (best)" : "");
+        /* The epoch goes to on_epoch when there is one, else to on_log like any line. */
+        log_line(r, r->o->on_epoch == NULL, line);
         if (r->o->on_epoch) r->o->on_epoch(r->o->ud, &e);
         if (flush_log(r) < 0) {
             rc = -1;

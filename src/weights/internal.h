@@ -111,11 +111,12 @@ size_t wt_dtype_size(xc_dtype dt);
 typedef struct {
     const char *name; /* arena copy */
     const uint8_t *data;
-    uint64_t size;
+    uint64_t size;   /* bytes at data (compressed size when method != 0) */
+    unsigned method; /* 0 stored; anything else is compressed and unusable here */
 } wt_zip_entry;
 
-/* Reads the central directory of a stored zip held in buf, locates every entry's data and
- * checks its CRC-32. Entries are sorted by name for wt_zip_find. */
+/* Reads the central directory of a zip held in buf, locates every entry's data and checks
+ * the CRC-32 of the stored ones. Entries are sorted by name for wt_zip_find. */
 int wt_zip_read(wt_arena *a, const uint8_t *buf, size_t len, const char *what,
                 wt_zip_entry **entries, int *n);
 const wt_zip_entry *wt_zip_find(const wt_zip_entry *e, int n, const char *name);

@@ -303,6 +303,8 @@ static int find_global(vm *v, size_t at, const char *mod, size_t mn, const char 
     const char *hint = "";
     if (span_is(mod, mn, "__main__") || (mn >= 8 && memcmp(mod, "torch.nn", 8) == 0))
         hint = " (this looks like a whole pickled model: save its state_dict() instead)";
+    else if (mn >= 9 && memcmp(mod, "__torch__", 9) == 0)
+        hint = " (this looks like a TorchScript archive: save the model's state_dict() instead)";
     return xc_errorf("refusing to load '%s': it calls %s.%s, which a weights file never needs%s",
                      v->m->what, pm, pn, hint);
 }

@@ -14,6 +14,7 @@ struct xc_torchfile {
     char *what;
     void *map; /* owned mapping (xc_torchfile_open), else NULL */
     size_t map_len;
+    size_t len; /* bytes parsed */
     xc_torchfile_format format;
     const char *sd_key;
     pk_machine m;
@@ -31,6 +32,13 @@ static void attach_views(pk_machine *m) {
         if (s->root >= 0)
             s->data = m->storages[s->root].data + (size_t)s->view_offset * wt_dtype_size(s->dtype);
     }
+}
+
+/* torch.save stores its entries; a compressed one cannot be pointed into. */
+static int stored(const xc_torchfile *f, const wt_zip_entry *e) {
+    if (e->method == 0) return 0;
+    return xc_errorf("cannot read '%s': zip entry '%s' is compressed (method %u); torch.save writes stored entries, so save the file again with torch.save",
+                     f->what, e->name, e->method);
 }
 
 static int read_zip(xc_torchfile *f, const uint8_t *buf, size_t len, pv **top) {
@@ -54,10 +62,12 @@ static int read_zip(xc_torchfile *f, const uint8_t *buf, size_t len, pv **top) {
 
     snprintf(entry, sizeof entry, "%.*s/byteorder", (int)toplen, pkl->name);
     const wt_zip_entry *bo = wt_zip_find(ents, n, entry);
+    if (bo && stored(f, bo) < 0) return -1;
     if (bo && !(bo->size == 6 && memcmp(bo->data, "little", 6) == 0))
         return xc_errorf("cannot read '%s': only little-endian files are supported (byteorder is not 'little')", f->what);
 
     size_t end;
+    if (stored(f, pkl) < 0) return -1;
     if (pk_run(m, pkl->data, (size_t)pkl->size, 0, "data.pkl", PK_PERSID_ZIP, top, &end) < 0) return -1;
     if (end != pkl->size) return xc_errorf("cannot read '%s': data.pkl: %llu bytes after STOP", f->what, (unsigned long long)(pkl->size - end));
 
@@ -68,6 +78,7 @@ static int read_zip(xc_torchfile *f, const uint8_t *buf, size_t len, pv **top) {
         snprintf(entry, sizeof entry, "%.*s/data/%s", (int)toplen, pkl->name, s->key);
         const wt_zip_entry *d = wt_zip_find(ents, n, entry);
         if (!d) return xc_errorf("cannot read '%s': storage '%s' has no entry '%s'", f->what, s->key, entry);
+        if (stored(f, d) < 0) return -1;
         uint64_t want = (uint64_t)s->numel * wt_dtype_size(s->dtype);
         if (d->size != want)
             return xc_errorf("cannot read '%s': storage '%s' holds %llu bytes, its %lld elements need %llu", f->what,
@@ -244,6 +255,9 @@ static int build_tensors(xc_torchfile *f, const pv *sd) {
             t->numel *= r->shape[d];
         }
         if (t->numel == 0) t->contiguous = 1;
+        int64_t nbytes;
+        if (__builtin_mul_overflow(t->numel, (int64_t)wt_dtype_size(s->dtype), &nbytes))
+            return xc_errorf("cannot read '%s': tensor '%s' has too many elements", f->what, t->name);
         t->data = s->data + (size_t)r->offset * wt_dtype_size(s->dtype);
         t->storage_key = s->root >= 0 ? m->storages[s->root].key : s->key;
     }
@@ -254,6 +268,7 @@ static int build_tensors(xc_torchfile *f, const pv *sd) {
 
 static xc_torchfile *parse(xc_torchfile *f, const uint8_t *buf, size_t len) {
     pv *top = NULL;
+    f->len = len;
     int rc;
     if (len >= 4 && (memcmp(buf, "PK\x03\x04", 4) == 0 || memcmp(buf, "PK\x05\x06", 4) == 0)) {
         f->format = XC_TORCHFILE_ZIP;
@@ -371,6 +386,12 @@ int xc_torchfile_st_tensors(xc_torchfile *f, int normalized, const xc_st_tensor 
             memcpy(st[i].shape, t->shape, sizeof st[i].shape);
             st[i].nbytes = (size_t)t->numel * wt_dtype_size(t->dtype);
             st[i].data = t->data;
+            /* Only a broadcast (stride-0) view can be much larger than the file. */
+            if (!t->contiguous && st[i].nbytes / 64 > f->len) {
+                free(st);
+                return xc_errorf("cannot read '%s': tensor '%s' is a broadcast view of %lld elements, too large to copy",
+                                 f->what, t->name, (long long)t->numel);
+            }
             if (!t->contiguous) {
                 /* The other spelling's array may already hold a copy of this tensor. */
                 const xc_st_tensor *other = f->st[1 - w];

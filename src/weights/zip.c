@@ -1,9 +1,11 @@
 /* zip.c — the central directory of the stored (uncompressed) zip archives torch.save writes.
  *
- * Only what a torch file needs: one disk, stored entries, zip64 end records and extra fields
- * (torch writes the zip64 end records always, and zip64 extras once a file passes 4 GiB). Each
- * entry's local header is checked against the directory and its CRC-32 verified, so a flipped
- * byte anywhere in the data is caught. Nothing is extracted: entries point into the buffer. */
+ * Only what a torch file needs: one disk, zip64 end records and extra fields (torch writes the
+ * zip64 end records always, and zip64 extras once a file passes 4 GiB). Each entry's local
+ * header is checked against the directory and a stored entry's CRC-32 verified, so a flipped
+ * byte anywhere in the data is caught. Nothing is extracted: entries point into the buffer;
+ * compressed ones are listed (a TorchScript archive deflates its code) for the reader to
+ * refuse should it need one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,17 +23,26 @@ static uint64_t le(const uint8_t *p, int n) {
     return x;
 }
 
-static void crc32_table(uint32_t table[256]) {
+/* CRC-32 (zip's, reflected 0xedb88320), eight bytes a step ("slicing-by-8"): t[k][b] is the
+ * CRC of byte b followed by k zero bytes. */
+static void crc32_tables(uint32_t t[8][256]) {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
+        t[0][i] = c;
     }
+    for (int k = 1; k < 8; k++)
+        for (int i = 0; i < 256; i++) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
 }
 
-static uint32_t crc32_of(const uint32_t table[256], const uint8_t *p, uint64_t n) {
+static uint32_t crc32_of(const uint32_t t[8][256], const uint8_t *p, uint64_t n) {
     uint32_t c = 0xffffffffu;
-    for (uint64_t i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+    for (; n >= 8; n -= 8, p += 8) {
+        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
+            t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+    }
+    for (; n; n--, p++) c = t[0][(c ^ *p) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
 }
 
@@ -100,8 +111,9 @@ int wt_zip_read(wt_arena *a, const uint8_t *buf, size_t len, const char *what,
     if (cd_off > cd_limit || cd_size > cd_limit - cd_off) return xc_errorf("cannot read '%s': zip directory lies outside the file", what);
     if (n_total > cd_size / 46 || n_total > XC_TORCHFILE_MAX_STACK) return xc_errorf("cannot read '%s': zip directory claims %llu entries in %llu bytes", what, (unsigned long long)n_total, (unsigned long long)cd_size);
 
-    uint32_t table[256];
-    crc32_table(table);
+    uint32_t(*table)[256] = wt_alloc(a, 8 * sizeof *table);
+    if (!table) return -1;
+    crc32_tables(table);
     wt_zip_entry *ents = wt_alloc(a, (size_t)(n_total ? n_total : 1) * sizeof *ents);
     if (!ents) return -1;
     size_t p = (size_t)cd_off, cd_end = (size_t)(cd_off + cd_size);
@@ -120,21 +132,20 @@ int wt_zip_read(wt_arena *a, const uint8_t *buf, size_t len, const char *what,
         if (zip64_extra(c + 46 + nlen, elen, &usize, &csize, &lho) < 0)
             return xc_errorf("cannot read '%s': bad zip64 extra field of entry '%s'", what, nm);
         if (flags & 1) return xc_errorf("cannot read '%s': zip entry '%s' is encrypted", what, nm);
-        if (method != 0)
-            return xc_errorf("cannot read '%s': zip entry '%s' is compressed (method %u); torch.save writes stored entries, so save the file again with torch.save", what, nm, method);
-        if (csize != usize) return xc_errorf("cannot read '%s': stored zip entry '%s' has two sizes", what, nm);
+        if (method == 0 && csize != usize) return xc_errorf("cannot read '%s': stored zip entry '%s' has two sizes", what, nm);
         /* The local header repeats the name; its extra field (torch's alignment padding) may
          * differ from the directory's. */
         if (lho > cd_off || cd_off - lho < 30 || le(buf + lho, 4) != SIG_LOCAL)
             return xc_errorf("cannot read '%s': bad local header of zip entry '%s'", what, nm);
         size_t lnlen = (size_t)le(buf + lho + 26, 2), lelen = (size_t)le(buf + lho + 28, 2);
         uint64_t data = lho + 30 + lnlen + lelen;
-        if (data > cd_off || usize > cd_off - data || lnlen != nlen || memcmp(buf + lho + 30, name, nlen) != 0)
+        if (data > cd_off || csize > cd_off - data || lnlen != nlen || memcmp(buf + lho + 30, name, nlen) != 0)
             return xc_errorf("cannot read '%s': bad local header of zip entry '%s'", what, nm);
-        if (crc32_of(table, buf + data, usize) != crc) return xc_errorf("cannot read '%s': zip entry '%s' fails its CRC check (corrupt file)", what, nm);
+        if (method == 0 && crc32_of(table, buf + data, usize) != crc) return xc_errorf("cannot read '%s': zip entry '%s' fails its CRC check (corrupt file)", what, nm);
         ents[i].name = nm;
         ents[i].data = buf + data;
-        ents[i].size = usize;
+        ents[i].size = csize;
+        ents[i].method = method;
         p += 46 + nlen + elen + clen;
     }
     qsort(ents, (size_t)n_total, sizeof *ents, by_name);
@@ -146,6 +157,6 @@ int wt_zip_read(wt_arena *a, const uint8_t *buf, size_t len, const char *what,
 }
 
 const wt_zip_entry *wt_zip_find(const wt_zip_entry *e, int n, const char *name) {
-    wt_zip_entry key = {name, NULL, 0};
+    wt_zip_entry key = {name, NULL, 0, 0};
     return bsearch(&key, e, (size_t)n, sizeof *e, by_name);
 }

@@ -5,9 +5,8 @@
 set -euo pipefail
 
 BIN=${XRAYCLS_BINARY:?XRAYCLS_BINARY must name the xraycls binary}
-TMP=${XRAYCLS_TMP:?XRAYCLS_TMP must name a scratch folder}
-rm -rf "$TMP"
-mkdir -p "$TMP"
+mkdir -p "${XRAYCLS_TMP:?XRAYCLS_TMP must name a scratch folder}"
+TMP=$(mktemp -d "$XRAYCLS_TMP/run.XXXXXX") # fresh each run; kept when a check fails
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -127,4 +126,5 @@ has "$TMP/err" "not valid JSON"
 run 1 info "$TMP"
 has "$TMP/err" "not a regular file"
 
+rm -rf "$TMP"
 echo "test_cli_basics: all checks passed"

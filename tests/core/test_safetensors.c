@@ -477,6 +477,61 @@ static void test_large_offsets(void) {
     unlink(path);
 }
 
+/* Deterministic byte flips and truncations of a valid file: the reader never crashes, and what
+ * it accepts points inside the buffer and covers the data exactly. */
+static void test_mutations(void) {
+    xc_st_writer *w = xc_st_writer_new();
+    float a[6] = {1, 2, 3, 4, 5, 6};
+    int64_t sa[2] = {2, 3}, sb[1] = {4};
+    uint8_t bb[4] = {9, 8, 7, 6};
+    xc_st_writer_add(w, "a", XC_F32, 2, sa, a, sizeof a);
+    xc_st_writer_add(w, "b", XC_U8, 1, sb, bb, 4);
+    xc_st_writer_meta(w, "k", "value");
+    const char *path = tpath("mutate.safetensors");
+    CHECK(xc_st_writer_write(w, path) == 0);
+    xc_st_writer_free(w);
+    size_t len;
+    unsigned char *orig = (unsigned char *)xc_read_file(path, &len, 1 << 16);
+    CHECK(orig != NULL);
+    if (!orig) return;
+    unsigned char *buf = malloc(len);
+    uint32_t rng = 12345;
+    int accepted = 0, bad_accept = 0;
+    for (int it = 0; it < 20000; it++) {
+        memcpy(buf, orig, len);
+        size_t n = len;
+        int flips = 1 + (int)((rng = rng * 1103515245u + 12345u) >> 16) % 3;
+        for (int k = 0; k < flips; k++) {
+            rng = rng * 1103515245u + 12345u;
+            size_t at = (rng >> 8) % len;
+            rng = rng * 1103515245u + 12345u;
+            buf[at] = (unsigned char)(rng >> 16);
+        }
+        rng = rng * 1103515245u + 12345u;
+        if ((rng >> 16) % 8 == 0) n = (rng >> 4) % len;
+        xc_st_file *f = xc_st_parse(buf, n, "m");
+        if (f) {
+            accepted++;
+            size_t sum = 0;
+            for (int i = 0; i < xc_st_count(f); i++) {
+                const xc_st_tensor *t = xc_st_at(f, i);
+                sum += t->nbytes;
+                if ((const unsigned char *)t->data < buf || (const unsigned char *)t->data + t->nbytes > buf + n)
+                    bad_accept++;
+            }
+            if (xc_st_count(f) > 0 && (const unsigned char *)xc_st_at(f, 0)->data + sum != buf + n) bad_accept++;
+            xc_st_close(f);
+        } else if (!*xc_error()) {
+            bad_accept++; /* refused without a message */
+        }
+        xc_error_clear();
+    }
+    CHECK(bad_accept == 0);
+    CHECK(accepted > 0); /* flips inside data bytes or padding are legal */
+    free(buf);
+    free(orig);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s/st", check_tmpdir());
     CHECK(xc_mkdir_p(tmpdir) == 0);
@@ -488,5 +543,6 @@ int main(void) {
     test_writer_errors();
     test_atomic_failures();
     test_large_offsets();
+    test_mutations();
     return check_done("test_safetensors");
 }

@@ -23,7 +23,7 @@ static void write_split(void) {
     xc_st_writer *w = xc_st_writer_new();
     CHECK(xc_st_writer_add(w, "images", XC_U8, 4, (int64_t[]){NIMG, 1, S, S}, img, sizeof img) == 0);
     CHECK(xc_st_writer_add(w, "labels", XC_I64, 1, (int64_t[]){NIMG}, lab, sizeof lab) == 0);
-    CHECK(xc_st_writer_meta(w, "classes", "[\"Normal\",\"Pneumonia\"]") == 0);
+    CHECK(xc_st_writer_meta(w, "xraycls.classes", "[\"Normal\",\"Pneumonia\"]") == 0);
     char path[1100];
     snprintf(path, sizeof path, "%s/train.safetensors", dir);
     CHECK(xc_st_writer_write(w, path) == 0);

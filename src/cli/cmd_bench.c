@@ -1,0 +1,243 @@
+/* cmd_bench.c — `xraycls bench`: images per second of a training step (forward, cross-entropy,
+ * backward, Adam step) and of inference (eval mode, no gradients) for one architecture on
+ * synthetic input. scripts/bench_torch.py measures the same with PyTorch for comparison.
+ *
+ * Each step is timed on its own (after a device synchronisation); the table gives the median
+ * and the mean step time, and images/s from the median, which shrugs off a busy neighbour on a
+ * shared machine better than the mean. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "xraycls/nn.h"
+#include "xraycls/shim.h"
+
+static const char usage[] =
+    "usage: xraycls bench --arch ARCH [--batch N] [--size PX] [--device cpu|cuda|auto]\n"
+    "                     [--steps K] [--warmup W] [--mode train|infer|both] [--threads T]\n"
+    "                     [--classes C] [--channels-last] [--json]\n"
+    "\n"
+    "Measures images/s of a training step (forward, cross-entropy, backward, Adam step) and of\n"
+    "inference (eval mode, no gradients) on random input.\n"
+    "\n"
+    "  --arch ARCH      resnet18|34|50|101|152, densenet121|161|169|201 (required)\n"
+    "  --batch N        images per step (8)\n"
+    "  --size PX        image side in pixels, >= 32 (224)\n"
+    "  --device D       cpu, cuda, cuda:N or auto (auto)\n"
+    "  --steps K        timed steps per mode (10)\n"
+    "  --warmup W       untimed steps before them (2)\n"
+    "  --mode M         train, infer or both (both)\n"
+    "  --threads T      CPU threads for libtorch (0: its default)\n"
+    "  --classes C      outputs of the head (3)\n"
+    "  --channels-last  run the model in channels_last memory format\n"
+    "  --json           print one JSON object instead of a table\n"
+    "  -h, --help       this help\n";
+
+typedef struct {
+    const char *arch, *device, *mode;
+    long batch, size, steps, warmup, threads, classes;
+    int channels_last, json;
+} bench_opts;
+
+typedef struct {
+    int ran;
+    double median_ms, mean_ms, images_s;
+} bench_result;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Parses a whole decimal integer in [lo, hi]. */
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static void summarise(const double *ms, long steps, long batch, bench_result *r) {
+    double *sorted = malloc((size_t)steps * sizeof *sorted), sum = 0;
+    for (long i = 0; i < steps; i++) sum += (sorted[i] = ms[i]);
+    qsort(sorted, (size_t)steps, sizeof *sorted, cmp_double);
+    r->median_ms = steps % 2 ? sorted[steps / 2] : 0.5 * (sorted[steps / 2 - 1] + sorted[steps / 2]);
+    r->mean_ms = sum / (double)steps;
+    r->images_s = 1000.0 * (double)batch / r->median_ms;
+    r->ran = 1;
+    free(sorted);
+}
+
+/* Training steps: zero grads, forward, loss, backward, Adam. */
+static int bench_train(xc_model *m, const bench_opts *o, const xt_tensor *x, const xt_tensor *y,
+                       xt_arena *arena, bench_result *r) {
+    xt_tensor *const *params;
+    int np;
+    if (xc_model_params(m, &params, &np) < 0) return -1;
+    xt_adam *adam = xt_adam_new(params, np, xt_adam_default());
+    if (!adam) return -1;
+    xc_model_set_training(m, 1);
+    xt_grad_enabled_set(1);
+    double *ms = malloc((size_t)o->steps * sizeof *ms);
+    int rc = ms ? 0 : xc_errorf("out of memory");
+    for (long i = 0; rc == 0 && i < o->warmup + o->steps; i++) {
+        double t0 = now_s();
+        for (int p = 0; p < np && rc == 0; p++) rc = xt_zero_grad(params[p]);
+        xt_tensor *logits = rc == 0 ? xc_model_forward(m, x) : NULL;
+        xt_tensor *loss = logits ? xc_loss_cross_entropy(logits, y, NULL) : NULL;
+        if (!loss || xt_backward(loss) < 0 || xt_adam_step(adam) < 0 ||
+            xt_synchronize(xc_model_device(m)) < 0)
+            rc = -1;
+        xt_arena_clear(arena);
+        if (i >= o->warmup) ms[i - o->warmup] = 1000.0 * (now_s() - t0);
+    }
+    if (rc == 0) summarise(ms, o->steps, o->batch, r);
+    free(ms);
+    xt_adam_free(adam);
+    return rc;
+}
+
+/* Inference steps: eval mode, no gradients. */
+static int bench_infer(xc_model *m, const bench_opts *o, const xt_tensor *x, xt_arena *arena,
+                       bench_result *r) {
+    xc_model_set_training(m, 0);
+    int prev = xt_grad_enabled_set(0);
+    double *ms = malloc((size_t)o->steps * sizeof *ms);
+    int rc = ms ? 0 : xc_errorf("out of memory");
+    for (long i = 0; rc == 0 && i < o->warmup + o->steps; i++) {
+        double t0 = now_s();
+        if (!xc_model_forward(m, x) || xt_synchronize(xc_model_device(m)) < 0) rc = -1;
+        xt_arena_clear(arena);
+        if (i >= o->warmup) ms[i - o->warmup] = 1000.0 * (now_s() - t0);
+    }
+    xt_grad_enabled_set(prev);
+    if (rc == 0) summarise(ms, o->steps, o->batch, r);
+    free(ms);
+    return rc;
+}
+
+static void print_json(const bench_opts *o, const char *dev, int threads, const bench_result *tr,
+                       const bench_result *inf) {
+    printf("{\"arch\": \"%s\", \"batch\": %ld, \"size\": %ld, \"device\": \"%s\", \"threads\": %d, "
+           "\"steps\": %ld, \"warmup\": %ld, \"channels_last\": %s, \"libtorch\": \"%s\"",
+           o->arch, o->batch, o->size, dev, threads, o->steps, o->warmup,
+           o->channels_last ? "true" : "false", xt_torch_version());
+    const bench_result *rs[2] = {tr, inf};
+    const char *names[2] = {"train", "infer"};
+    for (int i = 0; i < 2; i++)
+        if (rs[i]->ran)
+            printf(", \"%s\": {\"median_ms\": %.3f, \"mean_ms\": %.3f, \"images_per_s\": %.3f}",
+                   names[i], rs[i]->median_ms, rs[i]->mean_ms, rs[i]->images_s);
+    printf("}\n");
+}
+
+static void print_table(const bench_opts *o, const char *dev, int threads, const bench_result *tr,
+                        const bench_result *inf) {
+    printf("xraycls bench: %s, batch %ld, %ldx%ld px, %s", o->arch, o->batch, o->size, o->size, dev);
+    if (!strncmp(dev, "cpu", 3)) printf(" (%d thread%s)", threads, threads == 1 ? "" : "s");
+    printf(", %ld steps after %ld warm-up, libtorch %s%s\n\n", o->steps, o->warmup,
+           xt_torch_version(), o->channels_last ? ", channels_last" : "");
+    printf("%-6s %12s %12s %12s\n", "mode", "median ms", "mean ms", "images/s");
+    const bench_result *rs[2] = {tr, inf};
+    const char *names[2] = {"train", "infer"};
+    for (int i = 0; i < 2; i++)
+        if (rs[i]->ran)
+            printf("%-6s %12.1f %12.1f %12.2f\n", names[i], rs[i]->median_ms, rs[i]->mean_ms,
+                   rs[i]->images_s);
+}
+
+int cmd_bench(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return XC_EXIT_OK;
+    }
+    bench_opts o = {NULL, "auto", "both", 8, 224, 10, 2, 0, 3, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) {
+            o.json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--channels-last")) {
+            o.channels_last = 1;
+            continue;
+        }
+        static const struct {
+            const char *flag;
+            long lo, hi;
+        } nums[] = {{"--batch", 1, 4096},  {"--size", 32, 4096},   {"--steps", 1, 100000},
+                    {"--warmup", 0, 100000}, {"--threads", 0, 1024}, {"--classes", 1, 100000}};
+        long *dst[] = {&o.batch, &o.size, &o.steps, &o.warmup, &o.threads, &o.classes};
+        int matched = 0;
+        for (int k = 0; k < 6 && !matched; k++) {
+            if (strcmp(a, nums[k].flag)) continue;
+            matched = 1;
+            if (i + 1 >= argc) return cli_usage_error("bench", usage, "%s needs a value", a);
+            if (parse_long(argv[++i], nums[k].lo, nums[k].hi, dst[k]) < 0)
+                return cli_usage_error("bench", usage, "%s must be an integer in [%ld, %ld], got '%s'",
+                                       a, nums[k].lo, nums[k].hi, argv[i]);
+        }
+        if (matched) continue;
+        const char **sdst = !strcmp(a, "--arch") ? &o.arch : !strcmp(a, "--device") ? &o.device
+                            : !strcmp(a, "--mode") ? &o.mode : NULL;
+        if (!sdst) return cli_usage_error("bench", usage, "unknown argument '%s'", a);
+        if (i + 1 >= argc) return cli_usage_error("bench", usage, "%s needs a value", a);
+        *sdst = argv[++i];
+    }
+    if (!o.arch) return cli_usage_error("bench", usage, "--arch is required");
+    if (xc_arch_check(o.arch) < 0) return cli_usage_error("bench", usage, "%s", xc_error());
+    int do_train = !strcmp(o.mode, "train") || !strcmp(o.mode, "both");
+    int do_infer = !strcmp(o.mode, "infer") || !strcmp(o.mode, "both");
+    if (!do_train && !do_infer)
+        return cli_usage_error("bench", usage, "--mode must be train, infer or both, got '%s'", o.mode);
+    xt_device dev;
+    if (xt_device_parse(o.device, &dev) < 0) return cli_usage_error("bench", usage, "%s", xc_error());
+    if (o.threads > 0) xt_set_num_threads((int)o.threads);
+    char devname[32];
+    xt_device_string(dev, devname, sizeof devname);
+
+    xt_manual_seed(0);
+    xc_model *m = xc_model_new(o.arch, (int)o.classes, dev);
+    if (!m) return cli_fail(NULL);
+    if (o.channels_last && xc_model_set_channels_last(m, 1) < 0) {
+        xc_model_free(m);
+        return cli_fail(NULL);
+    }
+    /* Input and targets live outside the per-step arena. */
+    int64_t xs[4] = {o.batch, 3, o.size, o.size}, ys[1] = {o.batch};
+    xt_tensor *x = xt_randn(4, xs, XT_F32, dev);
+    xt_tensor *y = xt_randint(0, o.classes, 1, ys, dev);
+    xt_arena *arena = xt_arena_new();
+    bench_result tr = {0}, inf = {0};
+    int rc = x && y && arena ? 0 : -1;
+    if (rc == 0) {
+        xt_arena *prev = xt_arena_push(arena);
+        if (do_train) rc = bench_train(m, &o, x, y, arena, &tr);
+        if (rc == 0 && do_infer) rc = bench_infer(m, &o, x, arena, &inf);
+        xt_arena_push(prev);
+    }
+    if (rc < 0) {
+        cli_fail("bench %s: %s", o.arch, xc_error());
+    } else if (o.json) {
+        print_json(&o, devname, xt_get_num_threads(), &tr, &inf);
+    } else {
+        print_table(&o, devname, xt_get_num_threads(), &tr, &inf);
+    }
+    xt_arena_free(arena);
+    xt_free(x);
+    xt_free(y);
+    xc_model_free(m);
+    return rc < 0 ? XC_EXIT_FAIL : XC_EXIT_OK;
+}

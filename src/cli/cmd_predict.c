@@ -1,0 +1,259 @@
+/* cmd_predict.c — `xraycls predict`: class probabilities of image files and folders, one row per
+ * image (CSV or JSON lines), with unreadable files listed and skipped (xraycls/predict.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "xraycls/checkpoint.h"
+#include "xraycls/fs.h"
+#include "xraycls/nn.h"
+#include "xraycls/predict.h"
+#include "xraycls/shim.h"
+
+static const char usage[] =
+    "usage: xraycls predict --model FILE [--format csv|jsonl] [-o OUT] [--shard K/N] [--batch N]\n"
+    "                       [--threads T] [--device auto|cpu|cuda[:N]] PATH...\n"
+    "\n"
+    "Scores images with a checkpoint or model file. PATH is an image file (taken whatever its\n"
+    "name) or a folder, searched recursively for .png/.jpg/.jpeg files (any case), sorted by\n"
+    "path. Preprocessing (size, channels, mean/std) comes from the model file.\n"
+    "\n"
+    "  --model FILE     a checkpoint (runs/<name>/best.safetensors) or an imported model file\n"
+    "  --format F       csv: header path,label,<class>,... ; jsonl: {\"path\",\"label\",\"probs\"}\n"
+    "                   (csv)\n"
+    "  -o OUT           write to OUT (atomically) instead of standard output\n"
+    "  --shard K/N      score only the files whose index i (0-based, in the order above)\n"
+    "                   has i mod N == K-1; K is 1-based: --shard 1/4 ... --shard 4/4\n"
+    "  --batch N        images per forward pass (32)\n"
+    "  --threads T      decoding threads (the number of CPUs, at most 16)\n"
+    "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
+    "\n"
+    "label is the most probable class; for a sigmoid (multi-label) head it lists every class\n"
+    "above 0.5, separated by ';' (empty when none). A file that cannot be decoded is reported on\n"
+    "standard error with its reason and skipped. Exit status: 0 when at least one image was\n"
+    "scored (skipped files are counted in a warning), 1 when none could be (nothing is written).\n";
+
+static int parse_ll(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+typedef struct {
+    FILE *fp;
+    int jsonl, sigmoid, k;
+    const xc_model_info *info;
+    char **skipped;   /* "path: reason" lines for the summary */
+    int64_t nskipped, cap;
+} sink;
+
+/* A CSV field, quoted when it holds a separator, quote or line break. */
+static void csv_field(FILE *fp, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+/* The label of a row into buf: argmax, or the classes above 0.5 for a sigmoid head. */
+static void row_label(const sink *s, const float *p, char *buf, size_t cap) {
+    buf[0] = 0;
+    if (!s->sigmoid) {
+        int best = 0;
+        for (int c = 1; c < s->k; c++)
+            if (p[c] > p[best]) best = c;
+        snprintf(buf, cap, "%s", s->info->classes[best]);
+        return;
+    }
+    size_t len = 0;
+    for (int c = 0; c < s->k && len + 1 < cap; c++)
+        if (p[c] > 0.5f) len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? ";" : "", s->info->classes[c]);
+}
+
+static int on_row(void *ud, const char *path, const float *p, const char *reason) {
+    sink *s = ud;
+    if (reason) {
+        fprintf(stderr, "xraycls predict: skipped: %s\n", reason);
+        if (s->nskipped == s->cap) {
+            int64_t cap = s->cap ? s->cap * 2 : 64;
+            char **v = realloc(s->skipped, (size_t)cap * sizeof *v);
+            if (!v) return xc_errorf("out of memory"), 1;
+            s->skipped = v;
+            s->cap = cap;
+        }
+        s->skipped[s->nskipped++] = strdup(reason);
+        return 0;
+    }
+    char label[XC_INFO_MAX_CLASSES * (XC_CLASS_NAME_MAX + 1)];
+    row_label(s, p, label, sizeof label);
+    if (s->jsonl) {
+        cJSON *o = cJSON_CreateObject(), *probs;
+        cJSON_AddStringToObject(o, "path", path);
+        cJSON_AddStringToObject(o, "label", label);
+        probs = cJSON_AddObjectToObject(o, "probs");
+        for (int c = 0; c < s->k; c++)
+            cJSON_AddNumberToObject(probs, s->info->classes[c], round((double)p[c] * 1e6) / 1e6);
+        char *text = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!text) return xc_errorf("out of memory"), 1;
+        fprintf(s->fp, "%s\n", text);
+        free(text);
+    } else {
+        csv_field(s->fp, path);
+        fputc(',', s->fp);
+        csv_field(s->fp, label);
+        for (int c = 0; c < s->k; c++) fprintf(s->fp, ",%.6f", p[c]);
+        fputc('\n', s->fp);
+    }
+    if (ferror(s->fp)) return xc_errorf_errno("cannot write the predictions"), 1;
+    return 0;
+}
+
+int cmd_predict(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return XC_EXIT_OK;
+    }
+    const char *model_path = NULL, *format = "csv", *out = NULL, *device = "auto", *shard_s = NULL;
+    long long batch = 32, threads = 0;
+    const char **paths = calloc((size_t)argc, sizeof *paths);
+    int npaths = 0;
+    if (!paths) return cli_fail("out of memory");
+    int only_paths = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_paths || a[0] != '-' || !strcmp(a, "-")) {
+            paths[npaths++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_paths = 1;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!v) bad = cli_usage_error("predict", usage, "%s needs a value", a);
+        else if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--format")) format = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
+        else if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--shard")) shard_s = v;
+        else if (!strcmp(a, "--batch")) {
+            if (parse_ll(v, 1, 65536, &batch) < 0) bad = cli_usage_error("predict", usage, "--batch '%s' is not in 1..65536", v);
+        } else if (!strcmp(a, "--threads")) {
+            if (parse_ll(v, 1, 256, &threads) < 0) bad = cli_usage_error("predict", usage, "--threads '%s' is not in 1..256", v);
+        } else bad = cli_usage_error("predict", usage, "unknown option '%s'", a);
+        if (bad) {
+            free(paths);
+            return bad;
+        }
+        i++;
+    }
+    int shard = 1, shards = 1, urc = 0;
+    if (!model_path) urc = cli_usage_error("predict", usage, "--model is required");
+    else if (npaths == 0) urc = cli_usage_error("predict", usage, "no image file or folder given");
+    else if (strcmp(format, "csv") && strcmp(format, "jsonl"))
+        urc = cli_usage_error("predict", usage, "--format '%s' is neither csv nor jsonl", format);
+    else if (shard_s && xc_predict_parse_shard(shard_s, &shard, &shards) < 0)
+        urc = cli_usage_error("predict", usage, "%s", xc_error());
+    if (urc) {
+        free(paths);
+        return urc;
+    }
+
+    char **files = NULL;
+    int64_t nfiles = 0;
+    int rc = XC_EXIT_FAIL;
+    xc_model *m = NULL;
+    xc_atomic at = {0};
+    sink s = {0};
+    if (xc_predict_collect(paths, npaths, &files, &nfiles) < 0) {
+        cli_fail(NULL);
+        goto done;
+    }
+    int64_t total = nfiles;
+    nfiles = xc_predict_shard(files, nfiles, shard, shards);
+    if (nfiles == 0) {
+        if (total == 0) cli_fail("no .png/.jpg/.jpeg file found in the paths given");
+        else cli_fail("shard %d/%d of %lld files is empty", shard, shards, (long long)total);
+        goto done;
+    }
+    xt_device dev;
+    xc_model_info info;
+    if (xt_device_parse(device, &dev) < 0 || !(m = xc_checkpoint_load_model(model_path, dev, &info))) {
+        cli_fail(NULL);
+        goto done;
+    }
+    s.jsonl = !strcmp(format, "jsonl");
+    s.sigmoid = !strcmp(info.head, "sigmoid");
+    s.k = info.num_classes;
+    s.info = &info;
+    if (out) {
+        if (xc_atomic_open(&at, out) < 0) {
+            cli_fail(NULL);
+            goto done;
+        }
+        s.fp = at.fp;
+    } else {
+        s.fp = stdout;
+    }
+    if (!s.jsonl) {
+        fputs("path,label", s.fp);
+        for (int c = 0; c < s.k; c++) {
+            fputc(',', s.fp);
+            csv_field(s.fp, info.classes[c]);
+        }
+        fputc('\n', s.fp);
+    }
+    xc_predict_opts po = xc_predict_default();
+    po.batch = (int)batch;
+    po.threads = (int)threads;
+    int64_t scored = 0, skipped = 0;
+    if (xc_predict_files(m, &info, (const char *const *)files, nfiles, &po, on_row, &s, &scored, &skipped) < 0) {
+        cli_fail(NULL);
+        goto done;
+    }
+    if (skipped) {
+        fprintf(stderr, "xraycls predict: %lld of %lld files could not be read and were skipped:\n", (long long)skipped,
+                (long long)nfiles);
+        for (int64_t i = 0; i < s.nskipped; i++) fprintf(stderr, "  %s\n", s.skipped[i] ? s.skipped[i] : "?");
+    }
+    if (scored == 0) {
+        cli_fail("no image could be scored%s", out ? "; nothing written" : "");
+        goto done;
+    }
+    if (out) {
+        if (xc_atomic_commit(&at) < 0) {
+            cli_fail(NULL);
+            goto done;
+        }
+        fprintf(stderr, "wrote %lld predictions to %s\n", (long long)scored, out);
+    } else if (fflush(stdout) != 0) {
+        cli_fail("cannot write the predictions: %s", strerror(errno));
+        goto done;
+    }
+    if (skipped) fprintf(stderr, "warning: %lld file%s skipped\n", (long long)skipped, skipped == 1 ? "" : "s");
+    rc = XC_EXIT_OK;
+done:
+    xc_atomic_abort(&at);
+    for (int64_t i = 0; i < s.nskipped; i++) free(s.skipped[i]);
+    free(s.skipped);
+    xc_model_free(m);
+    xc_predict_files_free(files, nfiles);
+    free(paths);
+    return rc;
+}

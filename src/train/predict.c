@@ -1,0 +1,429 @@
+/* predict.c — inference over image files and prepared splits (xraycls/predict.h): file
+ * collection and sharding, a pool of decoding threads that fills batch k+1 while the device
+ * runs batch k, and the gradient-free forward pass with the head's activation. */
+#define _POSIX_C_SOURCE 200809L
+#include "xraycls/predict.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "xraycls/image.h"
+#include "xraycls/nn.h"
+
+/* ---- files ---------------------------------------------------------------------------------- */
+
+int xc_predict_is_image_name(const char *path) {
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) return 0;
+    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg");
+}
+
+typedef struct {
+    char **v;
+    int64_t n, cap;
+} strvec;
+
+static int strvec_push(strvec *s, char *str) {
+    if (!str) return xc_errorf("out of memory listing files");
+    if (s->n == s->cap) {
+        int64_t cap = s->cap ? s->cap * 2 : 256;
+        char **v = realloc(s->v, (size_t)cap * sizeof *v);
+        if (!v) {
+            free(str);
+            return xc_errorf("out of memory listing files");
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = str;
+    return 0;
+}
+
+static char *join_path(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    while (a > 1 && dir[a - 1] == '/') a--;
+    char *s = malloc(a + b + 2);
+    if (!s) return NULL;
+    memcpy(s, dir, a);
+    size_t k = a;
+    if (!(a == 1 && dir[0] == '/')) s[k++] = '/';
+    memcpy(s + k, name, b + 1);
+    return s;
+}
+
+/* Every image file below dir, appended to out (unsorted). */
+static int walk(const char *dir, strvec *out, int depth) {
+    if (depth > 64) return xc_errorf("cannot list '%s': folders nested more than 64 deep", dir);
+    DIR *d = opendir(dir);
+    if (!d) return xc_errorf_errno("cannot list '%s'", dir);
+    int rc = 0;
+    struct dirent *e;
+    errno = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *p = join_path(dir, e->d_name);
+        if (!p) {
+            rc = xc_errorf("out of memory listing '%s'", dir);
+            break;
+        }
+        struct stat lst, st;
+        if (lstat(p, &lst) != 0) {
+            rc = xc_errorf_errno("cannot read '%s'", p);
+            free(p);
+            break;
+        }
+        if (S_ISDIR(lst.st_mode)) {
+            rc = walk(p, out, depth + 1);
+            free(p);
+        } else if (xc_predict_is_image_name(p) && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            rc = strvec_push(out, p);
+        } else {
+            free(p);
+        }
+        errno = 0;
+    }
+    if (rc == 0 && errno != 0) rc = xc_errorf_errno("cannot list '%s'", dir);
+    closedir(d);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void xc_predict_files_free(char **files, int64_t count) {
+    if (!files) return;
+    for (int64_t i = 0; i < count; i++) free(files[i]);
+    free(files);
+}
+
+int xc_predict_collect(const char *const *paths, int n, char ***files, int64_t *count) {
+    strvec out = {0};
+    *files = NULL;
+    *count = 0;
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            xc_errorf_errno("cannot read '%s'", paths[i]);
+            goto fail;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            int64_t first = out.n;
+            if (walk(paths[i], &out, 0) < 0) goto fail;
+            qsort(out.v + first, (size_t)(out.n - first), sizeof *out.v, cmp_str);
+        } else if (strvec_push(&out, strdup(paths[i])) < 0) {
+            goto fail;
+        }
+    }
+    *files = out.v;
+    *count = out.n;
+    return 0;
+fail:
+    xc_predict_files_free(out.v, out.n);
+    return -1;
+}
+
+int64_t xc_predict_shard(char **files, int64_t count, int shard, int shards) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < count; i++) {
+        if (i % shards == shard - 1) files[k++] = files[i];
+        else free(files[i]);
+    }
+    return k;
+}
+
+int xc_predict_parse_shard(const char *s, int *shard, int *shards) {
+    char *end;
+    errno = 0;
+    long k = strtol(s, &end, 10);
+    if (end == s || *end != '/' || errno) return xc_errorf("shard '%s' is not K/N", s);
+    const char *rest = end + 1;
+    long n = strtol(rest, &end, 10);
+    if (end == rest || *end || errno) return xc_errorf("shard '%s' is not K/N", s);
+    if (n < 1 || n > 1000000 || k < 1 || k > n) return xc_errorf("shard '%s': K must be in 1..N", s);
+    *shard = (int)k;
+    *shards = (int)n;
+    return 0;
+}
+
+/* ---- the forward pass ------------------------------------------------------------------------ */
+
+xc_predict_opts xc_predict_default(void) {
+    xc_predict_opts o = {32, 0};
+    return o;
+}
+
+xc_normalize xc_predict_normalize(const xc_model_info *info) {
+    xc_normalize n;
+    n.channels = (info->channels == 3 || info->expand_gray_to_rgb) ? 3 : 1;
+    for (int k = 0; k < 3; k++) n.mean[k] = info->mean[k], n.std[k] = info->std[k];
+    return n;
+}
+
+static int head_kind(const xc_model_info *info) {
+    if (!strcmp(info->head, "softmax")) return 0;
+    if (!strcmp(info->head, "sigmoid")) return 1;
+    return xc_errorf("model head '%s' is neither softmax nor sigmoid", info->head);
+}
+
+/* x: (n, C, S, S) normalised float on the model's device → probs (n, K) on the host. Runs in
+ * the current arena; gradients must be off. */
+static int forward_probs(xc_model *m, int sigmoid, const xt_tensor *x, float *probs, int64_t n) {
+    xt_tensor *logits = xc_model_forward(m, x); // (n, K) float32
+    if (!logits) return -1;
+    xt_tensor *p = sigmoid ? xt_sigmoid(logits) : xt_softmax(logits, 1);
+    if (!p) return -1;
+    if (xt_dtype_of(p) != XT_F32 && !(p = xt_to_dtype(p, XT_F32))) return -1;
+    return xt_to_host(p, probs, (size_t)n * xc_model_num_classes(m) * sizeof(float));
+}
+
+/* ---- decoding pool ------------------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *pixels; /* (batch, C, S, S) */
+    char **reason;   /* (batch): NULL when decoded, else the message (malloc'd) */
+    int64_t start, count;
+} slot;
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    const char *const *files;
+    int size, channels;
+    slot *job;
+    int64_t next, finished;
+    int quit;
+} pool;
+
+/* Decodes files[s->start + i] into slot position i as CHW. */
+static void decode_one(pool *p, slot *s, int64_t i, uint8_t *hwc) {
+    int S = p->size, C = p->channels;
+    uint8_t *dst = s->pixels + (size_t)i * C * S * S;
+    const char *path = p->files[s->start + i];
+    if (xc_image_load_resized(path, S, C, C == 1 ? dst : hwc) < 0) {
+        const char *msg = xc_error();
+        s->reason[i] = strdup(*msg ? msg : "cannot decode");
+        if (!s->reason[i]) s->reason[i] = strdup("out of memory");
+        return;
+    }
+    if (C == 3) /* HWC → CHW */
+        for (int c = 0; c < 3; c++)
+            for (int q = 0; q < S * S; q++) dst[(size_t)c * S * S + q] = hwc[(size_t)q * 3 + c];
+}
+
+static void *worker(void *arg) {
+    pool *p = arg;
+    uint8_t *hwc = malloc((size_t)p->size * p->size * 3);
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && (!p->job || p->next >= p->job->count)) pthread_cond_wait(&p->work, &p->mu);
+        if (p->quit) break;
+        slot *s = p->job;
+        int64_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (hwc) decode_one(p, s, i, hwc);
+        else s->reason[i] = strdup("out of memory");
+        pthread_mutex_lock(&p->mu);
+        if (++p->finished == s->count) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(hwc);
+    return NULL;
+}
+
+static void pool_submit(pool *p, slot *s) {
+    pthread_mutex_lock(&p->mu);
+    p->job = s;
+    p->next = 0;
+    p->finished = 0;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_wait(pool *p) {
+    pthread_mutex_lock(&p->mu);
+    while (p->job && p->finished < p->job->count) pthread_cond_wait(&p->done, &p->mu);
+    p->job = NULL;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void slot_clear(slot *s) {
+    for (int64_t i = 0; i < s->count; i++) {
+        free(s->reason[i]);
+        s->reason[i] = NULL;
+    }
+}
+
+int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *files, int64_t n,
+                     const xc_predict_opts *o, xc_predict_row_fn row, void *ud, int64_t *scored,
+                     int64_t *skipped) {
+    xc_predict_opts def = xc_predict_default();
+    if (!o) o = &def;
+    int64_t n_scored = 0, n_skipped = 0;
+    if (scored) *scored = 0;
+    if (skipped) *skipped = 0;
+    int sigmoid = head_kind(info);
+    if (sigmoid < 0) return -1;
+    if (info->channels != 1 && info->channels != 3)
+        return xc_errorf("model: %d input channels stored (1 or 3 expected)", info->channels);
+    if (info->image_size < 1 || info->image_size > 8192)
+        return xc_errorf("model: image size %d is out of range", info->image_size);
+    int B = o->batch > 0 ? o->batch : 32, K = xc_model_num_classes(m), S = info->image_size, C = info->channels;
+    int T = o->threads;
+    if (T <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        T = cpus > 0 ? (int)(cpus < 16 ? cpus : 16) : 4;
+    }
+    if (T > n && n > 0) T = (int)n;
+    if (T < 1) T = 1;
+    xc_normalize norm = xc_predict_normalize(info);
+    xt_device dev = xc_model_device(m);
+    size_t img = (size_t)C * S * S;
+
+    slot slots[2] = {{0}, {0}};
+    float *probs = malloc((size_t)B * K * sizeof *probs);
+    int rc = -1, started = 0;
+    pthread_t *th = calloc((size_t)T, sizeof *th);
+    pool p = {.files = files, .size = S, .channels = C};
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.work, NULL);
+    pthread_cond_init(&p.done, NULL);
+    for (int k = 0; k < 2; k++) {
+        slots[k].pixels = malloc((size_t)B * img);
+        slots[k].reason = calloc((size_t)B, sizeof *slots[k].reason);
+    }
+    if (!probs || !th || !slots[0].pixels || !slots[1].pixels || !slots[0].reason || !slots[1].reason) {
+        xc_errorf("predict: out of memory for batches of %d images of %dx%d", B, S, S);
+        goto done;
+    }
+    for (; started < T; started++)
+        if (pthread_create(&th[started], NULL, worker, &p) != 0) {
+            xc_errorf("predict: cannot start decoding thread %d", started + 1);
+            goto done;
+        }
+
+    xt_arena *arena = xt_arena_new();
+    if (!arena) goto done;
+    xt_arena *prev = xt_arena_push(arena);
+    int prev_grad = xt_grad_enabled_set(0);
+    xc_model_set_training(m, 0);
+    int64_t nb = (n + B - 1) / B;
+    if (nb > 0) {
+        slots[0].start = 0;
+        slots[0].count = n < B ? n : B;
+        pool_submit(&p, &slots[0]);
+        pool_wait(&p);
+    }
+    int failed = 0;
+    for (int64_t b = 0; b < nb && !failed; b++) {
+        slot *cur = &slots[b % 2], *nxt = &slots[(b + 1) % 2];
+        if (b + 1 < nb) { /* decode the next batch while this one runs */
+            nxt->start = (b + 1) * B;
+            nxt->count = n - nxt->start < B ? n - nxt->start : B;
+            pool_submit(&p, nxt);
+        }
+        /* Compact the decoded images to the front. */
+        int64_t ok = 0;
+        for (int64_t i = 0; i < cur->count; i++)
+            if (!cur->reason[i]) {
+                if (ok != i) memmove(cur->pixels + (size_t)ok * img, cur->pixels + (size_t)i * img, img);
+                ok++;
+            }
+        if (ok > 0) {
+            int64_t shape[4] = {ok, C, S, S};
+            xt_tensor *x = xt_from_host(cur->pixels, 4, shape, XT_U8); // (ok, C, S, S) uint8
+            if (x && dev != XT_CPU) x = xt_to_device(x, dev, 0);
+            xt_tensor *xn = x ? xc_normalize_apply(x, &norm) : NULL; // (ok, 3, S, S) float32
+            if (!xn || forward_probs(m, sigmoid, xn, probs, ok) < 0) failed = 1;
+            xt_arena_clear(arena);
+        }
+        for (int64_t i = 0, j = 0; i < cur->count && !failed; i++) {
+            const char *path = files[cur->start + i];
+            int stop;
+            if (cur->reason[i]) {
+                n_skipped++;
+                stop = row(ud, path, NULL, cur->reason[i]);
+            } else {
+                n_scored++;
+                stop = row(ud, path, probs + (size_t)j++ * K, NULL);
+            }
+            if (stop) failed = 1; /* row left its message */
+        }
+        slot_clear(cur);
+        if (b + 1 < nb) pool_wait(&p);
+    }
+    if (failed) pool_wait(&p);
+    slot_clear(&slots[0]);
+    slot_clear(&slots[1]);
+    xt_grad_enabled_set(prev_grad);
+    xt_arena_push(prev);
+    xt_arena_free(arena);
+    rc = failed ? -1 : 0;
+done:
+    pthread_mutex_lock(&p.mu);
+    p.quit = 1;
+    pthread_cond_broadcast(&p.work);
+    pthread_mutex_unlock(&p.mu);
+    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.work);
+    pthread_cond_destroy(&p.done);
+    for (int k = 0; k < 2; k++) {
+        free(slots[k].pixels);
+        free(slots[k].reason);
+    }
+    free(th);
+    free(probs);
+    if (scored) *scored = n_scored;
+    if (skipped) *skipped = n_skipped;
+    return rc;
+}
+
+int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
+                       void (*progress)(void *ud, int64_t done), void *ud) {
+    int sigmoid = head_kind(info);
+    if (sigmoid < 0) return -1;
+    if (xc_dataset_size(d) != info->image_size)
+        return xc_errorf("'%s' holds %dx%d images but the model takes %dx%d (prepare the data at --size %d)",
+                         xc_dataset_path(d), xc_dataset_size(d), xc_dataset_size(d), info->image_size,
+                         info->image_size, info->image_size);
+    if (xc_dataset_channels(d) != info->channels)
+        return xc_errorf("'%s' holds %d-channel images but the model was trained on %d-channel ones",
+                         xc_dataset_path(d), xc_dataset_channels(d), info->channels);
+    int B = batch > 0 ? batch : 32, K = xc_model_num_classes(m);
+    int64_t n = xc_dataset_len(d);
+    xc_normalize norm = xc_predict_normalize(info);
+    xt_device dev = xc_model_device(m);
+    int64_t *idx = malloc((size_t)B * sizeof *idx);
+    xt_arena *arena = xt_arena_new();
+    if (!idx || !arena) {
+        free(idx);
+        xt_arena_free(arena);
+        return xc_errorf("predict: out of memory");
+    }
+    xt_arena *prev = xt_arena_push(arena);
+    int prev_grad = xt_grad_enabled_set(0);
+    xc_model_set_training(m, 0);
+    int rc = 0;
+    for (int64_t start = 0; start < n && rc == 0; start += B) {
+        int64_t cnt = n - start < B ? n - start : B;
+        for (int64_t i = 0; i < cnt; i++) idx[i] = start + i;
+        xt_tensor *x = xc_dataset_batch(d, idx, cnt, dev, NULL, &norm, NULL); // (cnt, 3, S, S) float32
+        if (!x || forward_probs(m, sigmoid, x, probs + (size_t)start * K, cnt) < 0) {
+            rc = xc_errorf("scoring samples %lld..%lld of '%s': %s", (long long)start, (long long)(start + cnt - 1),
+                           xc_dataset_path(d), xc_error());
+        }
+        xt_arena_clear(arena);
+        if (progress && rc == 0) progress(ud, start + cnt);
+    }
+    xt_grad_enabled_set(prev_grad);
+    xt_arena_push(prev);
+    xt_arena_free(arena);
+    free(idx);
+    return rc;
+}

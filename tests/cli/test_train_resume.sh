@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# test_train_resume.sh — `xraycls train` end to end on a tiny synthetic dataset (resnet18, 32 px,
+# batch 4, CPU): a run of 2 epochs equals, bit for bit, 1 epoch + --resume to 2 epochs, and a run
+# stopped by SIGTERM mid-epoch and resumed; an existing run folder is refused; a non-finite loss
+# stops with the epoch and step; the run folder holds its files.
+set -u
+B=${XRAYCLS_BINARY:?}
+T=${XRAYCLS_TMP:?}/resume
+rm -rf "$T" && mkdir -p "$T"
+fail=0
+check() { if eval "$1"; then :; else echo "FAIL: $2" >&2; fail=1; fi; }
+
+"$B" prepare synthetic -o "$T/data" --n 40 --size 32 >"$T/prep.out" 2>&1 || { cat "$T/prep.out"; echo "FAIL: prepare"; exit 1; }
+
+cat >"$T/tiny.json" <<JSON
+{"data": {"path": "$T/data", "batch_size": 4, "sampler": "shuffle"},
+ "model": {"arch": "resnet18", "weights": "none"},
+ "train": {"epochs": 2, "seed": 3, "device": "cpu", "precision": "fp32", "log_every": 1,
+           "max_steps_per_epoch": 3},
+ "output": {"runs_dir": "$T/runs"}}
+JSON
+
+# Bit-identical tensors of the model and the optimizer in two checkpoints.
+same() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+def load(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
+    d = b[8 + n:]
+    return {k: d[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in h.items()
+            if k.startswith("model.") or k.startswith("optim.")}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+bad = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+if bad or not a:
+    print("differ:", len(bad), bad[:5]); sys.exit(1)
+PY
+}
+
+# 1. Uninterrupted 2 epochs.
+"$B" train --config "$T/tiny.json" --set output.name=full >"$T/full.out" 2>"$T/full.err"
+rc=$?; check '[ $rc -eq 0 ]' "full run failed: $(tail -3 "$T/full.err")"
+for f in config.json metrics.jsonl metrics.csv train.log last.safetensors best.safetensors; do
+  check '[ -s "$T/runs/full/$f" ]' "full run lacks $f"
+done
+check '[ $(wc -l <"$T/runs/full/metrics.jsonl") -eq 2 ]' "metrics.jsonl should have 2 lines"
+check 'head -1 "$T/runs/full/metrics.csv" | grep -q "^epoch,train_loss,train_acc,val_loss,val_acc,val_balanced_acc,lr,seconds,images_per_s$"' "metrics.csv header"
+
+# 2. 1 epoch, then --resume to 2.
+"$B" train --config "$T/tiny.json" --set output.name=part --set train.epochs=1 >"$T/part.out" 2>"$T/part.err"
+rc=$?; check '[ $rc -eq 0 ]' "part run failed: $(tail -3 "$T/part.err")"
+"$B" train --resume "$T/runs/part" --set train.epochs=2 >"$T/res.out" 2>"$T/res.err"
+rc=$?; check '[ $rc -eq 0 ]' "resume failed: $(tail -3 "$T/res.err")"
+check 'same "$T/runs/full/last.safetensors" "$T/runs/part/last.safetensors"' "1+1 epochs differ from 2 epochs"
+check '[ $(wc -l <"$T/runs/part/metrics.jsonl") -eq 2 ]' "resumed metrics.jsonl should have 2 lines"
+check 'cmp -s <(cut -d, -f1-6 "$T/runs/full/metrics.csv") <(cut -d, -f1-6 "$T/runs/part/metrics.csv")' "resumed metrics differ"
+
+# 3. SIGTERM mid-epoch, then --resume.
+"$B" train --config "$T/tiny.json" --set output.name=sig >"$T/sig.out" 2>"$T/sig.err" &
+pid=$!
+for _ in $(seq 1 600); do grep -q "epoch 1 step 1 " "$T/sig.err" 2>/dev/null && break; sleep 0.05; done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"; rc=$?
+check '[ $rc -eq 143 ]' "SIGTERM run should exit 143, got $rc: $(tail -2 "$T/sig.err")"
+check 'grep -q "continue with: xraycls train --resume" "$T/sig.err"' "no resume hint after SIGTERM"
+check '[ -s "$T/runs/sig/last.safetensors" ]' "no checkpoint after SIGTERM"
+"$B" train --resume "$T/runs/sig" >"$T/sig2.out" 2>"$T/sig2.err"
+rc=$?; check '[ $rc -eq 0 ]' "resume after SIGTERM failed: $(tail -3 "$T/sig2.err")"
+check 'same "$T/runs/full/last.safetensors" "$T/runs/sig/last.safetensors"' "SIGTERM + resume differs from the uninterrupted run"
+
+# 4. An existing run folder is refused, and nothing in it changes.
+before=$(md5sum "$T/runs/full/last.safetensors")
+"$B" train --config "$T/tiny.json" --set output.name=full >/dev/null 2>"$T/exists.err"
+rc=$?; check '[ $rc -eq 1 ]' "existing run folder not refused"
+check 'grep -q "run folder .* exists: continue it with --resume" "$T/exists.err"' "message for an existing folder: $(cat "$T/exists.err")"
+check '[ "$(md5sum "$T/runs/full/last.safetensors")" = "$before" ]' "refused run changed the checkpoint"
+
+# 5. A config that differs from the run's is refused on resume.
+"$B" train --resume "$T/runs/full" --set optim.lr=0.5 >/dev/null 2>"$T/diff.err"
+rc=$?; check '[ $rc -eq 1 ]' "resume with another lr not refused"
+check 'grep -q "config differs" "$T/diff.err"' "message for a differing config: $(cat "$T/diff.err")"
+
+# 6. A non-finite loss stops with epoch and step.
+"$B" train --config "$T/tiny.json" --set output.name=nan --set optim.lr=1e30 >/dev/null 2>"$T/nan.err"
+rc=$?; check '[ $rc -eq 1 ]' "non-finite run did not fail"
+check 'grep -q "non-finite .* at epoch 1 step [0-9]" "$T/nan.err"' "message for a non-finite loss: $(tail -1 "$T/nan.err")"
+
+# 7. Config errors name the key.
+"$B" train --config "$T/tiny.json" --set train.epoch=3 >/dev/null 2>"$T/key.err"
+rc=$?; check '[ $rc -eq 1 ]' "unknown key accepted"
+check 'grep -q "unknown key .train.epoch. (did you mean .epochs.?)" "$T/key.err"' "unknown key message: $(cat "$T/key.err")"
+
+[ $fail -eq 0 ] && echo "cli_test_train_resume: ok"
+exit $fail

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# test_bench_cli.sh — `xraycls bench` end to end on a tiny case (resnet18, batch 2, 32 px, one
+# step): the table and the JSON object carry the measurements asked for, --mode picks them, and
+# bad arguments exit 2 with a message naming the problem. Exits non-zero on the first failure.
+set -euo pipefail
+
+BIN=${XRAYCLS_BINARY:?XRAYCLS_BINARY must name the xraycls binary}
+mkdir -p "${XRAYCLS_TMP:?XRAYCLS_TMP must name a scratch folder}"
+TMP=$(mktemp -d "$XRAYCLS_TMP/run.XXXXXX")
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+run() {
+    local want=$1 rc=0
+    shift
+    "$BIN" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    [ "$rc" -eq "$want" ] || { cat "$TMP/out" "$TMP/err" >&2; fail "xraycls $* exited $rc, expected $want"; }
+}
+has() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }; }
+lacks() { ! grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 has '$2'"; }; }
+
+tiny=(--arch resnet18 --batch 2 --size 32 --steps 1 --warmup 0 --device cpu --threads 1)
+
+run 0 bench "${tiny[@]}"
+has "$TMP/out" "xraycls bench: resnet18, batch 2, 32x32 px, cpu (1 thread)"
+grep -qE '^train +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no train row"
+grep -qE '^infer +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no infer row"
+
+run 0 bench "${tiny[@]}" --mode infer --json --arch densenet121
+/usr/bin/env python3 - "$TMP/out" <<'PY' || fail "bad JSON from bench --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["arch"] == "densenet121" and d["batch"] == 2 and d["size"] == 32, d
+assert "train" not in d and d["infer"]["images_per_s"] > 0, d
+PY
+
+run 0 bench "${tiny[@]}" --mode train --channels-last
+has "$TMP/out" "channels_last"
+lacks "$TMP/out" "infer"
+
+run 2 bench --arch resnet49
+has "$TMP/err" "unknown arch 'resnet49' (known: resnet18"
+run 2 bench --batch 2
+has "$TMP/err" "--arch is required"
+run 2 bench --arch resnet18 --size 16
+has "$TMP/err" "--size must be an integer in [32, 4096], got '16'"
+run 2 bench --arch resnet18 --mode fast
+has "$TMP/err" "--mode must be train, infer or both, got 'fast'"
+run 2 bench --arch resnet18 --steps
+has "$TMP/err" "--steps needs a value"
+run 2 bench --arch resnet18 --frob
+has "$TMP/err" "unknown argument '--frob'"
+run 0 bench --help
+has "$TMP/out" "usage: xraycls bench"
+
+echo "test_bench_cli: 1 passed, 0 failed"
