@@ -15,6 +15,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* Prints "xraycls: <message>" for a runtime failure and returns 1; without a format it prints
  * xc_error(). */

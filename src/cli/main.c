@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"eval", cmd_eval, "score a split of a prepared dataset: metrics with bootstrap intervals"},
     {"predict", cmd_predict, "class probabilities of image files and folders (CSV or JSON lines)"},
     {"table", cmd_table, "the results table (Markdown, CSV) of evaluated runs"},
+    {"import", cmd_import, "pretrained weights (.pth, safetensors) as a model file for predict/eval"},
     {"bench", cmd_bench, "images/s of training and inference steps of an architecture"},
 };
 

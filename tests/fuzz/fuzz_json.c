@@ -15,7 +15,7 @@ static void walk(const cJSON *obj, const char *path, int depth) {
     const cJSON *it;
     int i = 0;
     cJSON_ArrayForEach(it, obj) {
-        char sub[256];
+        char sub[320];
         if (cJSON_IsObject(obj)) {
             if (!it->string) continue;
             xc_json_key_path(sub, sizeof sub, path, it->string);
