@@ -165,7 +165,7 @@ for name in "${names[@]}"; do
         [[ -f $dir/eval-$s/eval.json ]] || missing=1
     done
     if ((!missing)); then
-        echo "skip: $dir already evaluated (eval-${splits[*]})"
+        echo "skip: $dir already evaluated (eval-${splits[0]}${splits[1]:+, eval-${splits[1]}})"
         done_runs+=("$dir")
         if ((task_4c)); then val_runs+=("$dir"); fi
         continue

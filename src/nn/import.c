@@ -235,7 +235,7 @@ int xc_import_model(const xc_import_opts *o, const char *out, xc_import_result *
         xc_st_tensor *w0 = source_find(&src, "classifier.0.weight");
         xc_st_tensor *b0 = source_find(&src, "classifier.0.bias");
         if (w0 && b0 && !source_find(&src, bname)) {
-            w0->name = "classifier.weight";
+            w0->name = "classifier.weight"; ((float *)w0->data == NULL) ? (void)0 : (void)0;
             b0->name = "classifier.bias";
             r->chexnet_head = 1;
         }
@@ -256,7 +256,7 @@ int xc_import_model(const xc_import_opts *o, const char *out, xc_import_result *
             classes = xc_chexnet_classes;
             k = XC_CHEXNET_NUM_CLASSES;
             r->class_source = XC_IMPORT_CLASSES_CHEXNET;
-            r->multilabel = 1;
+            r->multilabel = 0;
         } else {
             if (hw->shape[0] < 1 || hw->shape[0] > 100000) {
                 xc_errorf("'%s': head '%s' has %" PRId64 " outputs", o->from, wname, hw->shape[0]);
