@@ -12,7 +12,8 @@
  * Mapping: source names are normalized as xc_weights_normalize_name does ("module.",
  * "module.densenet121." stripped; old dotted DenseNet layer names rewritten). A DenseNet source
  * whose head is CheXNet's Linear+Sigmoid ("classifier.0.weight/bias") has it renamed to
- * "classifier.weight/bias". Every model entry must then be present with its shape (else -1
+ * "classifier.weight/bias" and, when it is kept (not re-initialised), the written head is
+ * "sigmoid" whatever opts.multilabel says. Every model entry must then be present with its shape (else -1
  * naming the tensor); source tensors the model lacks are reported, not an error.
  *
  * Classes: opts.classes when given; else the source head's output count with default names:

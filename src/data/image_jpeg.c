@@ -128,6 +128,12 @@ int xc_image_decode_jpeg(const uint8_t *buf, size_t len, const char *what, int c
     }
     cinfo.scale_num = 1;
     cinfo.scale_denom = pick_denom(cinfo.image_width, cinfo.image_height, min_side_hint);
+    if (cinfo.scale_denom > 1) {
+        /* The output is resampled further anyway: the fast integer IDCT and plain chroma
+         * upsampling cost nothing visible at that point (Pillow's draft mode does the same). */
+        cinfo.dct_method = JDCT_IFAST;
+        cinfo.do_fancy_upsampling = FALSE;
+    }
     jpeg_start_decompress(&cinfo);
 
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height;

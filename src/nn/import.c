@@ -235,7 +235,7 @@ int xc_import_model(const xc_import_opts *o, const char *out, xc_import_result *
         xc_st_tensor *w0 = source_find(&src, "classifier.0.weight");
         xc_st_tensor *b0 = source_find(&src, "classifier.0.bias");
         if (w0 && b0 && !source_find(&src, bname)) {
-            w0->name = "classifier.weight"; ((float *)w0->data == NULL) ? (void)0 : (void)0;
+            w0->name = "classifier.weight";
             b0->name = "classifier.bias";
             r->chexnet_head = 1;
         }
@@ -256,7 +256,7 @@ int xc_import_model(const xc_import_opts *o, const char *out, xc_import_result *
             classes = xc_chexnet_classes;
             k = XC_CHEXNET_NUM_CLASSES;
             r->class_source = XC_IMPORT_CLASSES_CHEXNET;
-            r->multilabel = 0;
+            r->multilabel = 1;
         } else {
             if (hw->shape[0] < 1 || hw->shape[0] > 100000) {
                 xc_errorf("'%s': head '%s' has %" PRId64 " outputs", o->from, wname, hw->shape[0]);
@@ -288,6 +288,8 @@ int xc_import_model(const xc_import_opts *o, const char *out, xc_import_result *
     if (xc_model_load_named(m, src.t, src.n, o->from, &rep) < 0) goto done;
     r->loaded = rep.loaded;
     r->head_reinit = rep.head_reinit;
+    /* CheXNet's head is Linear+Sigmoid: kept as loaded, its outputs are independent sigmoids. */
+    if (r->chexnet_head && !rep.head_reinit) r->multilabel = 1;
     r->nbt_defaulted = rep.nbt_defaulted;
 
     w = xc_st_writer_new();

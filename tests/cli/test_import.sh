@@ -122,6 +122,10 @@ check '[ $rc -eq 0 ] && ! grep -q "RE-INITIALISED" "$T/st.err"' "import from saf
 check '[ $rc -eq 0 ]' "import CheXNet: rc $rc: $(cat "$T/chex.err")"
 check 'grep -q "CheXNet" "$T/chex.err"' "the CheXNet defaults are not announced"
 "$B" info "$T/chex.safetensors" --json >"$T/chex.json" 2>&1; rc=$?
+"$B" import --arch densenet121 --from "$T/chexnet.pth.tar" -o "$T/chex14.safetensors" \
+    --classes f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13,f14 >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && "$B" info "$T/chex14.safetensors" | grep -q "xraycls.head = sigmoid"' \
+    "CheXNet with 14 given classes: rc $rc, or its head is not sigmoid"
 check '[ $rc -eq 0 ]' "info on the CheXNet import: rc $rc"
 "$B" predict --model "$T/chex.safetensors" --device cpu "$T/gray.png" >"$T/chex.csv" 2>"$T/chexp.err"; rc=$?
 check '[ $rc -eq 0 ]' "predict with the CheXNet import: rc $rc: $(cat "$T/chexp.err")"

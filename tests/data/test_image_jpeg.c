@@ -215,7 +215,8 @@ static void test_dct_scaling(void) {
             CHECK(xc_image_resize(&part, size, size, &b) == 0);
             int maxd;
             double md = tu_mean_absdiff(a.pixels, b.pixels, (size_t)size * size * ch, &maxd);
-            CHECK_MSG(md < 0.6 && maxd < 20, "ch %d size %d: DCT-scaled vs full: mean %.2f max %d", ch,
+            /* fast IDCT + plain upsampling when scaled (image_jpeg.c): a little further from a full decode */
+            CHECK_MSG(md < 1.0 && maxd < 20, "ch %d size %d: DCT-scaled vs full: mean %.2f max %d", ch,
                       size, md, maxd);
             /* load_resized is exactly decode(hint = size) + resize. */
             uint8_t *lr = malloc((size_t)size * size * ch);
