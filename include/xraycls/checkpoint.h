@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define XC_CHECKPOINT_FORMAT 1
-#define XC_INFO_MAX_CLASSES 64
+#define XC_INFO_MAX_CLASSES 1000 /* ImageNet heads load too */
 #define XC_CLASS_NAME_MAX 64
 
 /* What a model file says about the model: enough for eval/predict to prepare inputs and name
