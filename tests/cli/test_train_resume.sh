@@ -7,8 +7,7 @@ set -u
 B=${XRAYCLS_BINARY:?}
 T=${XRAYCLS_TMP:?}/resume
 rm -rf "$T" && mkdir -p "$T"
-fail=0
-check() { if eval "$1"; then :; else echo "FAIL: $2" >&2; fail=1; fi; }
+. "$(dirname "$0")/lib.sh"
 
 "$B" prepare synthetic -o "$T/data" --n 40 --size 32 >"$T/prep.out" 2>&1 || { cat "$T/prep.out"; echo "FAIL: prepare"; exit 1; }
 
@@ -19,24 +18,6 @@ cat >"$T/tiny.json" <<JSON
            "max_steps_per_epoch": 3},
  "output": {"runs_dir": "$T/runs"}}
 JSON
-
-# Bit-identical tensors of the model and the optimizer in two checkpoints.
-same() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
-import json, struct, sys
-def load(p):
-    b = open(p, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
-    d = b[8 + n:]
-    return {k: d[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in h.items()
-            if k.startswith("model.") or k.startswith("optim.")}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-bad = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-if bad or not a:
-    print("differ:", len(bad), bad[:5]); sys.exit(1)
-PY
-}
 
 # 1. Uninterrupted 2 epochs.
 "$B" train --config "$T/tiny.json" --set output.name=full >"$T/full.out" 2>"$T/full.err"
