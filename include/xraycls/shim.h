@@ -304,7 +304,8 @@ typedef struct {
     double weight_decay; /* 0: L2 added to the gradient, as torch.optim.Adam */
     int decoupled;       /* 0; 1: AdamW-style decay */
     int fused;           /* -1 auto: the fused kernel where libtorch has one for the device, else
-                          *    the multi-tensor (_foreach) kernels;
+                          *    the multi-tensor (_foreach) kernels on CUDA and one tensor at a time on
+                          *    the CPU (where _foreach only loops over the same ops);
                           *  0 off: one tensor at a time (torch's single-tensor Adam);
                           *  1 on: the fused kernel; xt_adam_new fails where libtorch has none
                           *    for the parameters' device (CPU before torch 2.4). */

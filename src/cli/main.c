@@ -1,6 +1,7 @@
 /* main.c — `xraycls <command> [options]`: the command table, --help and --version.
  *
  * One function per command, each in src/cli/cmd_<name>.c; this file only dispatches. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,7 +50,18 @@ static int print_version(void) {
     return XC_EXIT_OK;
 }
 
+/* A training step allocates and frees the same large activation and gradient buffers every
+ * step. glibc's defaults serve blocks above a (slowly adapting) threshold with fresh mmaps and
+ * return freed heap tops to the kernel, so each step pays page faults to zero the same memory
+ * again (measured: ResNet-50 training on 2 CPU threads about 15% slower). Keep such blocks in the
+ * heap and keep the heap: the process holds its peak memory until it exits. */
+static void tune_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024); /* glibc's maximum on 64-bit */
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+}
+
 int main(int argc, char **argv) {
+    tune_malloc();
     if (argc < 2) {
         print_usage(stderr);
         return XC_EXIT_USAGE;

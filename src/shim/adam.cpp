@@ -144,7 +144,9 @@ static void adam_step(xt_adam *a) {
             s.exp_avg_sq = wrap_owned(at::zeros_like(param, at::MemoryFormat::Preserve));
         }
         s.step += 1;
-        if (p.fused == 0) {
+        /* CPU without a fused kernel: the per-tensor loop, as torch.optim.Adam's CPU default
+         * (the _foreach kernels only loop over the same ops there, with extra temporaries). */
+        if (p.fused == 0 || (p.fused == -1 && param.device().is_cpu() && !has_fused(param.device()))) {
             step_single(p, param, grad, s);
             continue;
         }
