@@ -67,6 +67,10 @@ check 'grep -q "config differs" "$T/diff.err"' "message for a differing config: 
 rc=$?; check '[ $rc -eq 1 ]' "non-finite run did not fail"
 check 'grep -q "non-finite .* at epoch 1 step [0-9]" "$T/nan.err"' "message for a non-finite loss: $(tail -1 "$T/nan.err")"
 
+# 6b. With on_nonfinite "skip", non-finite steps are skipped and said so, not trained on.
+"$B" train --config "$T/tiny.json" --set output.name=skip --set optim.lr=1e30 --set train.on_nonfinite=skip >/dev/null 2>"$T/skip.err"
+check 'grep -q "epoch 1 step [0-9]*: non-finite loss, step skipped" "$T/skip.err"' "no skipped step reported: $(tail -2 "$T/skip.err")"
+
 # 7. Config errors name the key.
 "$B" train --config "$T/tiny.json" --set train.epoch=3 >/dev/null 2>"$T/key.err"
 rc=$?; check '[ $rc -eq 1 ]' "unknown key accepted"
