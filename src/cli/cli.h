@@ -24,6 +24,9 @@ int cli_fail(const char *fmt, ...) XC_PRINTF(1, 2);
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) XC_PRINTF(3, 4);
 /* 1 when argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);
+/* A whole decimal number in [lo, hi] into *out: 0, or -1 (no message: the caller names the
+ * option). */
+int cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
 /* 1 if stderr is a terminal (progress bars are drawn only then). */
 int cli_is_tty(void);
 

@@ -1,7 +1,9 @@
 /* cli_util.c — messages and exit codes shared by the commands. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,3 +42,12 @@ int cli_wants_help(int argc, char **argv) {
 }
 
 int cli_is_tty(void) { return isatty(STDERR_FILENO); }
+
+int cli_parse_ll(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}

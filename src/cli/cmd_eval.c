@@ -39,16 +39,6 @@ static const char usage[] =
     "\n"
     "A class with no image in the split is reported as absent (null), never as 0.\n";
 
-/* A whole decimal number in [lo, hi]. */
-static int parse_ll(const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 /* "a, b, c" into buf. */
 static void join_names(char *buf, size_t cap, int n, const char *(*name)(const void *, int), const void *ctx) {
     size_t len = 0;
@@ -101,12 +91,12 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--batch")) {
-            if (parse_ll(v, 1, 65536, &batch) < 0) return cli_usage_error("eval", usage, "--batch '%s' is not in 1..65536", v);
+            if (cli_parse_ll(v, 1, 65536, &batch) < 0) return cli_usage_error("eval", usage, "--batch '%s' is not in 1..65536", v);
         } else if (!strcmp(a, "--bootstrap")) {
-            if (parse_ll(v, 0, 1000000, &bootstrap) < 0)
+            if (cli_parse_ll(v, 0, 1000000, &bootstrap) < 0)
                 return cli_usage_error("eval", usage, "--bootstrap '%s' is not in 0..1000000", v);
         } else if (!strcmp(a, "--seed")) {
-            if (parse_ll(v, 0, (1LL << 62), &seed) < 0) return cli_usage_error("eval", usage, "--seed '%s' is not a number >= 0", v);
+            if (cli_parse_ll(v, 0, (1LL << 62), &seed) < 0) return cli_usage_error("eval", usage, "--seed '%s' is not a number >= 0", v);
         } else return cli_usage_error("eval", usage, "unknown argument '%s'", a);
         i++;
     }

@@ -38,15 +38,6 @@ static const char usage[] =
     "standard error with its reason and skipped. Exit status: 0 when at least one image was\n"
     "scored (skipped files are counted in a warning), 1 when none could be (nothing is written).\n";
 
-static int parse_ll(const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 typedef struct {
     FILE *fp;
     int jsonl, sigmoid, k;
@@ -153,9 +144,9 @@ int cmd_predict(int argc, char **argv) {
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--shard")) shard_s = v;
         else if (!strcmp(a, "--batch")) {
-            if (parse_ll(v, 1, 65536, &batch) < 0) bad = cli_usage_error("predict", usage, "--batch '%s' is not in 1..65536", v);
+            if (cli_parse_ll(v, 1, 65536, &batch) < 0) bad = cli_usage_error("predict", usage, "--batch '%s' is not in 1..65536", v);
         } else if (!strcmp(a, "--threads")) {
-            if (parse_ll(v, 1, 256, &threads) < 0) bad = cli_usage_error("predict", usage, "--threads '%s' is not in 1..256", v);
+            if (cli_parse_ll(v, 1, 256, &threads) < 0) bad = cli_usage_error("predict", usage, "--threads '%s' is not in 1..256", v);
         } else bad = cli_usage_error("predict", usage, "unknown option '%s'", a);
         if (bad) {
             free(paths);
