@@ -106,6 +106,10 @@ int xc_st_writer_add_copy(xc_st_writer *w, const char *name, xc_dtype dt, int nd
 /* Sets a metadata entry (copied; a later call with the same key replaces it, keeping its
  * place). Key and value must be valid UTF-8. */
 int xc_st_writer_meta(xc_st_writer *w, const char *key, const char *value);
+/* Sets a metadata entry to a JSON tree printed on one line. Takes ownership of `json` (freed
+ * whatever happens; NULL, e.g. from a failed cJSON allocation, is an out-of-memory error). */
+struct cJSON;
+int xc_st_writer_meta_json(xc_st_writer *w, const char *key, struct cJSON *json);
 /* Writes the file atomically. Tensors keep the order they were added in. May be called again
  * (e.g. after a failure). */
 int xc_st_writer_write(xc_st_writer *w, const char *path);

@@ -738,3 +738,12 @@ int xc_st_writer_write(xc_st_writer *w, const char *path) {
     }
     return xc_atomic_commit(&a);
 }
+
+int xc_st_writer_meta_json(xc_st_writer *w, const char *key, cJSON *json) {
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    if (!text) return xc_errorf("out of memory for metadata '%s'", key);
+    int rc = xc_st_writer_meta(w, key, text);
+    free(text);
+    return rc;
+}

@@ -120,15 +120,6 @@ static xc_st_tensor *source_find(source *s, const char *name) {
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-static int meta_json(xc_st_writer *w, const char *key, cJSON *j) {
-    char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    if (!s) return xc_errorf("import: out of memory");
-    int rc = xc_st_writer_meta(w, key, s);
-    free(s);
-    return rc;
-}
-
 static const char *base_name(const char *path) {
     const char *b = strrchr(path, '/');
     return b ? b + 1 : path;
@@ -146,7 +137,7 @@ static int write_metadata(xc_st_writer *w, const xc_import_opts *o, const char *
     if (xc_st_writer_meta(w, "xraycls.arch", o->arch) < 0) return -1;
     cJSON *cls = cJSON_CreateArray();
     for (int i = 0; cls && i < k; i++) cJSON_AddItemToArray(cls, cJSON_CreateString(classes[i]));
-    if (meta_json(w, "xraycls.classes", cls) < 0) return -1;
+    if (xc_st_writer_meta_json(w, "xraycls.classes", cls) < 0) return -1;
     snprintf(buf, sizeof buf, "%d", k);
     if (xc_st_writer_meta(w, "xraycls.num_classes", buf) < 0) return -1;
     if (xc_st_writer_meta(w, "xraycls.head", multilabel ? "sigmoid" : "softmax") < 0) return -1;
@@ -164,7 +155,7 @@ static int write_metadata(xc_st_writer *w, const xc_import_opts *o, const char *
         }
         cJSON_AddBoolToObject(pre, "expand_gray_to_rgb", 1);
     }
-    if (meta_json(w, "xraycls.preprocessing", pre) < 0) return -1;
+    if (xc_st_writer_meta_json(w, "xraycls.preprocessing", pre) < 0) return -1;
     return xc_st_writer_meta(w, "xraycls.source", base_name(o->from));
 }
 

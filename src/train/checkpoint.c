@@ -16,15 +16,6 @@
 
 /* ---- metadata: model info ---------------------------------------------------------------- */
 
-static int meta_set_json(xc_st_writer *w, const char *key, cJSON *j) {
-    char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    if (!s) return xc_errorf("checkpoint: out of memory");
-    int rc = xc_st_writer_meta(w, key, s);
-    free(s);
-    return rc;
-}
-
 static int write_info(xc_st_writer *w, const xc_model_info *info, const char *kind) {
     char buf[64];
     if (xc_st_writer_meta(w, "xraycls.kind", kind) < 0) return -1;
@@ -34,7 +25,7 @@ static int write_info(xc_st_writer *w, const xc_model_info *info, const char *ki
     cJSON *classes = cJSON_CreateArray();
     for (int k = 0; k < info->num_classes; k++)
         cJSON_AddItemToArray(classes, cJSON_CreateString(info->classes[k]));
-    if (meta_set_json(w, "xraycls.classes", classes) < 0) return -1;
+    if (xc_st_writer_meta_json(w, "xraycls.classes", classes) < 0) return -1;
     snprintf(buf, sizeof buf, "%d", info->num_classes);
     if (xc_st_writer_meta(w, "xraycls.num_classes", buf) < 0) return -1;
     if (xc_st_writer_meta(w, "xraycls.head", info->head[0] ? info->head : "softmax") < 0) return -1;
@@ -47,7 +38,7 @@ static int write_info(xc_st_writer *w, const xc_model_info *info, const char *ki
         cJSON_AddItemToArray(std, cJSON_CreateNumber(info->std[c]));
     }
     cJSON_AddBoolToObject(pre, "expand_gray_to_rgb", info->expand_gray_to_rgb);
-    return meta_set_json(w, "xraycls.preprocessing", pre);
+    return xc_st_writer_meta_json(w, "xraycls.preprocessing", pre);
 }
 
 static int info_error(const char *path, const char *key, const char *what) {
@@ -276,7 +267,7 @@ int xc_checkpoint_save(const char *path, const xc_checkpoint *ck) {
     int rc = -1;
     if (write_info(w, ck->info, "checkpoint") < 0) goto done;
     if (xc_st_writer_meta(w, "xraycls.config", ck->config_json ? ck->config_json : "{}") < 0) goto done;
-    if (meta_set_json(w, "xraycls.state", state_to_json(ck->state)) < 0) goto done;
+    if (xc_st_writer_meta_json(w, "xraycls.state", state_to_json(ck->state)) < 0) goto done;
 
     int n = xc_model_state_count(ck->model);
     for (int i = 0; i < n; i++) {
