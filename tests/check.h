@@ -45,10 +45,19 @@ static inline int check_done(const char *name) {
     return check_fail_ ? 1 : 0;
 }
 
-/* The scratch folder of this test (created), or "." when run by hand. */
+/* The scratch folder of this test (created): $XRAYCLS_TMP under ctest, else a fresh folder
+ * under /tmp, so a test run by hand never writes into the working directory. */
 static inline const char *check_tmpdir(void) {
     const char *d = getenv("XRAYCLS_TMP");
-    if (!d || !*d) return ".";
+    if (!d || !*d) {
+        static char fresh[64];
+        if (!fresh[0]) {
+            snprintf(fresh, sizeof fresh, "/tmp/xraycls-test-XXXXXX");
+            if (!mkdtemp(fresh)) { perror("mkdtemp"); exit(2); }
+            fprintf(stderr, "scratch folder: %s\n", fresh);
+        }
+        return fresh;
+    }
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d);
     if (system(cmd) != 0) { fprintf(stderr, "cannot create %s\n", d); exit(2); }

@@ -55,7 +55,7 @@
  * "warnings": [...]}. The split counts equal the images written. A missing image (after the
  * lookup) or an undecodable one is an error by default, naming the first files and the count;
  * with XC_POLICY_SKIP it is left out and recorded. A file listed twice keeps its first row;
- * identical image bytes (FNV-1a 64 of the file and its length) are reported, not removed.
+ * identical image bytes (xc_hash64 of the file and its length) are reported, not removed.
  *
  * Failure everywhere: -1 / NULL with xc_error() naming the file, row or key.
  */
@@ -261,8 +261,10 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
  * overwrite is set; else -1 ("output folder 'x' is not empty (--overwrite …)"). */
 int xc_prepare_check_output(const char *out, int overwrite);
 
-/* FNV-1a 64 of a byte range (the duplicate detector's hash). */
-uint64_t xc_fnv1a64(const void *data, size_t len);
+/* A 64-bit hash of a byte range (the duplicate detector's): four independent multiply-rotate
+ * lanes over 8-byte words, then the length and a final avalanche. Not cryptographic; about a
+ * byte a cycle per lane, so hashing costs nothing next to decoding. */
+uint64_t xc_hash64(const void *data, size_t len);
 
 /* ---- the synthetic CoronaHack ------------------------------------------------------------ */
 

@@ -1,6 +1,10 @@
 /* cli.h — what the commands share: one `cmd_<name>(argc, argv)` per file (src/cli/cmd_*.c),
  * registered in the table of main.c. Only commands print to the user and pick the exit code:
- * 0 success, 1 runtime error, 2 usage error. argv[0] is the command name. */
+ * 0 success, 1 runtime error, 2 usage error. argv[0] is the command name.
+ *
+ * The commands that use libtorch (train, eval, predict, import, bench) live in
+ * libxraycls_torch.so, which main.c loads with dlopen only when one of them runs; the rest are
+ * linked into the executable, which does not link libtorch. */
 #ifndef XRAYCLS_CLI_H
 #define XRAYCLS_CLI_H
 
@@ -8,14 +12,26 @@
 
 enum { XC_EXIT_OK = 0, XC_EXIT_FAIL = 1, XC_EXIT_USAGE = 2 };
 
+/* In the executable. */
 int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
+int cmd_table(int argc, char **argv);
+
+/* In libxraycls_torch.so. */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
-int cmd_table(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+
+/* The library's exports (src/cli/torch_entry.c), looked up by main.c with dlsym under these
+ * names. CLI_TORCH_CMD runs the command `name` (argv[0] is the command name) and returns its exit
+ * code; CLI_TORCH_VERSION prints the libtorch and CUDA lines of --version. */
+#define CLI_TORCH_LIB "libxraycls_torch.so"
+#define CLI_TORCH_CMD "xraycls_torch_cmd"
+#define CLI_TORCH_VERSION "xraycls_torch_version"
+typedef int cli_torch_cmd_fn(const char *name, int argc, char **argv);
+typedef int cli_torch_version_fn(void);
 
 /* Prints "xraycls: <message>" for a runtime failure and returns 1; without a format it prints
  * xc_error(). */

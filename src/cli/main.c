@@ -1,28 +1,36 @@
 /* main.c — `xraycls <command> [options]`: the command table, --help and --version.
  *
- * One function per command, each in src/cli/cmd_<name>.c; this file only dispatches. */
+ * One function per command, each in src/cli/cmd_<name>.c; this file only dispatches. The
+ * commands that use libtorch are in libxraycls_torch.so (torch_entry.c), loaded here on first
+ * use: the executable itself does not link libtorch, whose loading alone takes most of a second,
+ * so prepare, info, table, --help and usage errors start at once. */
+#define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
-#include "xraycls/shim.h"
 
 struct command {
     const char *name;
-    int (*fn)(int argc, char **argv);
+    int (*fn)(int argc, char **argv); /* NULL for a command of the library */
+    int torch;                        /* 1: in libxraycls_torch.so */
     const char *summary;
 };
 
 static const struct command commands[] = {
-    {"info", cmd_info, "show the tensors and metadata of a safetensors file"},
-    {"prepare", cmd_prepare, "decode images once into a prepared dataset (CoronaHack, folders, CSV)"},
-    {"train", cmd_train, "train a classifier from a config (resumable)"},
-    {"eval", cmd_eval, "score a split of a prepared dataset: metrics with bootstrap intervals"},
-    {"predict", cmd_predict, "class probabilities of image files and folders (CSV or JSON lines)"},
-    {"table", cmd_table, "the results table (Markdown, CSV) of evaluated runs"},
-    {"import", cmd_import, "pretrained weights (.pth, safetensors) as a model file for predict/eval"},
-    {"bench", cmd_bench, "images/s of training and inference steps of an architecture"},
+    {"info", cmd_info, 0, "show the tensors and metadata of a safetensors file"},
+    {"prepare", cmd_prepare, 0, "decode images once into a prepared dataset (CoronaHack, folders, CSV)"},
+    {"train", NULL, 1, "train a classifier from a config (resumable)"},
+    {"eval", NULL, 1, "score a split of a prepared dataset: metrics with bootstrap intervals"},
+    {"predict", NULL, 1, "class probabilities of image files and folders (CSV or JSON lines)"},
+    {"table", cmd_table, 0, "the results table (Markdown, CSV) of evaluated runs"},
+    {"import", NULL, 1, "pretrained weights (.pth, safetensors) as a model file for predict/eval"},
+    {"bench", NULL, 1, "images/s of training and inference steps of an architecture"},
 };
 
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
@@ -34,20 +42,61 @@ static void print_usage(FILE *out) {
     fprintf(out, "\n'xraycls <command> --help' describes a command's options.\n");
 }
 
+/* The folder of the running executable, so that the library is found wherever the pair is
+ * (the build folder, an install prefix) whatever the current directory or PATH. */
+static int exe_dir(char *dir, size_t cap) {
+    ssize_t n = readlink("/proc/self/exe", dir, cap);
+    if (n < 0 || (size_t)n >= cap) {
+        fprintf(stderr, "xraycls: cannot find the executable's folder (/proc/self/exe): %s\n",
+                n < 0 ? strerror(errno) : "path too long");
+        return -1;
+    }
+    dir[n] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0'; /* "/xraycls" leaves "", and "" + "/lib…" is still right */
+    return 0;
+}
+
+/* libxraycls_torch.so, loaded once: beside the executable (the build folder), else in
+ * ../lib/xraycls/ (the install layout of CMakeLists.txt). Never unloaded: libtorch does not
+ * unload cleanly, and the process ends soon after the command anyway. NULL after printing why. */
+static void *torch_lib(void) {
+    static void *lib;
+    if (lib) return lib;
+    char dir[PATH_MAX], beside[PATH_MAX + 64], installed[PATH_MAX + 64];
+    if (exe_dir(dir, sizeof dir) < 0) return NULL;
+    snprintf(beside, sizeof beside, "%s/%s", dir, CLI_TORCH_LIB);
+    snprintf(installed, sizeof installed, "%s/../lib/xraycls/%s", dir, CLI_TORCH_LIB);
+    int use_beside = access(beside, F_OK) == 0;
+    lib = dlopen(use_beside ? beside : installed, RTLD_NOW | RTLD_LOCAL);
+    if (!lib && use_beside)
+        fprintf(stderr, "xraycls: cannot load the libtorch commands from '%s': %s\n", beside, dlerror());
+    else if (!lib)
+        fprintf(stderr, "xraycls: cannot load the libtorch commands from '%s' or '%s': %s\n", beside,
+                installed, dlerror());
+    return lib;
+}
+
+/* An export of the library (cli.h), or NULL after printing why. */
+static void *torch_symbol(const char *name) {
+    void *lib = torch_lib();
+    if (!lib) return NULL;
+    void *sym = dlsym(lib, name);
+    if (!sym) fprintf(stderr, "xraycls: %s lacks %s: %s\n", CLI_TORCH_LIB, name, dlerror());
+    return sym;
+}
+
+static int run_torch_command(const char *name, int argc, char **argv) {
+    cli_torch_cmd_fn *fn = (cli_torch_cmd_fn *)torch_symbol(CLI_TORCH_CMD);
+    return fn ? fn(name, argc, argv) : XC_EXIT_FAIL;
+}
+
+/* Our version first, so that it shows even when the library cannot be loaded. */
 static int print_version(void) {
     printf("xraycls %s\n", XRAYCLS_VERSION);
-    printf("libtorch %s\n", xt_torch_version());
-    int n = xt_cuda_available() ? xt_cuda_device_count() : 0;
-    if (n <= 0) {
-        printf("CUDA: not available\n");
-    } else {
-        printf("CUDA: available, %d device%s\n", n, n == 1 ? "" : "s");
-        for (int i = 0; i < n; i++) {
-            char name[256];
-            if (xt_cuda_device_name(i, name, sizeof name) == 0) printf("  cuda:%d %s\n", i, name);
-        }
-    }
-    return XC_EXIT_OK;
+    fflush(stdout);
+    cli_torch_version_fn *fn = (cli_torch_version_fn *)torch_symbol(CLI_TORCH_VERSION);
+    return fn ? fn() : XC_EXIT_FAIL;
 }
 
 /* A training step allocates and frees the same large activation and gradient buffers every
@@ -72,8 +121,11 @@ int main(int argc, char **argv) {
         return XC_EXIT_OK;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) return print_version();
-    for (int i = 0; i < NCOMMANDS; i++)
-        if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    for (int i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(cmd, commands[i].name)) continue;
+        if (commands[i].torch) return run_torch_command(cmd, argc - 1, argv + 1);
+        return commands[i].fn(argc - 1, argv + 1);
+    }
     fprintf(stderr, "xraycls: unknown command '%s'\n\n", cmd);
     print_usage(stderr);
     return XC_EXIT_USAGE;

@@ -11,6 +11,15 @@
  * limits (non-NULL). Same contract as xc_image_decode_mem. */
 int xc_image_decode_jpeg(const uint8_t *buf, size_t len, const char *what, int channels,
                          int min_side_hint, const xc_image_limits *limits, xc_image *out);
+/* xc_image_decode_jpeg without the fast path: libjpeg decodes every file. */
+int xc_image_decode_libjpeg(const uint8_t *buf, size_t len, const char *what, int channels,
+                            int min_side_hint, const xc_image_limits *limits, xc_image *out);
+/* The fast path of xc_image_decode_jpeg (image_jpeg_fast.c): gray at 1/2, 1/4 or 1/8 scale
+ * (the scale chosen as libjpeg's path chooses it from min_side_hint). 1 with out filled, or 0
+ * with nothing allocated when the file is outside what it handles or not exactly well-formed:
+ * the caller then decodes it with libjpeg. */
+int xc_image_decode_jpeg_fast(const uint8_t *buf, size_t len, int min_side_hint,
+                              const xc_image_limits *limits, xc_image *out);
 int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int channels,
                         const xc_image_limits *limits, xc_image *out);
 

@@ -6,6 +6,7 @@
  * refuses progressive files with an absurd number of scans (a known CPU-exhaustion trick).
  * All state lives on the caller's stack: safe to call from many threads at once. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,8 +85,28 @@ static unsigned pick_denom(unsigned w, unsigned h, int hint) {
     return 1;
 }
 
+/* XRAYCLS_JPEG_DECODER=libjpeg turns the fast path off (every file through libjpeg). */
+static int fast_path_enabled(void) {
+    static atomic_int state; /* 0 unknown, 1 on, 2 off */
+    int s = atomic_load(&state);
+    if (!s) {
+        const char *e = getenv("XRAYCLS_JPEG_DECODER");
+        s = (e && !strcmp(e, "libjpeg")) ? 2 : 1;
+        atomic_store(&state, s);
+    }
+    return s == 1;
+}
+
 int xc_image_decode_jpeg(const uint8_t *buf, size_t len, const char *what, int channels,
                          int min_side_hint, const xc_image_limits *limits, xc_image *out) {
+    if (channels == 1 && fast_path_enabled() &&
+        xc_image_decode_jpeg_fast(buf, len, min_side_hint, limits, out) == 1)
+        return 0;
+    return xc_image_decode_libjpeg(buf, len, what, channels, min_side_hint, limits, out);
+}
+
+int xc_image_decode_libjpeg(const uint8_t *buf, size_t len, const char *what, int channels,
+                            int min_side_hint, const xc_image_limits *limits, xc_image *out) {
     struct jpeg_decompress_struct cinfo;
     jpeg_ctx x;
     uint8_t *volatile cmyk = NULL; /* set after setjmp: volatile */

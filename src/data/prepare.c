@@ -58,14 +58,34 @@ int xc_policy_parse(const char *s, xc_policy *out) {
     return 0;
 }
 
-uint64_t xc_fnv1a64(const void *data, size_t len) {
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+static inline uint64_t lane(uint64_t h, uint64_t w) { return rotl64(h ^ w, 31) * 0x9E3779B97F4A7C15ULL; }
+
+uint64_t xc_hash64(const void *data, size_t len) {
     const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
+    uint64_t h[4] = {0x243F6A8885A308D3ULL, 0x13198A2E03707344ULL, 0xA4093822299F31D0ULL,
+                     0x082EFA98EC4E6C89ULL};
+    size_t i = 0;
+    for (; i + 32 <= len; i += 32)
+        for (int l = 0; l < 4; l++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * l, 8);
+            h[l] = lane(h[l], w);
+        }
+    uint64_t tail = 0;
+    int l = 0;
+    for (; i + 8 <= len; i += 8, l++) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h[l] = lane(h[l], w);
     }
-    return h;
+    for (int s = 0; i < len; i++, s += 8) tail |= (uint64_t)p[i] << s;
+    uint64_t x = lane(lane(lane(lane(h[0], h[1]), h[2]), h[3]), tail) ^ (uint64_t)len;
+    /* splitmix64's finaliser */
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -390,7 +410,7 @@ struct pool {
     int size, channels;
     uint8_t *images;   /* images: (n, C, S, S) uint8 */
     char **err;        /* [n]: NULL, or why item i could not be read */
-    uint64_t *hash;    /* [n]: FNV-1a 64 of the file */
+    uint64_t *hash;    /* [n]: xc_hash64 of the file */
     uint64_t *bytes;   /* [n]: file length */
     atomic_llong next, done;
 };
@@ -401,7 +421,7 @@ static int decode_one(struct pool *p, int64_t i) {
     size_t len = 0;
     char *buf = xc_read_file(path, &len, XC_IMAGE_MAX_FILE_BYTES);
     if (!buf) return -1;
-    p->hash[i] = xc_fnv1a64(buf, len);
+    p->hash[i] = xc_hash64(buf, len);
     p->bytes[i] = len;
     xc_image img = {0}, small = {0};
     int rc = xc_image_decode_mem(buf, len, path, p->channels, p->size, NULL, &img);

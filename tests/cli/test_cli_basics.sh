@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# test_cli_basics.sh — the command line itself: --help, --version, unknown commands, and
-# `xraycls info` on a safetensors file written by Python (struct + json only), on a missing
-# file, on corrupt files, and with bad arguments. Exits non-zero on the first failure.
+# test_cli_basics.sh — the command line itself: --help, --version, unknown commands, finding
+# libxraycls_torch.so (beside the binary, in ../lib/xraycls/, or missing), and `xraycls info` on
+# a safetensors file written by Python (struct + json only), on a missing file, on corrupt
+# files, and with bad arguments. Exits non-zero on the first failure.
 set -euo pipefail
 
 BIN=${XRAYCLS_BINARY:?XRAYCLS_BINARY must name the xraycls binary}
@@ -39,6 +40,33 @@ has "$TMP/err" "usage: xraycls"
 run 2 frobnicate
 has "$TMP/err" "unknown command 'frobnicate'"
 has "$TMP/err" "usage: xraycls"
+
+# The libtorch commands come from libxraycls_torch.so beside the binary, else from
+# ../lib/xraycls/ (the install layout); without it, the torch-free commands still work and the
+# others fail with one line naming the paths tried.
+LIB="$(dirname "$BIN")/libxraycls_torch.so"
+[ -f "$LIB" ] || fail "no $LIB beside $BIN"
+mkdir -p "$TMP/alone" "$TMP/prefix/bin" "$TMP/prefix/lib/xraycls"
+cp "$BIN" "$TMP/alone/xraycls"
+cp "$BIN" "$TMP/prefix/bin/xraycls"
+cp "$LIB" "$TMP/prefix/lib/xraycls/"
+BIN_BUILD=$BIN
+BIN="$TMP/prefix/bin/xraycls"
+run 0 --version
+grep -qE '^libtorch [0-9]+\.[0-9]+' "$TMP/out" || fail "installed layout: --version lacks the libtorch version"
+run 2 train
+has "$TMP/err" "usage: xraycls train"
+BIN="$TMP/alone/xraycls"
+run 0 --help
+run 0 info --help
+run 1 --version
+grep -qE '^xraycls [0-9]+\.[0-9]+\.[0-9]+' "$TMP/out" || fail "--version without the library lacks the xraycls version"
+ALONE=$(cd "$TMP/alone" && pwd -P) # as /proc/self/exe names it
+has "$TMP/err" "cannot load the libtorch commands from '$ALONE/libxraycls_torch.so' or '$ALONE/../lib/xraycls/libxraycls_torch.so'"
+[ "$(wc -l <"$TMP/err")" -eq 1 ] || { cat "$TMP/err" >&2; fail "the load failure takes more than one line"; }
+run 1 train --help
+has "$TMP/err" "cannot load the libtorch commands"
+BIN=$BIN_BUILD
 
 # info: usage errors exit 2, help exits 0.
 run 2 info
