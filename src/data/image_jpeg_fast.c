@@ -29,7 +29,7 @@
 
 #include "image_internal.h"
 
-#define LOOK 10            /* bits resolved by one table look-up */
+#define LOOK 12            /* bits resolved by one table look-up */
 #define MAX_SCANS 500      /* as the libjpeg path (image_jpeg.c) */
 #define MAX_BLOCKS_IN_MCU 10
 
@@ -119,20 +119,19 @@ static int huff_build(huff *h, int ac) {
 
 /* ---- bits --------------------------------------------------------------------------------- */
 
-typedef struct {
-    const uint8_t *p, *end; /* next byte of entropy-coded data; stops at a marker */
-    uint64_t acc;           /* nb valid bits, most significant first */
-    int nb;
-    int phantom; /* zero bits appended after a marker or the end: reading them is corrupt data */
-} bits;
+/* A scan's entropy-coded data is first copied without its byte stuffing (FF 00 → FF) into a
+ * buffer followed by PAD zero bytes, noting where each restart marker was (see unstuff). The
+ * reader then refills without a branch: eight bytes at a time, however many fit. Reading past
+ * the data of the current interval (limit) only ever reads that padding or the next interval,
+ * and is caught by OVERRUN after each block or MCU — less than PAD bytes later. */
+#define PAD 4096
 
-static void bits_start(bits *b, const uint8_t *p, const uint8_t *end) {
-    b->p = p;
-    b->end = end;
-    b->acc = 0;
-    b->nb = 0;
-    b->phantom = 0;
-}
+typedef struct {
+    const uint8_t *p, *base; /* next byte to load; the unstuffed data */
+    uint64_t acc;            /* nb valid bits, most significant first; the rest zero */
+    int nb;
+    long limit;              /* bits of data up to the end of the current interval */
+} bits;
 
 static inline uint64_t load_be64(const uint8_t *p) {
     uint64_t v;
@@ -140,43 +139,15 @@ static inline uint64_t load_be64(const uint8_t *p) {
     return __builtin_bswap64(v);
 }
 
-/* At least 57 bits in acc. Eight plain bytes at once when none of them is 0xFF; otherwise one
- * byte at a time, unstuffing FF 00 and stopping at a marker (zero bits are counted in phantom). */
-static void refill_slow(bits *b) {
-    while (b->nb <= 56) {
-        unsigned byte = 0;
-        if (b->phantom == 0 && b->p < b->end) {
-            byte = b->p[0];
-            if (byte != 0xFF) {
-                b->p++;
-            } else if (b->p + 1 < b->end && b->p[1] == 0x00) {
-                b->p += 2;
-            } else {
-                byte = 0;
-                b->phantom += 8; /* a marker (or FF at the very end): data ends here */
-            }
-        } else {
-            b->phantom += 8;
-        }
-        b->acc |= (uint64_t)byte << (56 - b->nb);
-        b->nb += 8;
-    }
-}
+static inline long bits_used(const bits *b) { return 8 * (long)(b->p - b->base) - b->nb; }
 
+#define OVERRUN(b) (bits_used(b) > (b)->limit)
+
+/* At least 56 bits in acc (the branch-free refill of a 64-bit reader). */
 static inline void refill(bits *b) {
-    if (b->nb > 56) return;
-    if (b->phantom == 0 && b->end - b->p >= 8) {
-        uint64_t w = load_be64(b->p);
-        uint64_t nw = ~w;
-        if (!((nw - 0x0101010101010101ull) & ~nw & 0x8080808080808080ull)) { /* no 0xFF byte */
-            int k = (64 - b->nb) >> 3;
-            b->acc |= (k == 8 ? w : (w >> (64 - 8 * k))) << (64 - b->nb - 8 * k);
-            b->p += k;
-            b->nb += 8 * k;
-            return;
-        }
-    }
-    refill_slow(b);
+    b->acc |= load_be64(b->p) >> b->nb;
+    b->p += (63 - b->nb) >> 3;
+    b->nb |= 56;
 }
 
 static inline unsigned get_bits(bits *b, int n) { /* n in 1..16, nb >= n */
@@ -216,7 +187,7 @@ typedef struct {
     int latched;        /* quantisation table copied (first scan of the component) */
     uint16_t q[64];     /* zigzag order */
     int16_t *coef;      /* progressive: 64 per block, zigzag order */
-    uint64_t *nz;       /* progressive: per block, bit k set when coef[k] != 0 (k >= 1) */
+    uint64_t *nz;       /* progressive: per block, BIT(k) set when coef[k] != 0 (k >= 1) */
     int dc_pred;
     int coef_bits[64];  /* progressive: successive-approximation state, -1 = never sent */
 } comp;
@@ -242,6 +213,12 @@ typedef struct {
     /* the current scan */
     int sc_n, sc_comp[3], sc_dc[3], sc_ac[3], ss, se, ah, al;
     int eobrun;
+    /* the current scan's data without stuffing, and its restart markers */
+    uint8_t *ubuf;
+    long ulen;
+    long *rst_off;  /* where interval i + 1 starts in ubuf */
+    uint8_t *rst_num; /* the marker's number, 0..7 */
+    int nrst, rst_done, rst_cap;
 } dec;
 
 /* The mean over output pixel g (d of the 8 pixels of a block side) of the 1-D IDCT basis u,
@@ -316,7 +293,7 @@ static inline __attribute__((always_inline)) int seq_block(bits *b, const huff *
     v4f a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     if (acc) ACCUMULATE(dcv, 0);
     for (int k = 1; k < 64;) {
-        if (b->nb < 32) refill(b);
+        refill(b);
         uint32_t e = ac->fast[b->acc >> (64 - LOOK)];
         int v, r1 = (int)(e >> 8) & 15;
         /* (A coefficient at position 63 ends the block: what follows it is the next block's.) */
@@ -359,24 +336,59 @@ static inline __attribute__((always_inline)) int seq_block(bits *b, const huff *
     return 0;
 }
 
-/* Ends a stretch of entropy-coded data (scan end or restart): only padding may be left. */
-static int bits_finish(bits *b) {
-    if (b->phantom > b->nb) return -1;     /* read past the data */
-    if (b->nb - b->phantom >= 8) return -1; /* a whole unused byte: extraneous data */
-    if (b->phantom == 0 && (b->p >= b->end || b->p[0] != 0xFF)) return -1;
-    return 0;
+/* Ends an interval of entropy-coded data (scan end or restart): all of it read, up to fewer
+ * than 8 padding bits. */
+static int bits_finish(const bits *b) {
+    long used = bits_used(b);
+    return used <= b->limit && used > b->limit - 8 ? 0 : -1;
 }
 
 /* At a restart boundary: the expected RSTn, then fresh predictions. */
 static int do_restart(dec *d, bits *b, int *next_rst) {
-    if (bits_finish(b) < 0) return -1;
-    const uint8_t *p = b->p;
-    if (p + 1 >= d->end || p[0] != 0xFF || p[1] != 0xD0 + *next_rst) return -1;
-    bits_start(b, p + 2, d->end);
+    if (bits_finish(b) < 0 || d->rst_done >= d->nrst || d->rst_num[d->rst_done] != *next_rst) return -1;
+    int i = d->rst_done++;
+    b->p = b->base + d->rst_off[i];
+    b->acc = 0;
+    b->nb = 0;
+    b->limit = 8 * (long)(i + 1 < d->nrst ? d->rst_off[i + 1] : d->ulen);
     *next_rst = (*next_rst + 1) & 7;
-    for (int i = 0; i < d->ncomp; i++) d->c[i].dc_pred = 0;
+    for (int c = 0; c < d->ncomp; c++) d->c[c].dc_pred = 0;
     d->eobrun = 0;
     return 0;
+}
+
+/* Copies the scan's entropy-coded data at src into d->ubuf without stuffing, up to the first
+ * marker that is not RSTn, noting each RSTn (its number, and where the next interval starts).
+ * Returns where that marker starts, or NULL when the file ends first or holds more restart
+ * markers than the scan can have. */
+static const uint8_t *unstuff(dec *d, const uint8_t *src) {
+    uint8_t *o = d->ubuf;
+    d->nrst = d->rst_done = 0;
+    for (;;) {
+        const uint8_t *ff = memchr(src, 0xFF, (size_t)(d->end - src));
+        if (!ff || ff + 1 >= d->end) return NULL;
+        memcpy(o, src, (size_t)(ff - src));
+        o += ff - src;
+        if (ff[1] == 0x00) {
+            *o++ = 0xFF;
+            src = ff + 2;
+        } else if (ff[1] >= 0xD0 && ff[1] <= 0xD7) {
+            if (!d->rst_off) { /* each marker takes two bytes of the file */
+                d->rst_cap = (int)((d->end - d->buf) / 2 + 1);
+                d->rst_off = malloc(sizeof(long) * (size_t)d->rst_cap);
+                d->rst_num = malloc((size_t)d->rst_cap);
+                if (!d->rst_off || !d->rst_num) return NULL;
+            }
+            if (d->nrst >= d->rst_cap) return NULL;
+            d->rst_off[d->nrst] = (long)(o - d->ubuf);
+            d->rst_num[d->nrst++] = ff[1] - 0xD0;
+            src = ff + 2;
+        } else {
+            d->ulen = (long)(o - d->ubuf);
+            memset(o, 0, PAD);
+            return ff;
+        }
+    }
 }
 
 static int decode_sequential(dec *d, bits *b, int N) {
@@ -395,7 +407,7 @@ static int decode_sequential(dec *d, bits *b, int N) {
                 int rc;
                 if (N <= 4) rc = seq_block(b, dc, ac, &c->dc_pred, d->w, y_out ? acc : NULL, 1);
                 else rc = seq_block(b, dc, ac, &c->dc_pred, d->w, y_out ? acc : NULL, 4);
-                if (rc < 0 || b->phantom > b->nb) return -1;
+                if (rc < 0 || OVERRUN(b)) return -1;
                 if (y_out) put_block(d, bx, by, acc);
             }
         return 0;
@@ -420,7 +432,7 @@ static int decode_sequential(dec *d, bits *b, int N) {
                         if (y_out) put_block(d, mx * c->h + h, my * c->v + v, acc);
                     }
             }
-            if (b->phantom > b->nb) return -1;
+            if (OVERRUN(b)) return -1;
         }
     return 0;
 }
@@ -448,25 +460,50 @@ static int dc_refine(dec *d, bits *b, int16_t *blk) {
     return 0;
 }
 
-/* AC scans keep, per block, a mask of its non-zero coefficients (bit k: zigzag position k), so
- * that refinement scans find their positions with bit operations instead of a walk. */
+/* AC scans keep, per block, a mask of its non-zero coefficients, so that refinement scans find
+ * their positions with bit operations instead of a walk. Position k is bit 63 - k (BIT(k)):
+ * positions in stream order are bits from the top down, which lets pdep (below) hand a run of
+ * correction bits to their coefficients in one instruction. */
+#define BIT(k) (0x8000000000000000ull >> (k))
+
 static int ac_first(dec *d, bits *b, const huff *h, int16_t *blk, uint64_t *nz) {
     if (d->eobrun > 0) {
         d->eobrun--;
         return 0;
     }
-    for (int k = d->ss; k <= d->se; k++) {
+    int al = d->al, se = d->se;
+    for (int k = d->ss; k <= se; k++) {
         refill(b);
+        uint32_t e = h->fast[b->acc >> (64 - LOOK)];
+        int r1 = (int)(e >> 8) & 15;
+        /* The two-coefficient table as in seq_block; the values here are scaled by 2^al (and
+         * land on zeros: the band has not been sent before, so |= is =). */
+        if ((e & VALID) && al <= 8 && !((e & (TWO | EOBF)) && k + r1 >= se)) {
+            b->acc <<= e & 31;
+            b->nb -= (int)(e & 31);
+            k += r1;
+            if (k > se) return -1;
+            int v1 = (int8_t)(e >> 16) * (1 << al);
+            blk[k] = (int16_t)v1;
+            *nz |= BIT(k) & -(uint64_t)(v1 != 0);
+            if (e & EOBF) break; /* (a zero value and run: end of block at once) */
+            int two = (int)(e >> 6) & 1, k2 = k + 1 + ((int)(e >> 12) & 15);
+            if (k2 + two > se + 1) return -1;
+            blk[k2 & 63] |= (int16_t)((int8_t)(e >> 24) * (1 << al)); /* no TWO: value 0 */
+            *nz |= BIT(k2 & 63) & -(uint64_t)two;
+            k = k2 + two - 1;
+            continue;
+        }
         int rs = huff_symbol(b, h);
         if (rs < 0) return -1;
         int r = rs >> 4, s = rs & 15;
         if (s) {
             k += r;
-            if (k > d->se) return -1;
+            if (k > se) return -1;
             long v = (long)extend(get_bits(b, s), s) * (1L << d->al);
             if (v < -32768 || v > 32767) return -1;
             blk[k] = (int16_t)v;
-            *nz |= 1ull << k;
+            *nz |= BIT(k);
         } else if (r == 15) {
             k += 15;
         } else {
@@ -478,63 +515,34 @@ static int ac_first(dec *d, bits *b, const huff *h, int16_t *blk, uint64_t *nz) 
     return 0;
 }
 
-/* Reads one correction bit for each non-zero coefficient in mask m (ascending positions) and
- * applies it (JPEG G.1.2.3: a set bit adds p1 away from zero). */
+/* Applies a correction bit to a non-zero coefficient (JPEG G.1.2.3: a set bit adds p1 away from
+ * zero). Branch-free: the bits are as good as random. x is non-zero: sign is -1 or 1. */
+static inline void correct(int16_t *blk, int k, int bit, int p1) {
+    int x = blk[k], add = bit & ((x & p1) == 0), sign = (x >> 15) | 1;
+    blk[k] = (int16_t)(x + ((sign * p1) & -add));
+}
+
+/* Reads one correction bit for each non-zero coefficient in m, in position order. */
 static inline void refine_mask(bits *b, int16_t *blk, uint64_t m, int p1) {
     while (m) {
         if (b->nb == 0) refill(b);
-        int k = __builtin_ctzll(m), bit = (int)(b->acc >> 63);
-        m &= m - 1;
+        int k = __builtin_clzll(m);
+        m ^= BIT(k);
+        correct(blk, k, (int)(b->acc >> 63), p1);
         b->acc <<= 1;
         b->nb--;
-        /* Branch-free: the bits are as good as random. x is non-zero: sign is -1 or 1. */
-        int x = blk[k], add = bit & ((x & p1) == 0), sign = (x >> 15) | 1;
-        blk[k] = (int16_t)(x + ((sign * p1) & -add));
     }
 }
 
-/* select_in_byte[r << 8 | b]: the position of the r-th (from 0) set bit of byte b. */
-static uint8_t select_in_byte[8 << 8];
-
-static void select_init(void) {
-    for (int r = 0; r < 8; r++)
-        for (int b = 0; b < 256; b++) {
-            int seen = 0, pos = 0;
-            for (int i = 0; i < 8; i++)
-                if (b >> i & 1) {
-                    if (seen++ == r) {
-                        pos = i;
-                        break;
-                    }
-                }
-            select_in_byte[r << 8 | b] = (uint8_t)pos;
-        }
-}
-
-/* The position of the r-th (from 0) set bit of x, or -1 when x has r set bits or fewer. No
- * popcount instruction (not in baseline x86-64) and one predictable branch: a broadword select,
- * byte prefix counts by multiplication, then a table for the byte. */
-static inline int select64(uint64_t x, int r) {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t c = x - ((x >> 1) & 0x5555555555555555ull);
-    c = (c & 0x3333333333333333ull) + ((c >> 2) & 0x3333333333333333ull);
-    c = ((c + (c >> 4)) & 0x0F0F0F0F0F0F0F0Full) * ones; /* byte i: set bits in bytes 0..i */
-    if ((int)(c >> 56) <= r) return -1;
-    uint64_t le = ((((uint64_t)r * ones) | highs) - c) & highs; /* bytes whose count <= r */
-    int place = (int)((((le >> 7) * ones) >> 56) * 8);
-    int rank = r - (int)(((c << 8) >> place) & 0xFF);
-    return place + select_in_byte[rank << 8 | (int)((x >> place) & 0xFF)];
-}
-
-/* The mask of positions >= k (k in 0..64). */
-static inline uint64_t from_pos(int k) { return k >= 64 ? 0 : ~0ull << k; }
+/* The positions of the band [ss, se]. */
+static inline uint64_t band_mask(int ss, int se) { return (~0ull >> ss) & (~0ull << (63 - se)); }
 
 /* zrem and nzrem are the zero and non-zero positions of the band not passed yet; each symbol
  * passes r zeros (and the non-zero positions among them, which take correction bits) and stops
  * at the next zero, which takes the new coefficient or ends a run of 16. */
 static int ac_refine(dec *d, bits *b, const huff *h, int16_t *blk, uint64_t *nzp) {
     int p1 = 1 << d->al;
-    uint64_t nz = *nzp, band = from_pos(d->ss) & ~from_pos(d->se + 1);
+    uint64_t nz = *nzp, band = band_mask(d->ss, d->se);
     uint64_t nzrem = nz & band, zrem = ~nz & band;
     if (d->eobrun == 0) {
         while (zrem | nzrem) {
@@ -550,22 +558,21 @@ static int ac_refine(dec *d, bits *b, const huff *h, int16_t *blk, uint64_t *nzp
                 if (r) d->eobrun += (int)get_bits(b, r);
                 break;
             }
-            for (; r > 0 && zrem; r--) zrem &= zrem - 1;
+            for (; r > 0 && zrem; r--) zrem ^= BIT(__builtin_clzll(zrem));
             if (!zrem) { /* the band ends before the stop */
                 if (val) return -1;
                 refine_mask(b, blk, nzrem, p1);
                 nzrem = 0;
                 break;
             }
-            uint64_t upto = zrem ^ (zrem - 1); /* positions up to the stop, inclusive */
+            uint64_t stop = BIT(__builtin_clzll(zrem)), upto = -stop; /* positions <= the stop */
             refine_mask(b, blk, nzrem & upto, p1);
             nzrem &= ~upto;
-            if (val) {
-                int t = __builtin_ctzll(zrem);
-                blk[t] = (int16_t)val;
-                nz |= 1ull << t;
-            }
             zrem &= ~upto;
+            if (val) {
+                blk[__builtin_clzll(stop)] = (int16_t)val;
+                nz |= stop;
+            }
         }
     }
     if (d->eobrun > 0) {
@@ -576,12 +583,110 @@ static int ac_refine(dec *d, bits *b, const huff *h, int16_t *blk, uint64_t *nzp
     return 0;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_PDEP_PATH 1
+
+/* Whether pdep is a fast instruction here: Intel since Haswell and AMD since Zen 3; earlier AMD
+ * cores run it in microcode, slower than the plain loop. */
+static int pdep_is_fast(void) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("bmi2") || !__builtin_cpu_supports("popcnt")) return 0;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    if (b == 0x756E6547u) return 1; /* "GenuineIntel" */
+    if (b != 0x68747541u) return 0; /* not "AuthenticAMD": unknown, keep the loop */
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    unsigned family = (a >> 8) & 0xF;
+    if (family == 0xF) family += (a >> 20) & 0xFF;
+    return family >= 0x19;
+}
+
+/* Takes the correction bits of the non-zero positions m from the stream and lays them onto
+ * their positions (the first bit read goes to the first position: the highest bit of m). */
+__attribute__((target("bmi2,popcnt"))) static inline uint64_t take_corrections(bits *b, uint64_t m) {
+    int c = __builtin_popcountll(m);
+    if (c > b->nb) refill(b); /* nb >= 57 after it; c <= 63 */
+    uint64_t got;
+    if (c <= b->nb) { /* no branch on c == 0: then m is 0 and so is got */
+        got = _pdep_u64((b->acc >> 1) >> (63 - c), m);
+        b->acc <<= c;
+        b->nb -= c;
+    } else { /* more than 57: the first 32, then the rest */
+        uint64_t first = m;
+        for (int i = 0; i < c - 32; i++) first &= first - 1; /* the top 32 set bits */
+        got = _pdep_u64(b->acc >> 32, first);
+        b->acc <<= 32;
+        b->nb -= 32;
+        refill(b);
+        int rest = c - 32;
+        got |= _pdep_u64(b->acc >> (64 - rest), m & ~first);
+        b->acc <<= rest;
+        b->nb -= rest;
+    }
+    return got;
+}
+
+/* ac_refine without walks over positions: pdep finds the stop (the r-th zero from the top) and
+ * lays the passed coefficients' correction bits onto their positions; the set ones are applied
+ * at the end of the block. Same stream, same results as ac_refine. */
+__attribute__((target("bmi2,popcnt,lzcnt"))) static int ac_refine_pdep(dec *d, bits *b, const huff *h,
+                                                                       int16_t *blk, uint64_t *nzp) {
+    int p1 = 1 << d->al;
+    uint64_t nz = *nzp, band = band_mask(d->ss, d->se);
+    uint64_t nzrem = nz & band, zrem = ~nz & band, add = 0;
+    if (d->eobrun == 0) {
+        while (zrem | nzrem) {
+            refill(b);
+            int rs = huff_symbol(b, h);
+            if (rs < 0) return -1;
+            int r = rs >> 4, s = rs & 15, val = 0;
+            if (s) {
+                if (s != 1) return -1; /* libjpeg warns: bad Huffman code */
+                val = get_bits(b, 1) ? p1 : -p1;
+            } else if (r != 15) {
+                d->eobrun = 1 << r;
+                if (r) d->eobrun += (int)get_bits(b, r);
+                break;
+            }
+            int zeros = __builtin_popcountll(zrem);
+            if (zeros <= r) { /* the band ends before the stop */
+                if (val) return -1;
+                add |= take_corrections(b, nzrem);
+                nzrem = 0;
+                break;
+            }
+            uint64_t stop = _pdep_u64(1ull << (zeros - 1 - r), zrem), upto = -stop;
+            add |= take_corrections(b, nzrem & upto);
+            nzrem &= ~upto;
+            zrem &= ~upto;
+            blk[__builtin_clzll(stop)] = (int16_t)val; /* 0 after a run of 16: stays zero */
+            nz |= stop & -(uint64_t)(val != 0);
+        }
+    }
+    if (d->eobrun > 0) {
+        add |= take_corrections(b, nzrem);
+        d->eobrun--;
+    }
+    while (add) {
+        int k = __builtin_clzll(add);
+        add ^= BIT(k);
+        correct(blk, k, 1, p1);
+    }
+    *nzp = nz;
+    return 0;
+}
+#endif
+
+static int (*ac_refine_fn)(dec *, bits *, const huff *, int16_t *, uint64_t *) = ac_refine;
+
 static int prog_block(dec *d, bits *b, int ci, int hi, size_t at) {
     comp *c = &d->c[ci];
     int16_t *blk = c->coef + at * 64;
     if (d->ss == 0) return d->ah == 0 ? dc_first(d, b, c, &d->dc[d->sc_dc[hi]], blk) : dc_refine(d, b, blk);
     const huff *h = &d->ac[d->sc_ac[hi]];
-    return d->ah == 0 ? ac_first(d, b, h, blk, &c->nz[at]) : ac_refine(d, b, h, blk, &c->nz[at]);
+    return d->ah == 0 ? ac_first(d, b, h, blk, &c->nz[at]) : ac_refine_fn(d, b, h, blk, &c->nz[at]);
 }
 
 static int decode_progressive(dec *d, bits *b) {
@@ -596,7 +701,7 @@ static int decode_progressive(dec *d, bits *b) {
                     count = 1;
                 }
                 if (prog_block(d, b, ci, 0, (size_t)by * c->stride + bx) < 0) return -1;
-                if (b->phantom > b->nb) return -1;
+                if (OVERRUN(b)) return -1;
             }
         return 0;
     }
@@ -615,7 +720,7 @@ static int decode_progressive(dec *d, bits *b) {
                         if (prog_block(d, b, ci, i, at) < 0) return -1;
                     }
             }
-            if (b->phantom > b->nb) return -1;
+            if (OVERRUN(b)) return -1;
         }
     return 0;
 }
@@ -801,6 +906,9 @@ static int read_app(dec *d, int marker, const uint8_t *p, int len) {
 
 /* Allocates the pixels (MCU-padded) and, for progressive files, the coefficients. */
 static int frame_alloc(dec *d) {
+    /* A scan's data is never longer than the file. */
+    d->ubuf = malloc((size_t)(d->end - d->buf) + PAD);
+    if (!d->ubuf) return -1;
     d->pw = d->c[0].stride * d->n;
     d->pix = malloc((size_t)d->pw * (size_t)(d->c[0].rows * d->n));
     if (!d->pix) return -1;
@@ -816,6 +924,9 @@ static int frame_alloc(dec *d) {
 
 static void dec_free(dec *d) {
     free(d->pix);
+    free(d->ubuf);
+    free(d->rst_off);
+    free(d->rst_num);
     for (int i = 0; i < 3; i++) free(d->c[i].coef), free(d->c[i].nz);
     free(d);
 }
@@ -863,15 +974,13 @@ static int run(dec *d, int min_side_hint, const xc_image_limits *limits, int *de
             d->restart = rd16(s);
         } else if (m == 0xDA) {
             if (!frame_ready || ++d->scans > MAX_SCANS || read_sos(d, s, len) < 0) return -1;
-            bits b;
-            bits_start(&b, p, d->end);
+            const uint8_t *next = unstuff(d, p);
+            if (!next) return -1;
+            bits b = {d->ubuf, d->ubuf, 0, 0, 8 * (d->nrst ? d->rst_off[0] : d->ulen)};
             int rc = d->progressive ? decode_progressive(d, &b)
                                     : decode_sequential(d, &b, d->n * d->n);
-            if (rc < 0 || bits_finish(&b) < 0) return -1;
-            p = b.p;
-            if (b.phantom == 0) { /* the scan's last byte was read: p is at its marker */
-                if (p >= d->end || p[0] != 0xFF) return -1;
-            }
+            if (rc < 0 || bits_finish(&b) < 0 || d->rst_done != d->nrst) return -1;
+            p = next;
         } else if ((m >= 0xE0 && m <= 0xEF) || m == 0xFE) {
             if (read_app(d, m, s, len) < 0) return -1;
         } else {
@@ -886,12 +995,20 @@ static int run(dec *d, int min_side_hint, const xc_image_limits *limits, int *de
     return 0;
 }
 
+/* Once per process: the refinement decoder for this CPU (XRAYCLS_JPEG_PDEP=0 keeps the loop). */
+static void choose_paths(void) {
+#ifdef HAVE_PDEP_PATH
+    const char *e = getenv("XRAYCLS_JPEG_PDEP");
+    if (e ? strcmp(e, "0") != 0 : pdep_is_fast()) ac_refine_fn = ac_refine_pdep;
+#endif
+}
+
 int xc_image_decode_jpeg_fast(const uint8_t *buf, size_t len, int min_side_hint,
                               const xc_image_limits *limits, xc_image *out) {
     memset(out, 0, sizeof *out);
     if (len < 4 || buf[0] != 0xFF || buf[1] != 0xD8 || min_side_hint <= 0) return 0;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, select_init);
+    pthread_once(&once, choose_paths);
     dec *d = calloc(1, sizeof *d);
     if (!d) return 0;
     d->buf = buf;
