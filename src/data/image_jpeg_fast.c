@@ -297,7 +297,8 @@ static inline __attribute__((always_inline)) int seq_block(bits *b, const huff *
         uint32_t e = ac->fast[b->acc >> (64 - LOOK)];
         int v, r1 = (int)(e >> 8) & 15;
         /* (A coefficient at position 63 ends the block: what follows it is the next block's.) */
-        if ((e & VALID) && !((e & (TWO | EOBF)) && k + r1 >= 63)) {
+        /* (Bitwise, not &&: which kind of entry came is as good as random.) */
+        if ((int)((e & VALID) != 0) & !((int)((e & (TWO | EOBF)) != 0) & (k + r1 >= 63))) {
             b->acc <<= e & 31;
             b->nb -= (int)(e & 31);
             k += r1;
@@ -478,7 +479,7 @@ static int ac_first(dec *d, bits *b, const huff *h, int16_t *blk, uint64_t *nz) 
         int r1 = (int)(e >> 8) & 15;
         /* The two-coefficient table as in seq_block; the values here are scaled by 2^al (and
          * land on zeros: the band has not been sent before, so |= is =). */
-        if ((e & VALID) && al <= 8 && !((e & (TWO | EOBF)) && k + r1 >= se)) {
+        if ((int)((e & VALID) != 0) & (al <= 8) & !((int)((e & (TWO | EOBF)) != 0) & (k + r1 >= se))) {
             b->acc <<= e & 31;
             b->nb -= (int)(e & 31);
             k += r1;

@@ -413,6 +413,8 @@ struct pool {
     uint64_t *hash;    /* [n]: xc_hash64 of the file */
     uint64_t *bytes;   /* [n]: file length */
     atomic_llong next, done;
+    pthread_mutex_t lock; /* with `finished`: the last worker wakes the waiting caller */
+    pthread_cond_t finished;
 };
 
 /* Decodes item i into its slot: HWC from the decoder, stored CHW. */
@@ -458,7 +460,11 @@ static void *worker(void *arg) {
             p->hash[i] = 0;
             p->bytes[i] = 0;
         }
-        atomic_fetch_add(&p->done, 1);
+        if (atomic_fetch_add(&p->done, 1) + 1 == p->n) {
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_broadcast(&p->finished);
+            pthread_mutex_unlock(&p->lock);
+        }
     }
     return NULL;
 }
@@ -481,11 +487,17 @@ static int decode_all(struct pool *p, int threads, xc_prepare_progress_fn progre
         free(tid);
         return xc_errorf("cannot start a decoding thread");
     }
+    /* Progress every 100 ms, and no wait after the last image. */
+    pthread_mutex_lock(&p->lock);
     while ((int64_t)atomic_load(&p->done) < p->n) {
         if (progress) progress(ctx, (int64_t)atomic_load(&p->done), p->n);
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&p->finished, &p->lock, &ts);
     }
+    pthread_mutex_unlock(&p->lock);
     for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
     free(tid);
     if (progress) progress(ctx, p->n, p->n);
@@ -735,6 +747,8 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     int rc = -1;
     struct pool p;
     memset(&p, 0, sizeof p);
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.finished, NULL);
     const char *val_mode = l->val_given ? "given" : o->val_fraction > 0 ? "carved" : "none";
     if (!l->val_given && xc_prepare_carve_val(l, o->val_fraction, o->seed) < 0) goto done;
 
@@ -828,6 +842,8 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     if (write_all(o, l, p.images, val_mode) < 0) goto done;
     rc = 0;
 done:
+    pthread_mutex_destroy(&p.lock);
+    pthread_cond_destroy(&p.finished);
     for (int64_t i = 0; i < p.n; i++)
         if (p.err && p.err[i] != oom_message) free(p.err[i]);
     free(p.err);
