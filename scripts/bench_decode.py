@@ -1,23 +1,30 @@
 #!/usr/bin/python3
 """bench_decode.py — decode + resize throughput: Pillow (the Python baseline) vs `xraycls prepare`.
 
-  bench_decode.py make-images DIR [--n 400] [--seed 0]
-      writes DIR/normal/*.jpeg and DIR/pneumonia/*.jpeg: 1-2 megapixel grayscale chest-X-ray-like
-      images (smooth noise, a body outline, lung fields, ribs, fine grain), JPEG quality 90,
-      every third one progressive — sizes and codings like the CoronaHack files.
+  bench_decode.py make-images DIR [--n 400] [--seed 0] [--rgb-every 5]
+      writes DIR/normal/*.jpeg and DIR/pneumonia/*.jpeg: 1-2 megapixel chest-X-ray-like images
+      (smooth noise, a body outline, lung fields, ribs, fine grain), JPEG quality 90, every
+      third one progressive, every --rgb-every-th one stored as 3-channel YCbCr 4:2:0 — sizes
+      and codings like the CoronaHack files.
 
-  bench_decode.py bench DIR [--size 224] [--procs N] [--channels 1|3] [--xraycls BIN]
+  bench_decode.py bench DIR [--size 224] [--procs N] [--channels 1|3] [--repeat 3]
+                            [--xraycls BIN]
       decodes + resizes every JPEG/PNG under DIR with Pillow in a Pool of N processes, the way
       a Python loader does it fast: img.draft(mode, (size, size)) (DCT-domain downscaling),
       convert, resize((size, size), BILINEAR); prints images/s. With --xraycls, also times
       `BIN prepare folder --root DIR -o OUT --size S --threads N` on the same files (its output
-      goes to a temporary folder) and prints both rates and their ratio.
+      goes to a temporary folder), once as it is and once with XRAYCLS_JPEG_DECODER=libjpeg
+      (every file through libjpeg, no fast path), and prints the rates and their ratios. Each
+      measurement is repeated --repeat times, alternating, and the median is reported. The
+      xraycls times are whole commands (start-up, listing, decoding, resizing, hashing, writing
+      the dataset); Pillow's are its decode loop alone, with the pool already started.
 
 Run with /usr/bin/python3 (Pillow 9.4, numpy).
 """
 import argparse
 import multiprocessing as mp
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,11 +58,14 @@ def synth_xray(rng, w, h):
 
 
 def make_one(job):
-    path, seed, progressive = job
+    path, seed, progressive, rgb = job
     rng = np.random.default_rng(seed)
     w = int(rng.integers(1000, 1300))
     h = int(rng.integers(1100, 1500))
-    Image.fromarray(synth_xray(rng, w, h), 'L').save(path, quality=90, progressive=progressive)
+    im = Image.fromarray(synth_xray(rng, w, h), 'L')
+    if rgb:  # a gray film stored as a colour JPEG, as some of the real files are
+        im = im.convert('RGB')
+    im.save(path, quality=90, progressive=progressive)
     return path
 
 
@@ -64,7 +74,8 @@ def cmd_make_images(a):
     for i in range(a.n):
         cls = 'normal' if i % 2 == 0 else 'pneumonia'
         os.makedirs(os.path.join(a.dir, cls), exist_ok=True)
-        jobs.append((os.path.join(a.dir, cls, f'img_{i:05d}.jpeg'), a.seed * 1000003 + i, i % 3 == 2))
+        rgb = a.rgb_every > 0 and i % a.rgb_every == a.rgb_every - 1
+        jobs.append((os.path.join(a.dir, cls, f'img_{i:05d}.jpeg'), a.seed * 1000003 + i, i % 3 == 2, rgb))
     t = time.perf_counter()
     with mp.Pool(a.procs) as pool:
         for _ in pool.imap_unordered(make_one, jobs, chunksize=4):
@@ -94,22 +105,19 @@ def decode_one(path):
         return len(im.tobytes())
 
 
-def bench_pillow(files, size, mode, procs):
-    with mp.Pool(procs, initializer=_init, initargs=(size, mode)) as pool:
-        pool.map(decode_one, files[:procs])  # warm the workers and the page cache
-        t = time.perf_counter()
-        n = sum(1 for _ in pool.imap_unordered(decode_one, files, chunksize=8))
-        dt = time.perf_counter() - t
-    return n / dt, dt
+def time_pillow(pool, files):
+    t = time.perf_counter()
+    n = sum(1 for _ in pool.imap_unordered(decode_one, files, chunksize=8))
+    return time.perf_counter() - t if n == len(files) else float('nan')
 
 
-def bench_xraycls(binary, root, size, procs):
+def time_xraycls(binary, root, size, procs, channels, env):
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, 'prepared.safetensors')
+        out = os.path.join(tmp, 'prepared')
         cmd = [binary, 'prepare', 'folder', '--root', root, '-o', out, '--size', str(size),
-               '--threads', str(procs)]
+               '--threads', str(procs)] + (['--rgb'] if channels == 3 else [])
         t = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         dt = time.perf_counter() - t
         if r.returncode != 0:
             sys.exit(f'{" ".join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr}')
@@ -121,15 +129,28 @@ def cmd_bench(a):
     if not files:
         sys.exit(f'no .jpeg/.jpg/.png files under {a.dir}')
     mode = 'L' if a.channels == 1 else 'RGB'
-    rate, dt = bench_pillow(files, a.size, mode, a.procs)
-    print(f'pillow  : {len(files)} images, size {a.size}, {mode}, {a.procs} processes: '
-          f'{dt:.2f} s, {rate:.1f} images/s')
+    fast_env = {k: v for k, v in os.environ.items() if k != 'XRAYCLS_JPEG_DECODER'}
+    lib_env = dict(fast_env, XRAYCLS_JPEG_DECODER='libjpeg')
+    times = {'pillow': [], 'xraycls': [], 'libjpeg': []}
+    with mp.Pool(a.procs, initializer=_init, initargs=(a.size, mode)) as pool:
+        pool.map(decode_one, files[:a.procs])  # warm the workers
+        time_pillow(pool, files)  # and the page cache
+        for _ in range(a.repeat):
+            times['pillow'].append(time_pillow(pool, files))
+            if a.xraycls:
+                times['xraycls'].append(time_xraycls(a.xraycls, a.dir, a.size, a.procs, a.channels, fast_env))
+                times['libjpeg'].append(time_xraycls(a.xraycls, a.dir, a.size, a.procs, a.channels, lib_env))
+    n = len(files)
+    rate = {k: n / statistics.median(v) for k, v in times.items() if v}
+    spread = {k: f'{min(v):.2f}-{max(v):.2f} s' for k, v in times.items() if v}
+    print(f'{n} images, size {a.size}, {mode}, {a.procs} processes/threads, median of {a.repeat}')
+    print(f'pillow            : {rate["pillow"]:7.1f} images/s  ({spread["pillow"]})')
     if a.xraycls:
-        dt_x = bench_xraycls(a.xraycls, a.dir, a.size, a.procs)
-        rate_x = len(files) / dt_x
-        print(f'xraycls : prepare folder, {a.procs} threads: {dt_x:.2f} s, {rate_x:.1f} images/s '
-              f'(whole command: decode, resize, write)')
-        print(f'ratio   : xraycls / pillow = {rate_x / rate:.2f}')
+        print(f'xraycls prepare   : {rate["xraycls"]:7.1f} images/s  ({spread["xraycls"]}, whole command)')
+        print(f'  libjpeg only    : {rate["libjpeg"]:7.1f} images/s  ({spread["libjpeg"]}, '
+              f'XRAYCLS_JPEG_DECODER=libjpeg)')
+        print(f'ratio xraycls / pillow = {rate["xraycls"] / rate["pillow"]:.2f}  '
+              f'(libjpeg only: {rate["libjpeg"] / rate["pillow"]:.2f})')
 
 
 def main():
@@ -139,12 +160,15 @@ def main():
     m.add_argument('dir')
     m.add_argument('--n', type=int, default=400)
     m.add_argument('--seed', type=int, default=0)
+    m.add_argument('--rgb-every', type=int, default=5,
+                   help='store every K-th image as a 3-channel JPEG (0: none)')
     m.add_argument('--procs', type=int, default=os.cpu_count() or 1)
     b = sub.add_parser('bench', help='time decode + resize with Pillow (and xraycls prepare)')
     b.add_argument('dir')
     b.add_argument('--size', type=int, default=224)
     b.add_argument('--procs', type=int, default=os.cpu_count() or 1)
     b.add_argument('--channels', type=int, choices=(1, 3), default=1)
+    b.add_argument('--repeat', type=int, default=3, help='runs of each measurement (median)')
     b.add_argument('--xraycls', help='path of the xraycls binary to time as well')
     a = p.parse_args()
     if a.cmd == 'make-images':

@@ -88,6 +88,13 @@ int xc_image_alloc(xc_image *img, int width, int height, int channels);
 /* Frees img->pixels and zeroes *img. Accepts NULL and a zeroed image. */
 void xc_image_free(xc_image *img);
 
+/* Which JPEG decoder this process uses: "xraycls-fast" (the default: gray at 1/2, 1/4 or 1/8
+ * scale through the fast path, src/data/image_jpeg_fast.c, everything else through libjpeg)
+ * or "libjpeg" (XRAYCLS_JPEG_DECODER=libjpeg in the environment: every file through libjpeg).
+ * The two differ by at most a level or two on a few pixels; prepare records it in
+ * dataset.json. */
+const char *xc_image_jpeg_decoder(void);
+
 /* Decodes a whole file held in memory. `what` names it in messages (a path, usually).
  * channels: 1 or 3, the number wanted. min_side_hint: see "Downscaling in the decoder" above
  * (0 = full size). limits: NULL for xc_image_limits_default(). On success *out holds a new

@@ -35,7 +35,8 @@
  *   audit.json    what was found: see "Audit" below.
  *   dataset.json  {"format": 1, "classes": [...], "splits": {"train": {"count": n,
  *                 "per_class": {"Normal": n, ...}}, ...}, "size", "channels", "seed",
- *                 "val_fraction", "val": "carved"|"given"|"none", "source": {...}}
+ *                 "val_fraction", "val": "carved"|"given"|"none", "jpeg_decoder":
+ *                 "xraycls-fast"|"libjpeg" (xc_image_jpeg_decoder), "source": {...}}
  *                 — written last: its presence marks a complete dataset.
  * Every file is written atomically; a failure leaves nothing new in the folder. An existing
  * non-empty folder is refused unless overwrite is set; overwriting replaces the files above

@@ -20,6 +20,9 @@ int xc_image_decode_libjpeg(const uint8_t *buf, size_t len, const char *what, in
  * the caller then decodes it with libjpeg. */
 int xc_image_decode_jpeg_fast(const uint8_t *buf, size_t len, int min_side_hint,
                               const xc_image_limits *limits, xc_image *out);
+/* Tests only: 1 selects the fast path's pdep refinement decoder (when this build and CPU have
+ * one), 0 its portable loop. Returns 1 when the choice took effect. Not thread-safe. */
+int xc_image_jpeg_fast_use_pdep(int on);
 int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int channels,
                         const xc_image_limits *limits, xc_image *out);
 

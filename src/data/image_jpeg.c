@@ -97,6 +97,8 @@ static int fast_path_enabled(void) {
     return s == 1;
 }
 
+const char *xc_image_jpeg_decoder(void) { return fast_path_enabled() ? "xraycls-fast" : "libjpeg"; }
+
 int xc_image_decode_jpeg(const uint8_t *buf, size_t len, const char *what, int channels,
                          int min_side_hint, const xc_image_limits *limits, xc_image *out) {
     if (channels == 1 && fast_path_enabled() &&

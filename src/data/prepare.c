@@ -638,6 +638,7 @@ static char *dataset_json(const xc_prepare_opts *o, const xc_prep_list *l, const
     cJSON_AddNumberToObject(d, "seed", (double)o->seed);
     cJSON_AddNumberToObject(d, "val_fraction", o->val_fraction);
     cJSON_AddStringToObject(d, "val", val_mode);
+    cJSON_AddStringToObject(d, "jpeg_decoder", xc_image_jpeg_decoder());
     cJSON_AddItemToObject(d, "source", cJSON_Parse(l->source_json));
     char *s = cJSON_Print(d);
     cJSON_Delete(d);

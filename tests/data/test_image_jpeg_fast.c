@@ -213,9 +213,46 @@ static void test_damage(void) {
     CHECK(taken > 0 && taken < tried);
 }
 
+/* The two refinement decoders (pdep where the CPU has it, the portable loop) give the same
+ * pixels, bit for bit. */
+static void test_refine_paths(void) {
+    if (!xc_image_jpeg_fast_use_pdep(1)) {
+        printf("no pdep path in this build or on this CPU: skipped\n");
+        return;
+    }
+    const enc_opts progs[] = {
+        {777, 555, 1, 1, 1, 1, 0, 92, 0, 0}, {640, 480, 3, 2, 2, 1, 0, 75, 0, 0},
+        {500, 700, 1, 1, 1, 1, 3, 60, 0, 0}, {400, 300, 3, 1, 1, 1, 5, 95, 0, 0},
+    };
+    xc_image_limits lim = xc_image_limits_default();
+    for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
+        unsigned long len;
+        unsigned char *buf = encode(&progs[i], &len);
+        for (int hint = 30; hint <= 150; hint *= 2) {
+            xc_image a, b;
+            CHECK(xc_image_jpeg_fast_use_pdep(1) == 1);
+            int ra = xc_image_decode_jpeg_fast(buf, len, hint, &lim, &a);
+            CHECK(xc_image_jpeg_fast_use_pdep(0) == 1);
+            int rb = xc_image_decode_jpeg_fast(buf, len, hint, &lim, &b);
+            CHECK_MSG(ra == 1 && rb == 1, "case %zu hint %d: %d %d", i, hint, ra, rb);
+            if (ra == 1 && rb == 1)
+                CHECK_MSG(a.width == b.width && a.height == b.height &&
+                              !memcmp(a.pixels, b.pixels, (size_t)a.width * a.height),
+                          "case %zu hint %d: the two refinement decoders differ", i, hint);
+            xc_image_free(&a);
+            xc_image_free(&b);
+        }
+        free(buf);
+    }
+    xc_image_jpeg_fast_use_pdep(1);
+}
+
 int main(void) {
+    test_refine_paths();
     test_codings();
     test_declined();
     test_damage();
+    if (xc_image_jpeg_fast_use_pdep(0)) test_damage(); /* the portable refinement loop too */
+    xc_image_jpeg_fast_use_pdep(1);
     return check_done("test_image_jpeg_fast");
 }
