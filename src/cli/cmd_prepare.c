@@ -54,7 +54,12 @@ static const char usage[] =
     "  --on-unknown-label error|skip   a label value the task does not know (default error)\n"
     "  --threads N             decoding threads (default: the number of cores)\n"
     "  --overwrite             replace the dataset files in a non-empty output folder\n"
-    "  -h, --help              this help\n";
+    "  -h, --help              this help\n"
+    "\n"
+    "environment:\n"
+    "  XRAYCLS_JPEG_DECODER=libjpeg   decode every JPEG with libjpeg-turbo instead of xraycls's\n"
+    "                          fast downscaling path (gray, 2x the size or more); pixels differ\n"
+    "                          by a level or two at most; dataset.json records which one ran\n";
 
 struct progress_ctx {
     xc_progress *bar;

@@ -12,6 +12,9 @@ check() { # check "what" command...
     local what="$1"; shift
     if "$@"; then :; else echo "FAILED: $what" >&2; fail=1; fi
 }
+same_summary() { # the "prepared N images (…)" lines of two runs, without timings and paths
+    [ "$(grep '^prepared' "$1" | sed 's/ in .*//')" = "$(grep '^prepared' "$2" | sed 's/ in .*//')" ]
+}
 
 # synthetic: raw download + prepared dataset
 "$X" prepare synthetic -o "$T/syn" --n 80 --size 64 --threads 2 --min-side 64 --max-side 128 >"$T/syn.out" 2>"$T/syn.err"
@@ -27,6 +30,16 @@ check "test lacks COVID-19: warned" grep -q "split 'test' has no 'COVID-19' imag
 check "info exits 0" test $? -eq 0
 check "info shows the images" grep -Eq "images +U8 +\[[0-9]+, 1, 64, 64\]" "$T/info.out"
 check "info shows the kind" grep -q "xraycls.kind = dataset" "$T/info.out"
+
+# the JPEG decoder is recorded: the fast path by default (images of 64-128 px prepared at 32 px
+# qualify for it), libjpeg with XRAYCLS_JPEG_DECODER=libjpeg; both give the same listing
+"$X" prepare coronahack --root "$T/syn/raw" -o "$T/fastdec" --size 32 >"$T/fastdec.out" 2>&1
+check "fast-path prepare exits 0" test $? -eq 0
+check "dataset.json: xraycls-fast" grep -q '"jpeg_decoder":[[:space:]]*"xraycls-fast"' "$T/fastdec/dataset.json"
+XRAYCLS_JPEG_DECODER=libjpeg "$X" prepare coronahack --root "$T/syn/raw" -o "$T/libdec" --size 32 >"$T/libdec.out" 2>&1
+check "libjpeg prepare exits 0" test $? -eq 0
+check "dataset.json: libjpeg" grep -q '"jpeg_decoder":[[:space:]]*"libjpeg"' "$T/libdec/dataset.json"
+check "same summary either way" same_summary "$T/fastdec.out" "$T/libdec.out"
 
 # the same output again: refused (exit 1), nothing changed
 before=$(stat -c %Y "$T/syn/train.safetensors")
