@@ -81,7 +81,7 @@ int cmd_eval(int argc, char **argv) {
     }
     const char *model_path = NULL, *data = NULL, *split = "test", *out = NULL, *device = "auto";
     long long batch = 64, bootstrap = 1000, seed = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v && a[0] == '-') return cli_usage_error("eval", usage, "%s needs a value", a);
@@ -98,7 +98,6 @@ int cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--seed")) {
             if (cli_parse_ll(v, 0, (1LL << 62), &seed) < 0) return cli_usage_error("eval", usage, "--seed '%s' is not a number >= 0", v);
         } else return cli_usage_error("eval", usage, "unknown argument '%s'", a);
-        i++;
     }
     if (!model_path) return cli_usage_error("eval", usage, "--model is required");
     if (!data) return cli_usage_error("eval", usage, "--data is required");

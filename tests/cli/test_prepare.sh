@@ -41,6 +41,16 @@ check "libjpeg prepare exits 0" test $? -eq 0
 check "dataset.json: libjpeg" grep -q '"jpeg_decoder":[[:space:]]*"libjpeg"' "$T/libdec/dataset.json"
 check "same summary either way" same_summary "$T/fastdec.out" "$T/libdec.out"
 
+# an output that cannot be created (a read-only file system; below a file): exit 1, named
+"$X" prepare coronahack --root "$T/syn/raw" -o /proc/xraycls-prepare-out --size 32 >/dev/null 2>"$T/ro.err"
+check "unwritable output: exit 1" test $? -eq 1
+check "unwritable output: named" grep -q "cannot create folder '/proc/xraycls-prepare-out'" "$T/ro.err"
+echo x >"$T/afile"
+"$X" prepare coronahack --root "$T/syn/raw" -o "$T/afile/sub" --size 32 >/dev/null 2>"$T/nf.err"
+check "output below a file: exit 1" test $? -eq 1
+check "output below a file: named" grep -q "exists and is not a folder" "$T/nf.err"
+check "the file is untouched" test "$(cat "$T/afile")" = x
+
 # the same output again: refused (exit 1), nothing changed
 before=$(stat -c %Y "$T/syn/train.safetensors")
 "$X" prepare coronahack --root "$T/syn/raw" -o "$T/syn" --size 64 >/dev/null 2>"$T/again.err"

@@ -19,6 +19,11 @@ cat >"$T/tiny.json" <<JSON
  "output": {"runs_dir": "$T/runs"}}
 JSON
 
+# 0. A runs folder that cannot be created: exit 1, the folder named, nothing trained.
+"$B" train --config "$T/tiny.json" --set output.runs_dir=/proc/xraycls-runs >/dev/null 2>"$T/ro.err"
+rc=$?; check '[ $rc -eq 1 ]' "unwritable runs folder: exit $rc"
+check 'grep -q "cannot create folder .*/proc/xraycls-runs" "$T/ro.err"' "unwritable runs folder: not named"
+
 # 1. Uninterrupted 2 epochs.
 "$B" train --config "$T/tiny.json" --set output.name=full >"$T/full.out" 2>"$T/full.err"
 rc=$?; check '[ $rc -eq 0 ]' "full run failed: $(tail -3 "$T/full.err")"

@@ -39,7 +39,8 @@ static void walk(const cJSON *obj, const char *path, int depth) {
             int c = -1;
             if (xc_json_get_choice(obj, path, it->string, 1, choices, 3, &c) == 1) FUZZ_ASSERT(c >= 0 && c < 3);
         } else {
-            snprintf(sub, sizeof sub, "%s[%d]", path ? path : "", i);
+            if (snprintf(sub, sizeof sub, "%s[%d]", path ? path : "", i) >= (int)sizeof sub)
+                sub[sizeof sub - 1] = '\0'; /* a deep path, cut: only a label for messages */
             long long ll;
             double d;
             int b;
