@@ -39,6 +39,7 @@
 #define LOOK 12            /* bits resolved by one table look-up */
 #define MAX_SCANS 500      /* as the libjpeg path (image_jpeg.c) */
 #define MAX_BLOCKS_IN_MCU 10
+#define MAX_FILE ((size_t)128 << 20)
 
 /* Position k of the zigzag order → its index row * 8 + column in the block. */
 static const uint8_t zigzag[64] = {
@@ -143,7 +144,11 @@ typedef struct {
 static inline uint64_t load_be64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#else
     return __builtin_bswap64(v);
+#endif
 }
 
 static inline long bits_used(const bits *b) { return 8 * (long)(b->p - b->base) - b->nb; }
@@ -1044,7 +1049,8 @@ int xc_image_jpeg_fast_use_pdep(int on) {
 int xc_image_decode_jpeg_fast(const uint8_t *buf, size_t len, int min_side_hint,
                               const xc_image_limits *limits, xc_image *out) {
     memset(out, 0, sizeof *out);
-    if (len < 4 || buf[0] != 0xFF || buf[1] != 0xD8 || min_side_hint <= 0) return 0;
+    /* (Files over MAX_FILE go to libjpeg: the unstuffed copy would double their memory.) */
+    if (len < 4 || len > MAX_FILE || buf[0] != 0xFF || buf[1] != 0xD8 || min_side_hint <= 0) return 0;
     pthread_once(&paths_once, choose_paths);
     dec *d = calloc(1, sizeof *d);
     if (!d) return 0;
