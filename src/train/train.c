@@ -1,11 +1,12 @@
-/* train.c — the training loop of `xraycls train` (contract in xraycls/train.h): model and
- * weights per the config, Adam with the per-epoch schedule, the loss, validation, the run
- * folder's files and exact resumption.
+/* train.c — the training loop of `xraycls train` (contract in xraycls/train.h): the epochs with
+ * Adam's per-epoch schedule, the run folder's log and metrics files, checkpoints and exact
+ * resumption, and xc_train_run itself.
  *
- * Not here: the config (config.c), the checkpoint format (checkpoint.c), printing and signals
- * (src/cli/cmd_train.c). */
+ * Not here: the setup — folder, model, weights, optimiser, loss (train_setup.c); one step and
+ * one validation pass (train_step.c); the config (config.c); the checkpoint format
+ * (checkpoint.c); printing and signals (src/cli/cmd_train.c). */
 #define _POSIX_C_SOURCE 200809L
-#include "xraycls/train.h"
+#include "train_internal.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -16,49 +17,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "xraycls/checkpoint.h"
-#include "xraycls/dataset.h"
 #include "xraycls/fs.h"
-#include "xraycls/metrics.h"
-#include "xraycls/nn.h"
 #include "xraycls/plot.h"
 #include "xraycls/progress.h"
-#include "xraycls/shim.h"
-#include "xraycls/weights.h"
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-
-/* ---- the run's state -------------------------------------------------------------------- */
-
-typedef struct {
-    const xc_config *c;
-    const xc_train_opts *o;
-    char dir[1400];
-    char *config_json;
-    xt_device dev;
-    xc_dataset *train, *val;
-    xc_model *model;
-    xt_adam *adam;
-    xc_sampler *sampler;
-    xc_model_info info;
-    xc_normalize norm;
-    xc_augment aug;
-    xt_tensor *class_weight; /* (K) float32 on dev, caller-owned, or NULL */
-    xt_tensor *alpha;        /* (K) float32 on dev, caller-owned, or NULL */
-    int autocast;            /* 1: forward under autocast in amp_dtype */
-    xt_dtype amp_dtype;
-    double loss_scale;       /* fp16 only: dynamic loss scale; 1 otherwise */
-    int good_steps;          /* fp16: finite steps since the scale last changed */
-    xc_epoch_result *hist;   /* finished epochs */
-    int nhist;
-    char *log;               /* train.log so far */
-    size_t log_len;
-    double t0;
-} run;
 
 /* Adds a line to train.log; `echo`: also hand it to opts->on_log. */
 static void log_line(run *r, int echo, const char *line) {
@@ -75,8 +42,7 @@ static void log_line(run *r, int echo, const char *line) {
     r->log_len += (size_t)snprintf(r->log + r->log_len, add + 1, "%s  %s\n", stamp, line);
 }
 
-static void run_log(run *r, const char *fmt, ...) XC_PRINTF(2, 3);
-static void run_log(run *r, const char *fmt, ...) {
+void tr_log(run *r, const char *fmt, ...) {
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -199,411 +165,6 @@ static int read_metrics(run *r, int upto) {
     return 0;
 }
 
-/* ---- setup -------------------------------------------------------------------------------- */
-
-static const char *const run_files[] = {"config.json", "metrics.jsonl", "metrics.csv", "train.log",
-                                        "last.safetensors", "best.safetensors", "accuracy.png",
-                                        "loss.png"};
-
-static int prepare_dir(run *r) {
-    const xc_config *c = r->c;
-    if (r->o->run_dir && *r->o->run_dir) snprintf(r->dir, sizeof r->dir, "%s", r->o->run_dir);
-    else snprintf(r->dir, sizeof r->dir, "%s/%s", c->output.runs_dir, c->output.name);
-    if (r->o->resume) {
-        char *last = xc_path_join(r->dir, "last.safetensors");
-        int ok = last && xc_is_file(last);
-        free(last);
-        if (!ok)
-            return xc_errorf("cannot resume '%s': it holds no last.safetensors (was the run "
-                             "stopped before its first checkpoint?)", r->dir);
-        return 0;
-    }
-    if ((xc_is_dir(r->dir) || xc_is_file(r->dir)) && !r->o->overwrite)
-        return xc_errorf("run folder '%s' exists: continue it with --resume '%s', replace it "
-                         "with --overwrite, or set output.name", r->dir, r->dir);
-    return 0;
-}
-
-/* Makes the run folder; with overwrite, removes the files an earlier run left (only those). */
-static int make_dir(run *r) {
-    if (r->o->overwrite)
-        for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
-            char *p = xc_path_join(r->dir, run_files[i]);
-            if (p && xc_is_file(p) && remove(p) != 0) {
-                int rc = xc_errorf_errno("cannot remove '%s'", p);
-                free(p);
-                return rc;
-            }
-            free(p);
-        }
-    return xc_mkdir_p(r->dir);
-}
-
-/* Loads pretrained weights into a freshly built model: a safetensors file, or a torch.save
- * file read by xraycls/weights.h with torchvision names. A head of another class count is
- * re-initialised (reported). */
-static int load_pretrained(run *r, const char *file) {
-    size_t n = strlen(file);
-    int is_st = n >= 12 && !strcmp(file + n - 12, ".safetensors");
-    xc_load_report rep;
-    memset(&rep, 0, sizeof rep);
-    int rc;
-    if (is_st) {
-        rc = xc_model_load_file(r->model, file, &rep);
-    } else {
-        xc_torchfile *tf = xc_torchfile_open(file);
-        if (!tf) return -1;
-        const xc_st_tensor *src;
-        int ns;
-        rc = xc_torchfile_st_tensors(tf, 1, &src, &ns);
-        xc_st_tensor *t = rc == 0 ? malloc((size_t)(ns ? ns : 1) * sizeof *t) : NULL;
-        char (*names)[256] = rc == 0 ? malloc((size_t)(ns ? ns : 1) * sizeof *names) : NULL;
-        if (rc == 0 && (!t || !names)) rc = xc_errorf("out of memory");
-        if (rc == 0) {
-            /* A Linear+Sigmoid head stored as "<head>.0.weight" (CheXNet's) is the head. */
-            const char *head = xc_model_head_name(r->model);
-            size_t lh = strlen(head);
-            for (int i = 0; i < ns; i++) {
-                t[i] = src[i];
-                if (!strncmp(src[i].name, head, lh) && !strncmp(src[i].name + lh, ".0.", 3)) {
-                    snprintf(names[i], sizeof names[i], "%s.%s", head, src[i].name + lh + 3);
-                    t[i].name = names[i];
-                }
-            }
-            rc = xc_model_load_named(r->model, t, ns, file, &rep);
-        }
-        free(t);
-        free(names);
-        xc_torchfile_close(tf);
-    }
-    if (rc == 0) {
-        run_log(r, "weights: %d tensors from '%s'%s", rep.loaded, file,
-                rep.head_reinit ? "" : " (head included)");
-        if (rep.head_reinit)
-            run_log(r, "head: the file's %" PRId64 "-output head replaced by a new %d-class %s",
-                    rep.source_head_classes, xc_model_num_classes(r->model),
-                    xc_model_head_name(r->model));
-        if (rep.n_unused) run_log(r, "weights: %d tensors of the file unused (first: %s)",
-                                  rep.n_unused, rep.unused[0]);
-    }
-    xc_load_report_free(&rep);
-    return rc;
-}
-
-static xt_tensor *class_vector(const double *v, int k, xt_device dev) {
-    float f[XC_CONFIG_MAX_CLASSES];
-    for (int i = 0; i < k; i++) f[i] = (float)v[i];
-    int64_t shape[1] = {k};
-    xt_arena *prev = xt_arena_push(NULL);
-    xt_tensor *h = xt_from_host(f, 1, shape, XT_F32);
-    xt_tensor *d = h ? xt_to_device(h, dev, 0) : NULL;
-    xt_free(h);
-    xt_arena_push(prev);
-    return d;
-}
-
-static int setup_loss(run *r) {
-    const xc_config *c = r->c;
-    int k = xc_dataset_num_classes(r->train);
-    if (c->loss.n_alpha && c->loss.n_alpha != k)
-        return xc_errorf("loss.alpha has %d values, the dataset has %d classes", c->loss.n_alpha, k);
-    if (c->loss.class_weights == XC_CW_LIST && c->loss.n_class_weights != k)
-        return xc_errorf("loss.class_weights has %d values, the dataset has %d classes",
-                         c->loss.n_class_weights, k);
-    if (c->loss.class_weights != XC_CW_NONE && c->loss.type != XC_LOSS_CE)
-        return xc_errorf("loss.class_weights applies to loss.type \"ce\"; focal loss is weighted "
-                         "by loss.alpha");
-    if (c->loss.n_alpha && c->loss.type != XC_LOSS_FOCAL)
-        return xc_errorf("loss.alpha applies to loss.type \"focal\"; cross-entropy is weighted by "
-                         "loss.class_weights");
-    if (c->loss.n_alpha && !(r->alpha = class_vector(c->loss.alpha, k, r->dev))) return -1;
-    if (c->loss.class_weights == XC_CW_LIST &&
-        !(r->class_weight = class_vector(c->loss.class_weight, k, r->dev)))
-        return -1;
-    if (c->loss.class_weights == XC_CW_INVERSE_FREQUENCY) {
-        /* n / (k × n_class), as scikit-learn's "balanced"; an absent class weighs 0. */
-        double w[XC_CONFIG_MAX_CLASSES];
-        int64_t n = xc_dataset_len(r->train);
-        for (int i = 0; i < k; i++) {
-            int64_t cnt = xc_dataset_class_count(r->train, i);
-            w[i] = cnt ? (double)n / ((double)k * (double)cnt) : 0.0;
-        }
-        if (!(r->class_weight = class_vector(w, k, r->dev))) return -1;
-        char buf[512];
-        size_t used = 0;
-        for (int i = 0; i < k && used < sizeof buf; i++)
-            used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s %.4g", i ? ", " : "",
-                                     xc_dataset_class(r->train, i), w[i]);
-        run_log(r, "class weights (inverse frequency): %s", buf);
-    }
-    return 0;
-}
-
-static int setup_precision(run *r) {
-    xc_precision p = r->c->train.precision;
-    if (p == XC_PREC_AUTO) p = r->dev >= 0 ? XC_PREC_BF16 : XC_PREC_FP32;
-    r->loss_scale = 1.0;
-    if (p == XC_PREC_FP32) return 0;
-    if (p == XC_PREC_FP16 && r->dev < 0)
-        return xc_errorf("train.precision \"fp16\" needs a CUDA device (use \"bf16\" or \"fp32\" on the CPU)");
-    r->autocast = 1;
-    r->amp_dtype = p == XC_PREC_BF16 ? XT_BF16 : XT_F16;
-    if (p == XC_PREC_FP16) r->loss_scale = 65536.0;
-    /* Probe once so an unsupported combination fails here, not at the first step. */
-    if (xt_autocast_set(r->dev, 1, r->amp_dtype) < 0)
-        return xc_errorf("train.precision: %s", xc_error());
-    xt_autocast_set(r->dev, 0, r->amp_dtype);
-    return 0;
-}
-
-static int build(run *r, const xc_config *c) {
-    if (xt_device_parse(c->train.device, &r->dev) < 0) return xc_errorf("train.device: %s", xc_error());
-    r->train = xc_dataset_open(c->data.path, "train");
-    if (!r->train) return xc_errorf("data.path: %s", xc_error());
-    if (c->data.val_split[0]) {
-        char file[1200];
-        snprintf(file, sizeof file, "%s/%s.safetensors", c->data.path, c->data.val_split);
-        if (xc_is_file(file)) {
-            r->val = xc_dataset_open(c->data.path, c->data.val_split);
-            if (!r->val) return xc_errorf("data.val_split: %s", xc_error());
-            if (xc_dataset_num_classes(r->val) != xc_dataset_num_classes(r->train))
-                return xc_errorf("'%s' has %d classes, the training split %d", file,
-                                 xc_dataset_num_classes(r->val), xc_dataset_num_classes(r->train));
-        } else {
-            run_log(r, "no validation split ('%s' absent): the best checkpoint follows the "
-                       "training numbers", file);
-        }
-    }
-    int k = xc_dataset_num_classes(r->train);
-    if (k < 2 || k > XC_INFO_MAX_CLASSES)
-        return xc_errorf("'%s': %d classes; training needs 2 to %d", xc_dataset_path(r->train), k,
-                         XC_INFO_MAX_CLASSES);
-
-    /* What the checkpoint says about the model. */
-    memset(&r->info, 0, sizeof r->info);
-    snprintf(r->info.arch, sizeof r->info.arch, "%s", c->model.arch);
-    r->info.num_classes = k;
-    for (int i = 0; i < k; i++) {
-        const char *name = xc_dataset_class(r->train, i);
-        if (strlen(name) >= XC_CLASS_NAME_MAX)
-            return xc_errorf("'%s': class name '%s' is too long", xc_dataset_path(r->train), name);
-        snprintf(r->info.classes[i], XC_CLASS_NAME_MAX, "%s", name);
-    }
-    snprintf(r->info.head, sizeof r->info.head, "softmax");
-    r->norm = xc_normalize_imagenet();
-    r->info.image_size = xc_dataset_size(r->train);
-    r->info.channels = xc_dataset_channels(r->train);
-    memcpy(r->info.mean, r->norm.mean, sizeof r->info.mean);
-    memcpy(r->info.std, r->norm.std, sizeof r->info.std);
-    r->info.expand_gray_to_rgb = r->info.channels == 1;
-    r->aug = (xc_augment){c->data.hflip, c->data.vflip, c->data.rotate, c->data.rotate_deg};
-
-    char devname[32];
-    xt_device_string(r->dev, devname, sizeof devname);
-    run_log(r, "run '%s' on %s, %s, %d classes, %" PRId64 " training images%s", r->dir, devname,
-            c->model.arch, k, xc_dataset_len(r->train), r->val ? "" : ", no validation");
-
-    /* The model: seeded initialisation, then weights. */
-    xt_manual_seed(c->train.seed);
-    char *wfile = NULL;
-    if (xc_config_weights_file(c, &wfile) < 0) return -1;
-    r->model = xc_model_new(c->model.arch, k, r->dev);
-    if (!r->model) {
-        free(wfile);
-        return -1;
-    }
-    int rc = 0;
-    if (*wfile && !r->o->resume) rc = load_pretrained(r, wfile);
-    else if (!*wfile) run_log(r, "weights: none (random initialisation, seed %llu)", c->train.seed);
-    free(wfile);
-    if (rc < 0) return -1;
-    int cl = c->model.channels_last == XC_TRISTATE_ON ||
-             (c->model.channels_last == XC_TRISTATE_AUTO && r->dev >= 0);
-    if (cl && xc_model_set_channels_last(r->model, 1) < 0) return -1;
-
-    /* Adam over every parameter: frozen ones get no gradient and so no update, as in torch. */
-    xt_tensor *const *params;
-    int np;
-    if (xc_model_params(r->model, &params, &np) < 0) return -1;
-    xt_adam_params ap = xt_adam_default();
-    ap.lr = c->optim.lr;
-    ap.beta1 = c->optim.beta1;
-    ap.beta2 = c->optim.beta2;
-    ap.eps = c->optim.eps;
-    ap.weight_decay = c->optim.weight_decay;
-    r->adam = xt_adam_new(params, np, ap);
-    if (!r->adam) return -1;
-    run_log(r, "model: %" PRId64 " parameters in %d tensors", xc_model_param_numel(r->model), np);
-
-    xc_sampler_kind sk = c->data.sampler == XC_CFG_SAMPLER_SHUFFLE ? XC_SAMPLER_SHUFFLE : XC_SAMPLER_WEIGHTED;
-    r->sampler = xc_sampler_new(sk, xc_dataset_labels(r->train), xc_dataset_len(r->train), k,
-                                c->train.seed);
-    if (!r->sampler) return -1;
-    if (setup_loss(r) < 0 || setup_precision(r) < 0) return -1;
-    if (r->dev >= 0 && xc_dataset_make_resident(r->train, r->dev) < 0)
-        run_log(r, "dataset stays in host memory: %s", xc_error());
-    return 0;
-}
-
-/* ---- one step, one validation ------------------------------------------------------------ */
-
-static xt_tensor *compute_loss(run *r, const xt_tensor *logits, const xt_tensor *y, int train) {
-    // logits: (N, K) float32, y: (N) int64
-    if (!train) return xc_loss_cross_entropy(logits, y, NULL);
-    if (r->c->loss.type == XC_LOSS_FOCAL) return xc_loss_focal(logits, y, r->c->loss.gamma, r->alpha);
-    return xc_loss_cross_entropy(logits, y, r->class_weight);
-}
-
-static xt_tensor *forward(run *r, const xt_tensor *x) {
-    // x: (N, 3, S, S) float32 → (N, K) float32
-    if (r->autocast) xt_autocast_set(r->dev, 1, r->amp_dtype);
-    xt_tensor *logits = xc_model_forward(r->model, x);
-    if (r->autocast) xt_autocast_set(r->dev, 0, r->amp_dtype);
-    if (logits && xt_dtype_of(logits) != XT_F32) logits = xt_to_dtype(logits, XT_F32);
-    return logits;
-}
-
-/* 1 when every gradient is finite, 0 if not, -1 on error: one sum, one synchronisation. */
-static int grads_finite(run *r, double unscale) {
-    int n = xc_model_state_count(r->model);
-    xt_tensor *total = NULL;
-    for (int i = 0; i < n; i++) {
-        const xc_model_entry *e = xc_model_state_at(r->model, i);
-        if (!e->is_param) continue;
-        xt_tensor *g;
-        if (xt_grad(e->tensor, &g) < 0) return -1;
-        if (!g) continue;
-        if (unscale != 1.0 && xt_mul_scalar_(g, unscale) < 0) return -1;
-        xt_tensor *s = xt_sum(xt_to_dtype(g, XT_F32));
-        total = total ? xt_add(total, s) : s;
-        if (!total) return -1;
-    }
-    if (!total) return 1;
-    return xt_all_finite(total);
-}
-
-static void zero_grads(run *r) {
-    int n = xc_model_state_count(r->model);
-    for (int i = 0; i < n; i++) {
-        const xc_model_entry *e = xc_model_state_at(r->model, i);
-        if (e->is_param) xt_zero_grad(e->tensor);
-    }
-}
-
-typedef struct {
-    double loss;
-    int64_t correct;
-    int finite; /* 0: the loss or a gradient was not finite, nothing was updated */
-} step_out;
-
-static int train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
-    xt_tensor *y = NULL;
-    xt_tensor *x = xc_dataset_batch(r->train, idx, n, r->dev, &r->aug, &r->norm, &y);
-    if (!x) return -1;
-    xt_tensor *logits = forward(r, x);
-    if (!logits) return -1;
-    xt_tensor *loss = compute_loss(r, logits, y, 1);
-    if (!loss) return -1;
-    xt_tensor *pred = xt_argmax(logits, 1, 0);
-    xt_tensor *corr = pred ? xt_sum(xt_to_dtype(xt_eq(pred, y), XT_I64)) : NULL;
-    double lv, cv;
-    if (!corr || xt_item(loss, &lv) < 0 || xt_item(corr, &cv) < 0) return -1;
-    out->loss = lv;
-    out->correct = (int64_t)cv;
-    out->finite = isfinite(lv);
-    if (!out->finite) return 0;
-    if (r->loss_scale != 1.0) loss = xt_mul_scalar(loss, r->loss_scale);
-    if (!loss || xt_backward(loss) < 0) return -1;
-    int ok = grads_finite(r, 1.0 / r->loss_scale);
-    if (ok < 0) return -1;
-    if (r->loss_scale != 1.0) {
-        /* fp16: dynamic loss scaling as torch's GradScaler (halve on overflow, double after
-         * 2000 good steps); an overflowed step is skipped, not an error. */
-        if (!ok) {
-            r->loss_scale /= 2.0;
-            r->good_steps = 0;
-            zero_grads(r);
-            out->finite = 1;
-            return 0;
-        }
-        if (++r->good_steps == 2000) {
-            r->loss_scale *= 2.0;
-            r->good_steps = 0;
-        }
-    }
-    if (!ok) {
-        out->finite = 0;
-        zero_grads(r);
-        return 0;
-    }
-    if (xt_adam_step(r->adam) < 0) return -1;
-    zero_grads(r);
-    return 0;
-}
-
-typedef struct {
-    double loss, acc, bacc;
-} val_out;
-
-static int validate(run *r, xt_arena *arena, val_out *v) {
-    v->loss = v->acc = v->bacc = NAN;
-    if (!r->val) return 0;
-    int64_t n = xc_dataset_len(r->val);
-    int k = xc_dataset_num_classes(r->val);
-    int bs = r->c->data.batch_size;
-    float *scores = malloc((size_t)n * (size_t)k * sizeof *scores);
-    int64_t *idx = malloc((size_t)bs * sizeof *idx);
-    if (!scores || !idx) {
-        free(scores);
-        free(idx);
-        return xc_errorf("out of memory");
-    }
-    xc_model_set_training(r->model, 0);
-    int grad = xt_grad_enabled_set(0);
-    double loss_sum = 0;
-    int rc = 0;
-    for (int64_t i = 0; i < n && rc == 0; i += bs) {
-        int64_t m = n - i < bs ? n - i : bs;
-        for (int64_t j = 0; j < m; j++) idx[j] = i + j;
-        xt_arena_clear(arena);
-        xt_tensor *y = NULL;
-        xt_tensor *x = xc_dataset_batch(r->val, idx, m, r->dev, NULL, &r->norm, &y);
-        xt_tensor *logits = x ? forward(r, x) : NULL;
-        xt_tensor *loss = logits ? compute_loss(r, logits, y, 0) : NULL;
-        double lv;
-        if (!loss || xt_item(loss, &lv) < 0 ||
-            xt_to_host(logits, scores + i * k, (size_t)(m * k) * sizeof *scores) < 0) {
-            rc = xc_errorf("validation: %s", xc_error());
-            break;
-        }
-        if (xt_all_finite(logits) != 1) {
-            rc = xc_errorf("validation: non-finite model outputs (the weights diverged; lower "
-                           "optim.lr)");
-            break;
-        }
-        loss_sum += lv * (double)m;
-    }
-    xt_arena_clear(arena);
-    xt_grad_enabled_set(grad);
-    xc_model_set_training(r->model, 1);
-    if (rc == 0) {
-        v->loss = loss_sum / (double)n;
-        xc_metrics_params mp = xc_metrics_default();
-        mp.bootstrap = 0;
-        xc_metrics *m = xc_metrics_compute(scores, xc_dataset_labels(r->val), n, k, &mp);
-        if (!m) {
-            rc = xc_errorf("validation metrics: %s", xc_error());
-        } else {
-            v->acc = m->accuracy.value;
-            v->bacc = m->balanced_accuracy.present ? m->balanced_accuracy.value : NAN;
-            xc_metrics_free(m);
-        }
-    }
-    free(scores);
-    free(idx);
-    return rc;
-}
-
 /* ---- checkpoints ---------------------------------------------------------------------------- */
 
 static int save(run *r, const char *name, const xc_run_state *st) {
@@ -703,7 +264,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
             break;
         }
         if (epoch == c->model.freeze_backbone_epochs && epoch > 0)
-            run_log(r, "epoch %d: backbone unfrozen", epoch + 1);
+            tr_log(r, "epoch %d: backbone unfrozen", epoch + 1);
         xc_model_set_training(r->model, 1);
         int mid = st->sampler_epoch == epoch && st->sampler_position > 0;
         if (!mid) {
@@ -732,7 +293,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
             if (got <= 0) break;
             xt_arena_clear(arena);
             step_out so;
-            if (train_step(r, idx, got, &so) < 0) {
+            if (tr_train_step(r, idx, got, &so) < 0) {
                 rc = xc_errorf("epoch %d step %" PRId64 ": %s", epoch + 1, steps_in_epoch + 1, xc_error());
                 break;
             }
@@ -747,7 +308,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
                     break;
                 }
                 skipped++;
-                run_log(r, "epoch %d step %" PRId64 ": non-finite %s, step skipped", epoch + 1,
+                tr_log(r, "epoch %d step %" PRId64 ": non-finite %s, step skipped", epoch + 1,
                         steps_in_epoch, isfinite(so.loss) ? "gradient" : "loss");
             } else {
                 st->global_step++;
@@ -763,7 +324,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
                      st->epoch_seen ? (double)st->epoch_correct / (double)st->epoch_seen : NAN, lr);
             xc_progress_update(bar, st->sampler_position, extra);
             if (steps_in_epoch % c->train.log_every == 0)
-                run_log(r, "epoch %d step %" PRId64 "  %s  %.1f img/s", epoch + 1, steps_in_epoch,
+                tr_log(r, "epoch %d step %" PRId64 "  %s  %.1f img/s", epoch + 1, steps_in_epoch,
                         extra, el > 0 ? (double)st->epoch_seen / el : 0.0);
             if (r->o->stop && *r->o->stop) {
                 stopped = 1;
@@ -781,7 +342,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
                 rc = -1;
                 break;
             }
-            run_log(r, "stopped at epoch %d, %" PRId64 " of %" PRId64 " samples: checkpoint '%s/last.safetensors'",
+            tr_log(r, "stopped at epoch %d, %" PRId64 " of %" PRId64 " samples: checkpoint '%s/last.safetensors'",
                     epoch + 1, st->sampler_position, limit, r->dir);
             res->outcome = XC_TRAIN_STOPPED;
             break;
@@ -798,7 +359,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
         e.images_per_s = e.seconds > 0 ? (double)st->epoch_seen / e.seconds : 0;
         e.skipped_steps = skipped;
         val_out v;
-        if (validate(r, arena, &v) < 0) {
+        if (tr_validate(r, arena, &v) < 0) {
             rc = xc_errorf("epoch %d: %s", epoch + 1, xc_error());
             break;
         }
@@ -840,7 +401,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
             break;
         }
         if (r->o->stop && *r->o->stop) {
-            run_log(r, "stopped after epoch %d: checkpoint '%s/last.safetensors'", e.epoch, r->dir);
+            tr_log(r, "stopped after epoch %d: checkpoint '%s/last.safetensors'", e.epoch, r->dir);
             res->outcome = e.epoch == c->train.epochs ? XC_TRAIN_DONE : XC_TRAIN_STOPPED;
             break;
         }
@@ -862,7 +423,7 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     memset(&st, 0, sizeof st);
     st.sampler_seed = c->train.seed;
     int rc = -1;
-    if (prepare_dir(&r) < 0) goto done;
+    if (tr_prepare_dir(&r) < 0) goto done;
     if (o->resume) {
         char *p = xc_path_join(r.dir, "train.log");
         size_t len = 0;
@@ -872,7 +433,7 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     }
     r.config_json = xc_config_to_json(c);
     if (!r.config_json) goto done;
-    if (build(&r, c) < 0) goto done;
+    if (tr_build(&r, c) < 0) goto done;
     if (o->resume) {
         char *last = xc_path_join(r.dir, "last.safetensors");
         char *stored = NULL;
@@ -889,14 +450,14 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
         }
         free(last);
         if (read_metrics(&r, st.epoch) < 0) goto done;
-        run_log(&r, "resumed from '%s/last.safetensors' at epoch %d, %" PRId64 " samples in, step %" PRId64,
+        tr_log(&r, "resumed from '%s/last.safetensors' at epoch %d, %" PRId64 " samples in, step %" PRId64,
                 r.dir, st.epoch + 1, st.sampler_position, st.global_step);
         if (st.epoch >= c->train.epochs)
-            run_log(&r, "the run already has %d epochs (train.epochs %d): nothing to train",
+            tr_log(&r, "the run already has %d epochs (train.epochs %d): nothing to train",
                     st.epoch, c->train.epochs);
     }
     /* The folder is made only once everything is known to work, so a failed start leaves none. */
-    if (!o->resume && make_dir(&r) < 0) goto done;
+    if (!o->resume && tr_make_dir(&r) < 0) goto done;
     char *cfgp = xc_path_join(r.dir, "config.json");
     if (!cfgp) goto done;
     int w = xc_write_file_atomic(cfgp, r.config_json, strlen(r.config_json));
@@ -906,15 +467,15 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     rc = train_loop(&r, &st, res);
     if (rc == 0 && res->outcome == XC_TRAIN_DONE && r.nhist > 0) {
         int n = xc_plot_history(r.dir, r.dir);
-        if (n < 0) run_log(&r, "curves not drawn: %s", xc_error());
-        run_log(&r, "done: %d epochs in %.1fs%s", st.epoch, now_s() - r.t0,
+        if (n < 0) tr_log(&r, "curves not drawn: %s", xc_error());
+        tr_log(&r, "done: %d epochs in %.1fs%s", st.epoch, now_s() - r.t0,
                 st.has_best ? "" : " (no best checkpoint: no finite metric)");
     }
     /* The log keeps what happened, errors included. */
     if (rc < 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", xc_error());
-        run_log(&r, "error: %s", msg);
+        tr_log(&r, "error: %s", msg);
         flush_log(&r);
         xc_errorf("%s", msg);
     } else if (flush_log(&r) < 0) {

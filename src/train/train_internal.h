@@ -1,0 +1,74 @@
+/* train_internal.h — what the three files of the training loop share, and nothing else
+ * includes: the run's state and the functions one file calls in another.
+ *   train.c        the run's log and metrics files, checkpoints, resumption, the epoch loop
+ *                  and xc_train_run;
+ *   train_setup.c  the run folder, the model and its weights, the optimiser, loss and
+ *                  precision (tr_prepare_dir, tr_make_dir, tr_build);
+ *   train_step.c   one training step and one validation pass (tr_train_step, tr_validate). */
+#ifndef XRAYCLS_TRAIN_INTERNAL_H
+#define XRAYCLS_TRAIN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xraycls/checkpoint.h"
+#include "xraycls/dataset.h"
+#include "xraycls/error.h"
+#include "xraycls/nn.h"
+#include "xraycls/shim.h"
+#include "xraycls/train.h"
+
+/* The run's state: one per xc_train_run, owned by it. */
+typedef struct {
+    const xc_config *c;
+    const xc_train_opts *o;
+    char dir[1400];
+    char *config_json;
+    xt_device dev;
+    xc_dataset *train, *val;
+    xc_model *model;
+    xt_adam *adam;
+    xc_sampler *sampler;
+    xc_model_info info;
+    xc_normalize norm;
+    xc_augment aug;
+    xt_tensor *class_weight; /* (K) float32 on dev, caller-owned, or NULL */
+    xt_tensor *alpha;        /* (K) float32 on dev, caller-owned, or NULL */
+    int autocast;            /* 1: forward under autocast in amp_dtype */
+    xt_dtype amp_dtype;
+    double loss_scale;       /* fp16 only: dynamic loss scale; 1 otherwise */
+    int good_steps;          /* fp16: finite steps since the scale last changed */
+    xc_epoch_result *hist;   /* finished epochs */
+    int nhist;
+    char *log;               /* train.log so far */
+    size_t log_len;
+    double t0;
+} run;
+
+
+/* Adds a printf-style line to train.log (and hands it to opts->on_log). Best effort. */
+void tr_log(run *r, const char *fmt, ...) XC_PRINTF(2, 3);
+
+/* Setup (train_setup.c). 0, or -1 with a message. */
+int tr_prepare_dir(run *r);               /* r->dir from the options or the config */
+int tr_make_dir(run *r);                  /* creates r->dir; an existing run is refused */
+int tr_build(run *r, const xc_config *c); /* datasets, model, weights, optimiser, loss, sampler */
+
+/* One step, one validation (train_step.c). */
+typedef struct {
+    double loss;
+    int64_t correct;
+    int finite; /* 0: the loss or a gradient was not finite, nothing was updated */
+} step_out;
+
+/* One training step on the n samples idx of the training set. 0, or -1 with a message. */
+int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out);
+
+typedef struct {
+    double loss, acc, bacc;
+} val_out;
+
+/* Loss, accuracy and balanced accuracy over the validation set (NaN without one). */
+int tr_validate(run *r, xt_arena *arena, val_out *v);
+
+#endif

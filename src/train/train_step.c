@@ -1,0 +1,157 @@
+/* train_step.c — one training step (forward, loss, backward, the finite-gradient check, Adam)
+ * and one validation pass, for the loop in train.c (see train_internal.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "train_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xraycls/metrics.h"
+
+static xt_tensor *compute_loss(run *r, const xt_tensor *logits, const xt_tensor *y, int train) {
+    // logits: (N, K) float32, y: (N) int64
+    if (!train) return xc_loss_cross_entropy(logits, y, NULL);
+    if (r->c->loss.type == XC_LOSS_FOCAL) return xc_loss_focal(logits, y, r->c->loss.gamma, r->alpha);
+    return xc_loss_cross_entropy(logits, y, r->class_weight);
+}
+
+static xt_tensor *forward(run *r, const xt_tensor *x) {
+    // x: (N, 3, S, S) float32 → (N, K) float32
+    if (r->autocast) xt_autocast_set(r->dev, 1, r->amp_dtype);
+    xt_tensor *logits = xc_model_forward(r->model, x);
+    if (r->autocast) xt_autocast_set(r->dev, 0, r->amp_dtype);
+    if (logits && xt_dtype_of(logits) != XT_F32) logits = xt_to_dtype(logits, XT_F32);
+    return logits;
+}
+
+/* 1 when every gradient is finite, 0 if not, -1 on error: one sum, one synchronisation. */
+static int grads_finite(run *r, double unscale) {
+    int n = xc_model_state_count(r->model);
+    xt_tensor *total = NULL;
+    for (int i = 0; i < n; i++) {
+        const xc_model_entry *e = xc_model_state_at(r->model, i);
+        if (!e->is_param) continue;
+        xt_tensor *g;
+        if (xt_grad(e->tensor, &g) < 0) return -1;
+        if (!g) continue;
+        if (unscale != 1.0 && xt_mul_scalar_(g, unscale) < 0) return -1;
+        xt_tensor *s = xt_sum(xt_to_dtype(g, XT_F32));
+        total = total ? xt_add(total, s) : s;
+        if (!total) return -1;
+    }
+    if (!total) return 1;
+    return xt_all_finite(total);
+}
+
+static void zero_grads(run *r) {
+    int n = xc_model_state_count(r->model);
+    for (int i = 0; i < n; i++) {
+        const xc_model_entry *e = xc_model_state_at(r->model, i);
+        if (e->is_param) xt_zero_grad(e->tensor);
+    }
+}
+
+int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
+    xt_tensor *y = NULL;
+    xt_tensor *x = xc_dataset_batch(r->train, idx, n, r->dev, &r->aug, &r->norm, &y);
+    if (!x) return -1;
+    xt_tensor *logits = forward(r, x);
+    if (!logits) return -1;
+    xt_tensor *loss = compute_loss(r, logits, y, 1);
+    if (!loss) return -1;
+    xt_tensor *pred = xt_argmax(logits, 1, 0);
+    xt_tensor *corr = pred ? xt_sum(xt_to_dtype(xt_eq(pred, y), XT_I64)) : NULL;
+    double lv, cv;
+    if (!corr || xt_item(loss, &lv) < 0 || xt_item(corr, &cv) < 0) return -1;
+    out->loss = lv;
+    out->correct = (int64_t)cv;
+    out->finite = isfinite(lv);
+    if (!out->finite) return 0;
+    if (r->loss_scale != 1.0) loss = xt_mul_scalar(loss, r->loss_scale);
+    if (!loss || xt_backward(loss) < 0) return -1;
+    int ok = grads_finite(r, 1.0 / r->loss_scale);
+    if (ok < 0) return -1;
+    if (r->loss_scale != 1.0) {
+        /* fp16: dynamic loss scaling as torch's GradScaler (halve on overflow, double after
+         * 2000 good steps); an overflowed step is skipped, not an error. */
+        if (!ok) {
+            r->loss_scale /= 2.0;
+            r->good_steps = 0;
+            zero_grads(r);
+            out->finite = 1;
+            return 0;
+        }
+        if (++r->good_steps == 2000) {
+            r->loss_scale *= 2.0;
+            r->good_steps = 0;
+        }
+    }
+    if (!ok) {
+        out->finite = 0;
+        zero_grads(r);
+        return 0;
+    }
+    if (xt_adam_step(r->adam) < 0) return -1;
+    zero_grads(r);
+    return 0;
+}
+
+int tr_validate(run *r, xt_arena *arena, val_out *v) {
+    v->loss = v->acc = v->bacc = NAN;
+    if (!r->val) return 0;
+    int64_t n = xc_dataset_len(r->val);
+    int k = xc_dataset_num_classes(r->val);
+    int bs = r->c->data.batch_size;
+    float *scores = malloc((size_t)n * (size_t)k * sizeof *scores);
+    int64_t *idx = malloc((size_t)bs * sizeof *idx);
+    if (!scores || !idx) {
+        free(scores);
+        free(idx);
+        return xc_errorf("out of memory");
+    }
+    xc_model_set_training(r->model, 0);
+    int grad = xt_grad_enabled_set(0);
+    double loss_sum = 0;
+    int rc = 0;
+    for (int64_t i = 0; i < n && rc == 0; i += bs) {
+        int64_t m = n - i < bs ? n - i : bs;
+        for (int64_t j = 0; j < m; j++) idx[j] = i + j;
+        xt_arena_clear(arena);
+        xt_tensor *y = NULL;
+        xt_tensor *x = xc_dataset_batch(r->val, idx, m, r->dev, NULL, &r->norm, &y);
+        xt_tensor *logits = x ? forward(r, x) : NULL;
+        xt_tensor *loss = logits ? compute_loss(r, logits, y, 0) : NULL;
+        double lv;
+        if (!loss || xt_item(loss, &lv) < 0 ||
+            xt_to_host(logits, scores + i * k, (size_t)(m * k) * sizeof *scores) < 0) {
+            rc = xc_errorf("validation: %s", xc_error());
+            break;
+        }
+        if (xt_all_finite(logits) != 1) {
+            rc = xc_errorf("validation: non-finite model outputs (the weights diverged; lower "
+                           "optim.lr)");
+            break;
+        }
+        loss_sum += lv * (double)m;
+    }
+    xt_arena_clear(arena);
+    xt_grad_enabled_set(grad);
+    xc_model_set_training(r->model, 1);
+    if (rc == 0) {
+        v->loss = loss_sum / (double)n;
+        xc_metrics_params mp = xc_metrics_default();
+        mp.bootstrap = 0;
+        xc_metrics *m = xc_metrics_compute(scores, xc_dataset_labels(r->val), n, k, &mp);
+        if (!m) {
+            rc = xc_errorf("validation metrics: %s", xc_error());
+        } else {
+            v->acc = m->accuracy.value;
+            v->bacc = m->balanced_accuracy.present ? m->balanced_accuracy.value : NAN;
+            xc_metrics_free(m);
+        }
+    }
+    free(scores);
+    free(idx);
+    return rc;
+}
