@@ -72,7 +72,8 @@ typedef struct {
     int32_t valoff[17];  /* vals index of a code of length l: code + valoff[l] */
 } huff;
 
-static int extend_bits(int extra, int s) { return extra < (1 << (s - 1)) ? extra - (1 << s) + 1 : extra; }
+/* The value of the s extra bits v of a coefficient (JPEG's EXTEND: the low half is negative). */
+static inline int extend(unsigned v, int s) { return v < (1u << (s - 1)) ? (int)v - (1 << s) + 1 : (int)v; }
 
 /* The fast[] entry for the LOOK bits `at` of an AC table whose look[] is complete. */
 static uint32_t fast_entry(const huff *h, uint32_t at) {
@@ -81,7 +82,7 @@ static uint32_t fast_entry(const huff *h, uint32_t at) {
     int l1 = (int)(e1 & 31), sym1 = (int)(e1 >> 8), r1 = sym1 >> 4, s1 = sym1 & 15;
     if (sym1 == 0) return VALID | EOBF | (uint32_t)l1;
     if (!s1 || s1 > 7 || l1 + s1 > LOOK) return 0; /* ZRL, a large value, or bits beyond */
-    int used = l1 + s1, v1 = extend_bits((int)(at >> (LOOK - used)) & ((1 << s1) - 1), s1);
+    int used = l1 + s1, v1 = extend((at >> (LOOK - used)) & ((1u << s1) - 1), s1);
     uint32_t one = (uint32_t)(uint8_t)(int8_t)v1 << 16 | (uint32_t)r1 << 8 | VALID | (uint32_t)used;
     /* A second symbol entirely within the remaining bits? */
     unsigned e2 = h->look[(at << used) & ((1u << LOOK) - 1)];
@@ -90,7 +91,7 @@ static uint32_t fast_entry(const huff *h, uint32_t at) {
     if (sym2 == 0) return (one & ~31u) | EOBF | (uint32_t)(used + l2);
     if (!s2 || s2 > 7 || used + l2 + s2 > LOOK) return one;
     int all = used + l2 + s2;
-    int v2 = extend_bits((int)(at >> (LOOK - all)) & ((1 << s2) - 1), s2);
+    int v2 = extend((at >> (LOOK - all)) & ((1u << s2) - 1), s2);
     return (one & ~31u) | TWO | (uint32_t)(uint8_t)(int8_t)v2 << 24 | (uint32_t)r2 << 12 |
            (uint32_t)all;
 }
@@ -168,8 +169,6 @@ static inline unsigned get_bits(bits *b, int n) { /* n in 1..16, nb >= n */
     b->nb -= n;
     return v;
 }
-
-static inline int extend(unsigned v, int s) { return v < (1u << (s - 1)) ? (int)v - (1 << s) + 1 : (int)v; }
 
 /* Next symbol (nb >= 16), or -1 for a bad code. */
 static inline int huff_symbol(bits *b, const huff *h) {
