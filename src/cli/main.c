@@ -17,20 +17,19 @@
 
 struct command {
     const char *name;
-    int (*fn)(int argc, char **argv); /* NULL for a command of the library */
-    int torch;                        /* 1: in libxraycls_torch.so */
+    int (*fn)(int argc, char **argv); /* NULL: a command of libxraycls_torch.so */
     const char *summary;
 };
 
 static const struct command commands[] = {
-    {"info", cmd_info, 0, "show the tensors and metadata of a safetensors file"},
-    {"prepare", cmd_prepare, 0, "decode images once into a prepared dataset (CoronaHack, folders, CSV)"},
-    {"train", NULL, 1, "train a classifier from a config (resumable)"},
-    {"eval", NULL, 1, "score a split of a prepared dataset: metrics with bootstrap intervals"},
-    {"predict", NULL, 1, "class probabilities of image files and folders (CSV or JSON lines)"},
-    {"table", cmd_table, 0, "the results table (Markdown, CSV) of evaluated runs"},
-    {"import", NULL, 1, "pretrained weights (.pth, safetensors) as a model file for predict/eval"},
-    {"bench", NULL, 1, "images/s of training and inference steps of an architecture"},
+    {"info", cmd_info, "show the tensors and metadata of a safetensors file"},
+    {"prepare", cmd_prepare, "decode images once into a prepared dataset (CoronaHack, folders, CSV)"},
+    {"train", NULL, "train a classifier from a config (resumable)"},
+    {"eval", NULL, "score a split of a prepared dataset: metrics with bootstrap intervals"},
+    {"predict", NULL, "class probabilities of image files and folders (CSV or JSON lines)"},
+    {"table", cmd_table, "the results table (Markdown, CSV) of evaluated runs"},
+    {"import", NULL, "pretrained weights (.pth, safetensors) as a model file for predict/eval"},
+    {"bench", NULL, "images/s of training and inference steps of an architecture"},
 };
 
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
@@ -123,7 +122,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) return print_version();
     for (int i = 0; i < NCOMMANDS; i++) {
         if (strcmp(cmd, commands[i].name)) continue;
-        if (commands[i].torch) return run_torch_command(cmd, argc - 1, argv + 1);
+        if (!commands[i].fn) return run_torch_command(cmd, argc - 1, argv + 1);
         return commands[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "xraycls: unknown command '%s'\n\n", cmd);
