@@ -11,6 +11,9 @@
  * limits (non-NULL). Same contract as xc_image_decode_mem. */
 int xc_image_decode_jpeg(const uint8_t *buf, size_t len, const char *what, int channels,
                          int min_side_hint, const xc_image_limits *limits, xc_image *out);
+/* The largest DCT reduction 1/d (d in 8, 4, 2) keeping both sides of a w x h JPEG >= hint, as
+ * Pillow's draft() chooses it; 1 when none does (or hint <= 0). Both JPEG paths use it. */
+unsigned xc_image_jpeg_denom(unsigned w, unsigned h, int hint);
 /* xc_image_decode_jpeg without the fast path: libjpeg decodes every file. */
 int xc_image_decode_libjpeg(const uint8_t *buf, size_t len, const char *what, int channels,
                             int min_side_hint, const xc_image_limits *limits, xc_image *out);

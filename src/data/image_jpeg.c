@@ -76,9 +76,7 @@ static void cmyk_row(const uint8_t *src, uint8_t *dst, int width, int channels, 
     }
 }
 
-/* The largest DCT reduction 1/d (d in 8, 4, 2) keeping both sides >= hint, as Pillow's draft()
- * chooses it; 1 when none does. */
-static unsigned pick_denom(unsigned w, unsigned h, int hint) {
+unsigned xc_image_jpeg_denom(unsigned w, unsigned h, int hint) {
     if (hint <= 0) return 1;
     for (unsigned d = 8; d > 1; d /= 2)
         if (w >= d * (unsigned)hint && h >= d * (unsigned)hint) return d;
@@ -150,7 +148,7 @@ int xc_image_decode_libjpeg(const uint8_t *buf, size_t len, const char *what, in
                          cinfo.num_components);
     }
     cinfo.scale_num = 1;
-    cinfo.scale_denom = pick_denom(cinfo.image_width, cinfo.image_height, min_side_hint);
+    cinfo.scale_denom = xc_image_jpeg_denom(cinfo.image_width, cinfo.image_height, min_side_hint);
     if (cinfo.scale_denom > 1) {
         /* The output is resampled further anyway: the fast integer IDCT and plain chroma
          * upsampling cost nothing visible at that point (Pillow's draft mode does the same). */

@@ -348,14 +348,7 @@ static int run(dec *d, int min_side_hint, const xc_image_limits *limits, int *de
             d->progressive = m == 0xC2;
             if (read_sof(d, s, len, limits) < 0) return -1;
             if (d->ncomp == 3 && !is_ycbcr(d)) return -1;
-            unsigned den = 1;
-            if (min_side_hint > 0)
-                for (unsigned t = 8; t > 1; t /= 2)
-                    if ((unsigned)d->width >= t * (unsigned)min_side_hint &&
-                        (unsigned)d->height >= t * (unsigned)min_side_hint) {
-                        den = t;
-                        break;
-                    }
+            unsigned den = xc_image_jpeg_denom((unsigned)d->width, (unsigned)d->height, min_side_hint);
             if (den == 1) return -1; /* full size: libjpeg's own IDCT */
             *denom = (int)den;
             d->n = 8 / (int)den;
