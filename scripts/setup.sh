@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Installs the build and run dependencies from Debian's archive (idempotent), then builds
-# xraycls into build/. Run as root, or with sudo available.
+# Installs the build and run dependencies from Debian's archive (idempotent), then configures and
+# builds xraycls into build/. Run as root, or with sudo available.
+#
+#   scripts/setup.sh            build packages, optional feature libraries, test references
+#
+# The optional libraries (DICOM, figures, protocol buffers) are detected at configure time: a
+# build without one still works, and the feature that needs it says so when used. The test
+# references (PyTorch, torchvision, scikit-learn, statsmodels, pydicom, onnx) are used only by
+# the tests and scripts/ to compute expected values independently of xraycls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(build-essential cmake ninja-build pkg-config libtorch-dev libpng-dev libjpeg62-turbo-dev
-      libcjson-dev libopenblas-dev python3)
+build=(build-essential cmake ninja-build pkg-config libtorch-dev libpng-dev libjpeg62-turbo-dev
+       libcjson-dev libopenblas-dev zlib1g-dev python3)
+optional=(libdcmtk-dev libcharls-dev libopenjp2-7-dev libcairo2-dev fonts-dejavu-core
+          libprotobuf-c-dev protobuf-c-compiler)
+refs=(python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn
+      python3-statsmodels python3-pydicom python3-gdcm python3-onnx python3-protobuf)
 missing=()
-for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+for p in "${build[@]}" "${optional[@]}" "${refs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -q

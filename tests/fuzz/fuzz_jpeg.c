@@ -1,4 +1,4 @@
-/* fuzz_jpeg.c — libFuzzer target for JPEG decoding (xc_image_decode_mem, src/data/image_jpeg.c
+/* fuzz_jpeg.c — libFuzzer target for JPEG decoding (xc_image_decode_mem, src/image/image_jpeg.c
  * over libjpeg-turbo): any bytes give an image or -1 with a message, never a crash; see
  * fuzz_image.h for what is checked. Inputs that do not start like a JPEG are skipped. */
 #include "fuzz_image.h"

@@ -1,10 +1,10 @@
-/* fuzz_jpeg_fast.c — libFuzzer target for the fast JPEG path (src/data/image_jpeg_fast.c),
+/* fuzz_jpeg_fast.c — libFuzzer target for the fast JPEG path (src/image/image_jpeg_fast.c),
  * differential: whatever it accepts, libjpeg (with warnings as errors) must accept too, with the
  * same geometry; and it never crashes. The scale hint comes from the input's length, so small
  * files reach the 1/2, 1/4 and 1/8 reductions. */
 #include <string.h>
 
-#include "../../src/data/image_internal.h"
+#include "../../src/image/image_internal.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

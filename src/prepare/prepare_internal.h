@@ -1,4 +1,4 @@
-/* prepare_internal.h — what the prepare_*.c files share and nothing outside src/data uses:
+/* prepare_internal.h — what the prepare_*.c files share and nothing outside src/prepare uses:
  * growing the audit, growing the image list, small string helpers. All return 0 / -1 (out of
  * memory, with a message) like the rest. */
 #ifndef XRAYCLS_PREPARE_INTERNAL_H

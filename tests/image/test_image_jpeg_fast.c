@@ -1,4 +1,4 @@
-/* test_image_jpeg_fast.c — the fast JPEG path (src/data/image_jpeg_fast.c) against libjpeg.
+/* test_image_jpeg_fast.c — the fast JPEG path (src/image/image_jpeg_fast.c) against libjpeg.
  *
  * Files are encoded here with libjpeg in every coding the fast path claims (baseline and
  * progressive; gray and YCbCr with 4:4:4, 4:2:2, 4:2:0 sampling; restart intervals; odd sizes)
@@ -12,7 +12,7 @@
 
 #include <jpeglib.h>
 
-#include "../../src/data/image_internal.h"
+#include "../../src/image/image_internal.h"
 #include "check.h"
 #include "test_image_util.h"
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../src/data/image_internal.h"
+#include "../../src/image/image_internal.h"
 #include "xraycls/fs.h"
 
 static double cpu_now(void) {

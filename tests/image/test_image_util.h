@@ -1,4 +1,4 @@
-/* test_image_util.h — helpers shared by the tests/data/test_image*.c tests: deterministic
+/* test_image_util.h — helpers shared by the tests/image/test_image*.c tests: deterministic
  * synthetic images (smooth, X-ray-like: gradients, a disc, a few edges), pixel comparison,
  * and an in-memory byte buffer for encoders. Not a test itself (tests are test_*.c). */
 #ifndef XRAYCLS_TESTS_IMAGE_UTIL_H
