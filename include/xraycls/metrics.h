@@ -12,7 +12,8 @@
  *   confusion       C[t][p] = samples of true class t predicted as p (rows true, cols predicted).
  *   per class k     TP, FP, FN, TN one-vs-rest from C; precision TP/(TP+FP) (0 when the class is
  *                   present but never predicted, as scikit-learn's zero_division=0), recall
- *                   TP/(TP+FN), F1 2TP/(2TP+FP+FN), specificity TN/(TN+FP), support TP+FN.
+ *                   TP/(TP+FN), F1 2TP/(2TP+FP+FN), specificity TN/(TN+FP), NPV TN/(TN+FN),
+ *                   support TP+FN.
  *   absent class    support 0 in the split: precision, recall, F1, specificity and AUROC are
  *                   absent (never 0/0, never 0). A class with no negatives (all samples of one
  *                   class) has an absent specificity and AUROC.
@@ -27,7 +28,18 @@
  * Multi-label data (independent sigmoid outputs, targets N×K in {0,1}): only per-class AUROC and
  * macro AUROC are computed; every other metric is absent and the confusion matrix is empty.
  *
- * Confidence intervals: B bootstrap resamples (default 1000) STRATIFIED by true class — each
+ * Confidence intervals (docs/METRICS.md). params.ci chooses:
+ *   XC_CI_WILSON (default) or XC_CI_CLOPPER_PEARSON: the proportions — accuracy, per-class
+ *       recall, specificity, precision and NPV — get that closed-form binomial interval of their
+ *       counts (it never collapses at 0 or 1); each AUROC gets DeLong's interval (xraycls/stats.h);
+ *       the statistics without a closed form (balanced accuracy, F1, macro/weighted F1, macro
+ *       AUROC) get the bootstrap below. A proportion whose denominator is 0 (precision of a class
+ *       never predicted) has no interval.
+ *   XC_CI_BOOTSTRAP: every metric gets the bootstrap interval.
+ * Every xc_metric records the method of its interval (method) and, for a bootstrap interval of
+ * zero width (every resample gave the same value: a class of one sample, a metric at 0 or 1),
+ * sets degenerate = 1 — that interval says nothing about the uncertainty.
+ * The bootstrap: B resamples (default 1000) STRATIFIED by true class — each
  * resample draws, for every class, as many samples with replacement from that class as it has
  * — so every present class keeps its support in every resample and a rare class (COVID-19)
  * never drops out of one. (Multi-label data has no single class: plain resampling of N.) The
@@ -37,7 +49,7 @@
  * multi-label data, where a resample can lose every positive or negative of a class) is left
  * out of that metric's interval; with no defined resample the interval is absent. The generator is xoshiro256**
  * seeded through splitmix64 from `seed`: the same (data, B, seed) give the same interval on
- * every machine. B = 0 skips the bootstrap (intervals absent).
+ * every machine. B = 0 skips the bootstrap (those intervals absent).
  *
  * Failure: NULL with the message in xc_error() (bad sizes, labels out of range, NaN scores).
  */
@@ -47,23 +59,29 @@
 #include <stdint.h>
 
 #include "xraycls/error.h"
+#include "xraycls/stats.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* One number with its interval. present = 0: the metric is absent (value and interval are
- * meaningless, written as null). has_ci = 0: no interval (bootstrap off or never defined). */
+ * meaningless, written as null). has_ci = 0: no interval (bootstrap off or never defined).
+ * method: how the interval was made (XC_CI_NONE without one); degenerate: a bootstrap interval
+ * of zero width. */
 typedef struct {
     int present;
     double value;
     int has_ci;
     double ci_low, ci_high;
+    xc_ci_method method;
+    int degenerate;
 } xc_metric;
 
 typedef struct {
     int64_t support; /* true samples of the class (multi-label: positives) */
     xc_metric precision, recall, f1, specificity, auroc;
+    xc_metric npv; /* TN / (TN + FN); absent like the others (single-label only) */
 } xc_class_metrics;
 
 typedef struct {
@@ -73,6 +91,7 @@ typedef struct {
     int bootstrap;    /* resamples used (0: none) */
     uint64_t seed;
     double level;     /* 0.95 */
+    xc_ci_method ci;  /* params.ci */
     xc_metric accuracy, balanced_accuracy, macro_f1, weighted_f1, macro_auroc;
     xc_class_metrics *per_class; /* K entries */
     int64_t *confusion;          /* K×K, row-major, rows true, cols predicted; NULL if multilabel */
@@ -82,6 +101,7 @@ typedef struct {
     int bootstrap;  /* resamples, >= 0 (1000) */
     uint64_t seed;  /* (0) */
     double level;   /* interval coverage in (0, 1) (0.95) */
+    xc_ci_method ci; /* XC_CI_WILSON, XC_CI_CLOPPER_PEARSON or XC_CI_BOOTSTRAP (XC_CI_WILSON) */
 } xc_metrics_params;
 
 xc_metrics_params xc_metrics_default(void);

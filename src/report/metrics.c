@@ -55,7 +55,7 @@ static uint64_t rng_below(rng *r, uint64_t n) {
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
 xc_metrics_params xc_metrics_default(void) {
-    xc_metrics_params p = {1000, 0, 0.95};
+    xc_metrics_params p = {1000, 0, 0.95, XC_CI_WILSON};
     return p;
 }
 
@@ -159,12 +159,13 @@ int xc_auroc(const float *scores, const uint8_t *positive, int64_t n, double *au
 
 /* Flat layout of the metric values of one (re)sample: the five summaries, then five per class. */
 enum { M_ACC, M_BAL, M_MACRO_F1, M_WEIGHTED_F1, M_MACRO_AUROC, M_SUMMARY };
-enum { C_PREC, C_REC, C_F1, C_SPEC, C_AUROC, C_PER_CLASS };
+enum { C_PREC, C_REC, C_F1, C_SPEC, C_AUROC, C_NPV, C_PER_CLASS };
 
 typedef struct {
     int64_t n;
     int k;
     int multilabel;
+    const float *scores;   /* (n, k) */
     const int64_t *labels; /* single-label: (n) */
     int *pred;             /* single-label: (n) argmax */
     uint8_t *pos;          /* (k, n): pos[c*n + i] = sample i is a positive of class c */
@@ -212,6 +213,7 @@ static void evaluate(const context *cx, const double *w, double *v) {
         o[C_REC] = tp / support;
         o[C_F1] = 2 * tp / (2 * tp + fp + fn);
         o[C_SPEC] = (tn + fp) > 0 ? tn / (tn + fp) : NAN;
+        o[C_NPV] = (tn + fn) > 0 ? tn / (tn + fn) : NAN;
         present++;
         rec_sum += o[C_REC];
         f1_sum += o[C_F1];
@@ -249,8 +251,41 @@ static void set_metric(xc_metric *out, double point, double *boot, int stride, i
     if (m == 0) return;
     qsort(scratch, (size_t)m, sizeof *scratch, cmp_double);
     out->has_ci = 1;
+    out->method = XC_CI_BOOTSTRAP;
     out->ci_low = quantile(scratch, m, (1 - level) / 2);
     out->ci_high = quantile(scratch, m, (1 + level) / 2);
+    out->degenerate = out->ci_low == out->ci_high;
+}
+
+/* Replaces a present metric's interval by the closed-form interval of x / n (none when n = 0). */
+static void set_proportion(xc_metric *out, int64_t x, int64_t n, double level, xc_ci_method method) {
+    if (!out->present) return;
+    double lo, hi;
+    out->has_ci = 0;
+    out->degenerate = 0;
+    out->method = XC_CI_NONE;
+    if (xc_proportion_ci(x, n, level, method, &lo, &hi) != 0) return;
+    out->has_ci = 1;
+    out->ci_low = lo;
+    out->ci_high = hi;
+    out->method = method;
+}
+
+/* Replaces a present AUROC's interval by DeLong's (column c of the scores). */
+static void set_delong(xc_metric *out, const context *cx, int c, double level) {
+    if (!out->present) return;
+    double auc, lo, hi;
+    out->has_ci = 0;
+    out->degenerate = 0;
+    out->method = XC_CI_NONE;
+    if (xc_delong_ci(cx->scores + c, cx->k, cx->pos + (size_t)c * cx->n, cx->n, level, &auc, NULL, &lo, &hi) != 0) {
+        xc_error_clear(); /* cannot fail on checked input; leave the metric without an interval */
+        return;
+    }
+    out->has_ci = 1;
+    out->ci_low = lo;
+    out->ci_high = hi;
+    out->method = XC_CI_DELONG;
 }
 
 void xc_metrics_free(xc_metrics *m) {
@@ -313,6 +348,7 @@ static xc_metrics *compute(context *cx, const xc_metrics_params *p) {
     m->bootstrap = b;
     m->seed = p->seed;
     m->level = p->level;
+    m->ci = p->ci;
 
     for (int64_t i = 0; i < n; i++) w[i] = 1;
     evaluate(cx, w, point);
@@ -363,13 +399,32 @@ static xc_metrics *compute(context *cx, const xc_metrics_params *p) {
     for (int j = 0; j < M_SUMMARY; j++) set_metric(summary[j], point[j], boot + j, nv, b, p->level, scratch);
     for (int c = 0; c < k; c++) {
         xc_class_metrics *o = &m->per_class[c];
-        xc_metric *dst[C_PER_CLASS] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc};
+        xc_metric *dst[C_PER_CLASS] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc, &o->npv};
         int base = M_SUMMARY + c * C_PER_CLASS;
         for (int j = 0; j < C_PER_CLASS; j++)
             set_metric(dst[j], point[base + j], boot + base + j, nv, b, p->level, scratch);
         int64_t support = 0;
         for (int64_t i = 0; i < n; i++) support += cx->pos[(size_t)c * n + i];
         o->support = support;
+    }
+    if (p->ci != XC_CI_BOOTSTRAP) {
+        for (int c = 0; c < k; c++) set_delong(&m->per_class[c].auroc, cx, c, p->level);
+        if (!cx->multilabel) {
+            const int64_t *cm = m->confusion;
+            int64_t correct = 0;
+            for (int c = 0; c < k; c++) {
+                int64_t tp = cm[c * k + c], support = 0, predicted = 0;
+                for (int j = 0; j < k; j++) support += cm[c * k + j], predicted += cm[j * k + c];
+                int64_t fp = predicted - tp, fn = support - tp, tn = n - tp - fp - fn;
+                xc_class_metrics *o = &m->per_class[c];
+                correct += tp;
+                set_proportion(&o->recall, tp, support, p->level, p->ci);
+                set_proportion(&o->precision, tp, predicted, p->level, p->ci);
+                set_proportion(&o->specificity, tn, tn + fp, p->level, p->ci);
+                set_proportion(&o->npv, tn, tn + fn, p->level, p->ci);
+            }
+            set_proportion(&m->accuracy, correct, n, p->level, p->ci);
+        }
     }
 
 done:
@@ -385,6 +440,9 @@ done:
 static int check_params(const xc_metrics_params *p, int64_t n, int k) {
     if (n < 1) return xc_errorf("metrics: no samples");
     if (k < 2) return xc_errorf("metrics: %d class(es); at least 2 are needed", k);
+    if (p->ci != XC_CI_WILSON && p->ci != XC_CI_CLOPPER_PEARSON && p->ci != XC_CI_BOOTSTRAP)
+        return xc_errorf("metrics: '%s' is not an interval choice (wilson, clopper-pearson, bootstrap)",
+                         xc_ci_method_name(p->ci));
     if (p->bootstrap < 0) return xc_errorf("metrics: bootstrap resamples must be >= 0, not %d", p->bootstrap);
     if (!(p->level > 0 && p->level < 1)) return xc_errorf("metrics: interval level %g is not in (0, 1)", p->level);
     return 0;
@@ -401,7 +459,7 @@ xc_metrics *xc_metrics_compute(const float *scores, const int64_t *labels, int64
             return xc_errorf("metrics: label %lld of sample %lld is outside [0, %d)", (long long)labels[i],
                              (long long)i, k),
                    NULL;
-    context cx = {.n = n, .k = k, .labels = labels};
+    context cx = {.n = n, .k = k, .scores = scores, .labels = labels};
     cx.pred = malloc((size_t)n * sizeof *cx.pred);
     cx.pos = calloc((size_t)n * k, 1);
     cx.conf = malloc((size_t)k * k * sizeof *cx.conf);
@@ -427,7 +485,7 @@ xc_metrics *xc_metrics_compute_multilabel(const float *scores, const uint8_t *ta
     if (!p) p = &def;
     if (!scores || !targets) return xc_errorf("metrics: no scores or targets"), NULL;
     if (check_params(p, n, k) < 0 || check_scores(scores, n * k) < 0) return NULL;
-    context cx = {.n = n, .k = k, .multilabel = 1};
+    context cx = {.n = n, .k = k, .scores = scores, .multilabel = 1};
     cx.pos = malloc((size_t)n * k);
     cx.conf = malloc((size_t)k * k * sizeof *cx.conf);
     xc_metrics *m = NULL;

@@ -63,10 +63,18 @@ static char *sb_take(sbuf *b, const char *what) {
 
 /* ---- formatting -------------------------------------------------------------------------- */
 
+/* The interval's method as written beside it: "wilson", "delong", "bootstrap", … */
+static const char *method_tag(const xc_metric *m) {
+    return m->method == XC_CI_BOOTSTRAP ? "bootstrap" : xc_ci_method_name(m->method);
+}
+
 char *xc_metric_format(const xc_metric *m, char *buf, size_t cap) {
     if (!m->present) snprintf(buf, cap, "absent");
     else if (!m->has_ci) snprintf(buf, cap, "%.3f", m->value);
-    else snprintf(buf, cap, "%.3f [%.3f, %.3f]", m->value, m->ci_low, m->ci_high);
+    else if (m->method == XC_CI_NONE) snprintf(buf, cap, "%.3f [%.3f, %.3f]", m->value, m->ci_low, m->ci_high);
+    else
+        snprintf(buf, cap, "%.3f [%.3f, %.3f] %s%s", m->value, m->ci_low, m->ci_high, method_tag(m),
+                 m->degenerate ? " (degenerate)" : "");
     return buf;
 }
 
@@ -107,6 +115,9 @@ static cJSON *metric_json(const xc_metric *m) {
         cJSON_AddNullToObject(o, "ci_low");
         cJSON_AddNullToObject(o, "ci_high");
     }
+    if (m->present && m->has_ci) cJSON_AddStringToObject(o, "method", xc_ci_method_name(m->method));
+    else cJSON_AddNullToObject(o, "method");
+    if (m->present && m->has_ci && m->degenerate) cJSON_AddTrueToObject(o, "degenerate");
     if (!m->present) cJSON_AddTrueToObject(o, "absent");
     return o;
 }
@@ -140,6 +151,12 @@ char *xc_report_json(const xc_metrics *m, const xc_report_info *info) {
     cJSON_AddNumberToObject(boot, "seed", (double)m->seed);
     cJSON_AddNumberToObject(boot, "level", m->level);
     cJSON_AddStringToObject(boot, "method", bootstrap_method(m));
+    cJSON *iv = cJSON_AddObjectToObject(root, "intervals");
+    cJSON_AddNumberToObject(iv, "level", m->level);
+    int closed = m->ci != XC_CI_BOOTSTRAP;
+    cJSON_AddStringToObject(iv, "proportions", closed ? xc_ci_method_name(m->ci) : "bootstrap-percentile");
+    cJSON_AddStringToObject(iv, "auroc", closed ? "delong" : "bootstrap-percentile");
+    cJSON_AddStringToObject(iv, "other", m->bootstrap > 0 ? "bootstrap-percentile" : "none");
     cJSON_AddItemToObject(root, "accuracy", metric_json(&m->accuracy));
     cJSON_AddItemToObject(root, "balanced_accuracy", metric_json(&m->balanced_accuracy));
     cJSON_AddItemToObject(root, "macro_f1", metric_json(&m->macro_f1));
@@ -156,6 +173,7 @@ char *xc_report_json(const xc_metrics *m, const xc_report_info *info) {
         cJSON_AddItemToObject(e, "f1", metric_json(&o->f1));
         cJSON_AddItemToObject(e, "specificity", metric_json(&o->specificity));
         cJSON_AddItemToObject(e, "auroc", metric_json(&o->auroc));
+        cJSON_AddItemToObject(e, "npv", metric_json(&o->npv));
         cJSON_AddItemToObject(pc, info->classes[c], e);
     }
     if (m->confusion) {
@@ -178,16 +196,18 @@ char *xc_report_json(const xc_metrics *m, const xc_report_info *info) {
 
 static void csv_metric(sbuf *b, const xc_metric *m) {
     if (!m || !m->present) {
-        sb_printf(b, ",,,");
+        sb_printf(b, ",,,,");
         return;
     }
     sb_printf(b, ",%.17g", m->value);
-    if (m->has_ci) sb_printf(b, ",%.17g,%.17g", m->ci_low, m->ci_high);
-    else sb_printf(b, ",,");
+    if (m->has_ci)
+        sb_printf(b, ",%.17g,%.17g,%s%s", m->ci_low, m->ci_high, xc_ci_method_name(m->method),
+                  m->degenerate ? " (degenerate)" : "");
+    else sb_printf(b, ",,,");
 }
 
 static void csv_row(sbuf *b, const char *name, long long support, const xc_metric *prec, const xc_metric *rec,
-                    const xc_metric *f1, const xc_metric *spec, const xc_metric *auroc) {
+                    const xc_metric *f1, const xc_metric *spec, const xc_metric *auroc, const xc_metric *npv) {
     csv_field(b, name);
     sb_printf(b, ",%lld", support);
     csv_metric(b, prec);
@@ -195,24 +215,26 @@ static void csv_row(sbuf *b, const char *name, long long support, const xc_metri
     csv_metric(b, f1);
     csv_metric(b, spec);
     csv_metric(b, auroc);
+    csv_metric(b, npv);
     sb_printf(b, "\n");
 }
 
 char *xc_report_csv(const xc_metrics *m, const xc_report_info *info) {
     sbuf b = {0};
     sb_printf(&b, "name,support");
-    const char *cols[5] = {"precision", "recall", "f1", "specificity", "auroc"};
-    for (int j = 0; j < 5; j++) sb_printf(&b, ",%s,%s_ci_low,%s_ci_high", cols[j], cols[j], cols[j]);
+    const char *cols[6] = {"precision", "recall", "f1", "specificity", "auroc", "npv"};
+    for (int j = 0; j < 6; j++)
+        sb_printf(&b, ",%s,%s_ci_low,%s_ci_high,%s_ci_method", cols[j], cols[j], cols[j], cols[j]);
     sb_printf(&b, "\n");
     for (int c = 0; c < m->num_classes; c++) {
         const xc_class_metrics *o = &m->per_class[c];
         csv_row(&b, info->classes[c], (long long)o->support, &o->precision, &o->recall, &o->f1, &o->specificity,
-                &o->auroc);
+                &o->auroc, &o->npv);
     }
     long long n = (long long)m->n;
-    csv_row(&b, "macro", n, NULL, &m->balanced_accuracy, &m->macro_f1, NULL, &m->macro_auroc);
-    csv_row(&b, "weighted", n, NULL, NULL, &m->weighted_f1, NULL, NULL);
-    if (!m->multilabel) csv_row(&b, "micro", n, &m->accuracy, &m->accuracy, &m->accuracy, NULL, NULL);
+    csv_row(&b, "macro", n, NULL, &m->balanced_accuracy, &m->macro_f1, NULL, &m->macro_auroc, NULL);
+    csv_row(&b, "weighted", n, NULL, NULL, &m->weighted_f1, NULL, NULL, NULL);
+    if (!m->multilabel) csv_row(&b, "micro", n, &m->accuracy, &m->accuracy, &m->accuracy, NULL, NULL, NULL);
     return sb_take(&b, "eval.csv");
 }
 
@@ -232,25 +254,31 @@ char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info) {
     sb_printf(&b, "- data: `%s`, split **%s**, %lld images%s%s\n", info->data ? info->data : "?",
               info->split ? info->split : "?", (long long)m->n, info->task ? ", task " : "", info->task ? info->task : "");
     sb_printf(&b, "- model: %s, %s head, %d classes\n", info->arch ? info->arch : "?", info->head ? info->head : "?", k);
+    if (m->ci != XC_CI_BOOTSTRAP)
+        sb_printf(&b, "- intervals: %.0f%%; proportions (accuracy, precision, recall, specificity, NPV): %s; "
+                      "AUROC: DeLong; the others: %s\n",
+                  100 * m->level, m->ci == XC_CI_WILSON ? "Wilson score" : "Clopper–Pearson exact",
+                  m->bootstrap > 0 ? "bootstrap (below)" : "none (bootstrap off)");
     if (m->bootstrap > 0)
-        sb_printf(&b, "- intervals: %.0f%%, bootstrap (%s), %d resamples, seed %llu\n", 100 * m->level,
-                  bootstrap_method(m), m->bootstrap, (unsigned long long)m->seed);
-    else sb_printf(&b, "- intervals: none (bootstrap off)\n");
+        sb_printf(&b, "- bootstrap: %.0f%%, %s, %d resamples, seed %llu; \"degenerate\" marks an interval of zero "
+                      "width (every resample gave the same value)\n",
+                  100 * m->level, bootstrap_method(m), m->bootstrap, (unsigned long long)m->seed);
+    else if (m->ci == XC_CI_BOOTSTRAP) sb_printf(&b, "- intervals: none (bootstrap off)\n");
 
     sb_printf(&b, "\n| metric | value [%.0f%% CI] |\n|---|---|\n", 100 * m->level);
     const char *names[5] = {"accuracy", "balanced accuracy", "macro F1", "weighted F1", "macro AUROC"};
     const xc_metric *sm[5] = {&m->accuracy, &m->balanced_accuracy, &m->macro_f1, &m->weighted_f1, &m->macro_auroc};
     for (int j = 0; j < 5; j++) sb_printf(&b, "| %s | %s |\n", names[j], xc_metric_format(sm[j], f, sizeof f));
 
-    sb_printf(&b, "\n## Per class\n\n| class | support | precision | recall | F1 | specificity | AUROC |\n"
-                  "|---|---:|---|---|---|---|---|\n");
+    sb_printf(&b, "\n## Per class\n\n| class | support | precision | recall | F1 | specificity | AUROC | NPV |\n"
+                  "|---|---:|---|---|---|---|---|---|\n");
     for (int c = 0; c < k; c++) {
         const xc_class_metrics *o = &m->per_class[c];
         sb_printf(&b, "| ");
         md_cell(&b, info->classes[c]);
         sb_printf(&b, " | %lld", (long long)o->support);
-        const xc_metric *cm[5] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc};
-        for (int j = 0; j < 5; j++) sb_printf(&b, " | %s", xc_metric_format(cm[j], f, sizeof f));
+        const xc_metric *cm[6] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc, &o->npv};
+        for (int j = 0; j < 6; j++) sb_printf(&b, " | %s", xc_metric_format(cm[j], f, sizeof f));
         sb_printf(&b, " |\n");
     }
 
@@ -290,7 +318,10 @@ char *xc_report_summary(const xc_metrics *m, const xc_report_info *info) {
     sbuf b = {0};
     char f[96];
     sb_printf(&b, "%s: %lld images, %d classes", info->split ? info->split : "split", (long long)m->n, m->num_classes);
-    if (m->bootstrap > 0) sb_printf(&b, " (%.0f%% bootstrap intervals, %d resamples)", 100 * m->level, m->bootstrap);
+    sb_printf(&b, " (%.0f%% intervals", 100 * m->level);
+    if (m->ci != XC_CI_BOOTSTRAP) sb_printf(&b, "; %s for proportions, DeLong for AUROC", xc_ci_method_name(m->ci));
+    if (m->bootstrap > 0) sb_printf(&b, "; bootstrap, %d resamples, for the others", m->bootstrap);
+    sb_printf(&b, ")");
     sb_printf(&b, "\n");
     sb_printf(&b, "  accuracy           %s\n", xc_metric_format(&m->accuracy, f, sizeof f));
     sb_printf(&b, "  balanced accuracy  %s\n", xc_metric_format(&m->balanced_accuracy, f, sizeof f));
@@ -353,6 +384,12 @@ static int read_metric(const cJSON *obj, const char *path, const char *key, xc_m
             xc_json_item_double(hi, p2, -1e308, 1e308, &out->ci_high) < 0)
             return -1;
         out->has_ci = 1;
+        const char *meth = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "method"));
+        static const xc_ci_method all[] = {XC_CI_WILSON, XC_CI_CLOPPER_PEARSON, XC_CI_DELONG, XC_CI_BOOTSTRAP,
+                                           XC_CI_WALD_PAIRED};
+        for (size_t j = 0; meth && j < sizeof all / sizeof *all; j++)
+            if (!strcmp(meth, xc_ci_method_name(all[j]))) out->method = all[j];
+        out->degenerate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "degenerate"));
     }
     return 0;
 }

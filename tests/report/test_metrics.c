@@ -1,5 +1,6 @@
 /* test_metrics.c — the metrics of xraycls/metrics.h against cases computed by hand, AUROC against
- * a brute-force pair count, absent classes, multi-label data and the bootstrap intervals. */
+ * a brute-force pair count, absent classes, multi-label data, the closed-form intervals (values
+ * from statsmodels proportion_confint, quoted in place) and the bootstrap intervals. */
 #include <stdint.h>
 
 #include "check.h"
@@ -56,9 +57,30 @@ static void test_hand_example(void) {
         CHECK_CLOSE(o->f1.value, f1[c], 1e-12, 0);
         CHECK_CLOSE(o->specificity.value, spec[c], 1e-12, 0);
         CHECK_CLOSE(o->auroc.value, auc[c], 1e-12, 0);
-        CHECK(!o->recall.has_ci); /* no bootstrap asked */
+        /* no bootstrap asked: the proportions and AUROC still have their closed-form intervals,
+         * the F1 has none */
+        CHECK(o->recall.has_ci && o->recall.method == XC_CI_WILSON);
+        CHECK(o->auroc.has_ci && o->auroc.method == XC_CI_DELONG);
+        CHECK(!o->f1.has_ci && o->f1.method == XC_CI_NONE);
     }
-    CHECK(!m->accuracy.has_ci);
+    /* NPV = TN / (TN + FN): class 0 4/5, class 1 3/4, class 2 6/7 */
+    CHECK_CLOSE(m->per_class[0].npv.value, 0.8, 1e-12, 0);
+    CHECK_CLOSE(m->per_class[1].npv.value, 0.75, 1e-12, 0);
+    CHECK_CLOSE(m->per_class[2].npv.value, 6.0 / 7, 1e-12, 0);
+    /* accuracy 5/8 with its Wilson interval (statsmodels proportion_confint(5, 8, method="wilson")) */
+    CHECK(m->accuracy.has_ci && m->accuracy.method == XC_CI_WILSON);
+    CHECK_CLOSE(m->accuracy.ci_low, 0.3057423946, 1e-9, 0);
+    CHECK_CLOSE(m->accuracy.ci_high, 0.8631557142, 1e-9, 0);
+    CHECK(!m->balanced_accuracy.has_ci);
+    xc_metrics_free(m);
+    /* recall of class 2 (1/2) by Clopper–Pearson: proportion_confint(1, 2, method="beta") */
+    p.ci = XC_CI_CLOPPER_PEARSON;
+    m = xc_metrics_compute(S3, L3, 8, 3, &p);
+    CHECK(m && m->per_class[2].recall.method == XC_CI_CLOPPER_PEARSON);
+    if (m) {
+        CHECK_CLOSE(m->per_class[2].recall.ci_low, 0.0125791171, 1e-9, 0);
+        CHECK_CLOSE(m->per_class[2].recall.ci_high, 0.9874208829, 1e-9, 0);
+    }
     xc_metrics_free(m);
 }
 
@@ -172,6 +194,7 @@ static void test_bootstrap(void) {
         }
     }
     xc_metrics_params p = xc_metrics_default();
+    p.ci = XC_CI_BOOTSTRAP; /* every interval by the bootstrap */
     p.seed = 7;
     xc_metrics *a = xc_metrics_compute(s, l, N, K, &p), *b = xc_metrics_compute(s, l, N, K, &p);
     p.seed = 8;
@@ -197,21 +220,65 @@ static void test_bootstrap(void) {
     CHECK(r2->present && r2->has_ci);
     CHECK((r2->ci_low == 0 || r2->ci_low == 1) && (r2->ci_high == 0 || r2->ci_high == 1));
     CHECK(r2->ci_low == r2->value && r2->ci_high == r2->value); /* the one sample is always drawn */
+    CHECK(r2->degenerate && r2->method == XC_CI_BOOTSTRAP); /* and that is said */
+    CHECK(!a->accuracy.degenerate);
+    /* by default that recall gets a Wilson interval of its 1 sample instead: wide, not a point */
+    p.ci = XC_CI_WILSON;
+    xc_metrics *w = xc_metrics_compute(s, l, N, K, &p);
+    CHECK(w != NULL);
+    if (w) {
+        const xc_metric *wr = &w->per_class[2].recall;
+        CHECK(wr->method == XC_CI_WILSON && !wr->degenerate && wr->ci_high - wr->ci_low > 0.5);
+    }
+    xc_metrics_free(w);
 done:
     xc_metrics_free(a);
     xc_metrics_free(b);
     xc_metrics_free(c);
 }
 
-/* Perfect predictions: every resample is perfect, so the intervals collapse to [1, 1]. */
+/* Perfect predictions: every resample is perfect, so a bootstrap interval collapses to [1, 1]
+ * (and says so); the default Wilson interval of 4/4 does not. */
 static void test_perfect(void) {
     const float s[4 * 2] = {.9f, .1f, .7f, .3f, .2f, .8f, .4f, .6f};
+    const int64_t l[4] = {0, 0, 1, 1};
+    xc_metrics_params p = xc_metrics_default();
+    p.ci = XC_CI_BOOTSTRAP;
+    xc_metrics *m = xc_metrics_compute(s, l, 4, 2, &p);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(m->accuracy.value == 1 && m->accuracy.ci_low == 1 && m->accuracy.ci_high == 1);
+    CHECK(m->accuracy.degenerate);
+    CHECK(m->macro_auroc.value == 1 && m->macro_auroc.ci_low == 1 && m->macro_auroc.degenerate);
+    xc_metrics_free(m);
+    m = xc_metrics_compute(s, l, 4, 2, NULL);
+    CHECK(m != NULL);
+    if (!m) return;
+    /* proportion_confint(4, 4, method="wilson") = (0.51010, 1) */
+    CHECK(m->accuracy.method == XC_CI_WILSON && m->accuracy.ci_high == 1 && !m->accuracy.degenerate);
+    CHECK_CLOSE(m->accuracy.ci_low, 0.5101091635, 1e-9, 0);
+    xc_metrics_free(m);
+}
+
+/* All wrong, and a single image. */
+static void test_all_wrong_and_single(void) {
+    const float s[4 * 2] = {.1f, .9f, .3f, .7f, .8f, .2f, .6f, .4f};
     const int64_t l[4] = {0, 0, 1, 1};
     xc_metrics *m = xc_metrics_compute(s, l, 4, 2, NULL);
     CHECK(m != NULL);
     if (!m) return;
-    CHECK(m->accuracy.value == 1 && m->accuracy.ci_low == 1 && m->accuracy.ci_high == 1);
-    CHECK(m->macro_auroc.value == 1 && m->macro_auroc.ci_low == 1);
+    CHECK(m->accuracy.value == 0 && m->accuracy.ci_low == 0 && m->accuracy.ci_high > 0.4);
+    CHECK(m->per_class[0].auroc.value == 0 && m->per_class[0].auroc.method == XC_CI_DELONG);
+    xc_metrics_free(m);
+    const float one[2] = {.3f, .7f};
+    const int64_t l1[1] = {1};
+    m = xc_metrics_compute(one, l1, 1, 2, NULL);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(m->accuracy.value == 1 && m->accuracy.ci_high == 1 && m->accuracy.ci_low < 0.25);
+    CHECK(!m->per_class[0].recall.present);         /* class 0 absent */
+    CHECK(!m->per_class[1].auroc.present);          /* no negative: AUROC undefined */
+    CHECK(!m->per_class[1].specificity.present);
     xc_metrics_free(m);
 }
 
@@ -266,6 +333,7 @@ int main(void) {
     test_never_predicted();
     test_bootstrap();
     test_perfect();
+    test_all_wrong_and_single();
     test_multilabel();
     test_bad_input();
     return check_done("test_metrics");

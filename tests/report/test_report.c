@@ -86,11 +86,12 @@ static void test_eval_files(const char *dir, xc_metrics *m) {
     char *csv = xc_read_file(cp, &len, 1 << 20);
     CHECK(csv != NULL);
     if (csv) {
-        CHECK(strncmp(csv, "name,support,precision,precision_ci_low,precision_ci_high,recall,", 65) == 0);
+        CHECK_CONTAINS(csv, "name,support,precision,precision_ci_low,precision_ci_high,precision_ci_method,recall,");
+        CHECK_CONTAINS(csv, ",npv,npv_ci_low,npv_ci_high,npv_ci_method\n");
         int lines = 0;
         for (char *p = csv; *p; p++) lines += *p == '\n';
         CHECK(lines == 1 + 4 + 3);
-        CHECK_CONTAINS(csv, "\nCOVID-19,0,,,,,,,,,,,,,,,\n");
+        CHECK_CONTAINS(csv, "\nCOVID-19,0,,,,,,,,,,,,,,,,,,,,,,,,\n");
         CHECK_CONTAINS(csv, "\nmicro,8,0.625,");
         CHECK_CONTAINS(csv, "\nweighted,8,,,,,,,");
         free(csv);
@@ -182,8 +183,11 @@ int main(void) {
     }
     xc_metrics_free(m);
     char buf[64];
-    xc_metric x = {1, 0.91234, 1, 0.8901, 0.93149};
-    CHECK(strcmp(xc_metric_format(&x, buf, sizeof buf), "0.912 [0.890, 0.931]") == 0);
+    xc_metric x = {1, 0.91234, 1, 0.8901, 0.93149, XC_CI_WILSON, 0};
+    CHECK(strcmp(xc_metric_format(&x, buf, sizeof buf), "0.912 [0.890, 0.931] wilson") == 0);
+    x.method = XC_CI_BOOTSTRAP;
+    x.degenerate = 1;
+    CHECK(strcmp(xc_metric_format(&x, buf, sizeof buf), "0.912 [0.890, 0.931] bootstrap (degenerate)") == 0);
     x.has_ci = 0;
     CHECK(strcmp(xc_metric_format(&x, buf, sizeof buf), "0.912") == 0);
     x.present = 0;
