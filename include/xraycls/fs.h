@@ -1,4 +1,5 @@
-/* xraycls/fs.h — files: atomic writes (temporary file, fsync, rename), whole-file reads, folders.
+/* xraycls/fs.h — files: atomic writes (temporary file, fsync, rename), whole-file reads, folders
+ * and the one folder walk.
  *
  * Nothing the program writes is ever half-written under its final name: every output goes
  * through xc_atomic_* or xc_write_file_atomic. Failure: -1 / NULL with xc_error() naming the
@@ -7,6 +8,7 @@
 #define XRAYCLS_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "xraycls/error.h"
@@ -47,6 +49,27 @@ int xc_is_file(const char *path);
 /* "a" + "b" → "a/b"; "a/" + "b" → "a/b"; "" + "b" → "b". b is appended as is, even when
  * absolute. malloc'd, caller frees; NULL only when out of memory. */
 char *xc_path_join(const char *a, const char *b);
+
+/* ---- folder walks ---------------------------------------------------------------------------- */
+
+/* What xc_walk lists. */
+enum {
+    XC_WALK_FILES = 1,     /* regular files (links to files included) */
+    XC_WALK_DIRS = 2,      /* folders (links to folders included) */
+    XC_WALK_RECURSIVE = 4, /* descend into sub-folders (never through a link, so no loop) */
+};
+
+/* The entries of folder `dir` that `flags` asks for and `keep` (NULL: all) accepts, keep being
+ * called with the entry's name (its last component). Entries whose name starts with '.' are
+ * skipped, and not descended into: hidden files, and the "._x.jpg" copies macOS leaves.
+ * Results are paths relative to dir ("a.png", "sub/b.png"), sorted bytewise (strcmp); entries
+ * that vanish or cannot be stat'ed while listed are skipped (a dangling link). Descends at most
+ * 64 levels. *out (free with xc_strv_free(*out, *n)) and *n are set on success; on failure they
+ * are NULL/0 and xc_error() says which folder could not be listed: "cannot list 'x': Permission
+ * denied". */
+int xc_walk(const char *dir, int flags, int (*keep)(const char *name), char ***out, int64_t *n);
+/* Frees n strings and the array (accepts NULL). */
+void xc_strv_free(char **v, int64_t n);
 
 #ifdef __cplusplus
 }
