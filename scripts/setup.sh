@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=(build-essential cmake ninja-build pkg-config libtorch-dev libpng-dev libjpeg62-turbo-dev
        libcjson-dev libopenblas-dev zlib1g-dev python3)
-optional=(libdcmtk-dev libcharls-dev libopenjp2-7-dev libcairo2-dev fonts-dejavu-core
+# libgloo-dev: the headers that data-parallel training (c10d Gloo) compiles against.
+optional=(libgloo-dev libdcmtk-dev libcharls-dev libopenjp2-7-dev libcairo2-dev fonts-dejavu-core
           libprotobuf-c-dev protobuf-c-compiler)
 refs=(python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn
       python3-statsmodels python3-pydicom python3-gdcm python3-onnx python3-protobuf)

@@ -19,7 +19,9 @@
  *   train    epochs 20, seed 0, device "auto", best_metric "val_accuracy"|"val_loss"|
  *            "val_balanced_accuracy", precision "auto"|"fp32"|"bf16"|"fp16", on_nonfinite
  *            "stop"|"skip", log_every 50 (steps between train.log lines), max_steps_per_epoch 0
- *            (0: whole epoch; a positive number cuts epochs short, for smoke tests)
+ *            (0: whole epoch; a positive number cuts epochs short, for smoke tests),
+ *            distributed {backend "auto"|"gloo"|"nccl", sync_bn false, overlap true,
+ *            bucket_mb 25, timeout_s 300} (used only when launched as several processes)
  *   output   runs_dir "runs", name (the config file's stem)
  *
  * "imagenet" weights exist for every arch, "chexnet" for densenet121 only; the file each needs
@@ -44,6 +46,7 @@ typedef enum { XC_BEST_VAL_ACCURACY = 0, XC_BEST_VAL_LOSS, XC_BEST_VAL_BALANCED_
 typedef enum { XC_PREC_AUTO = 0, XC_PREC_FP32, XC_PREC_BF16, XC_PREC_FP16 } xc_precision;
 typedef enum { XC_NONFINITE_STOP = 0, XC_NONFINITE_SKIP } xc_nonfinite;
 typedef enum { XC_TRISTATE_AUTO = 0, XC_TRISTATE_ON, XC_TRISTATE_OFF } xc_tristate;
+typedef enum { XC_DIST_AUTO = 0, XC_DIST_GLOO, XC_DIST_NCCL } xc_dist_backend;
 
 typedef struct {
     struct {
@@ -87,6 +90,15 @@ typedef struct {
         xc_nonfinite on_nonfinite;
         int log_every;
         int max_steps_per_epoch;
+        /* Data-parallel training when launched as several processes (docs/DISTRIBUTED.md):
+         * backend auto (NCCL on CUDA, else Gloo); sync_bn: batch norm over all ranks' batches;
+         * overlap: all-reduce gradients in buckets of bucket_mb during the backward pass;
+         * timeout_s: rendezvous and every collective (a dead rank is reported after it). */
+        struct {
+            xc_dist_backend backend;
+            int sync_bn, overlap;
+            double bucket_mb, timeout_s;
+        } distributed;
     } train;
     struct {
         char runs_dir[1024];

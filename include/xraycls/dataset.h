@@ -91,6 +91,11 @@ typedef struct {
     double vflip;      /* probability of a vertical flip (0.5) */
     double rotate;     /* probability of a rotation (0.3) */
     double rotate_deg; /* rotation angle uniform in [-deg, +deg] (15) */
+    /* Data-parallel training: the random draws are made for a batch of draw_total samples
+     * and this batch takes draws [draw_offset, draw_offset + n), so that the ranks' slices of
+     * one global batch are augmented as the whole batch would be in one process (same seed).
+     * 0, 0: the batch's own n draws. */
+    int64_t draw_total, draw_offset;
 } xc_augment;
 
 /* The paper's augmentation. */

@@ -29,6 +29,7 @@
 
 #include "xraycls/error.h"
 #include "xraycls/safetensors.h"
+#include "xraycls/dist.h"
 #include "xraycls/shim.h"
 
 #ifdef __cplusplus
@@ -83,6 +84,10 @@ int xc_model_is_frozen(const xc_model *m);
  * forward convert its input likewise. Replaces the parameter handles: create optimizers after
  * this call. Values and requires_grad are kept; gradients are dropped. */
 int xc_model_set_channels_last(xc_model *m, int on);
+/* on: batch norm in training mode normalises over the batches of every rank of d
+ * (SyncBatchNorm, xt_sync_batch_norm); d may be NULL for one process, which then computes the
+ * same arithmetic alone. d is borrowed and must outlive the model's forward passes. */
+void xc_model_set_sync_bn(xc_model *m, xt_dist *d, int on);
 int xc_model_is_channels_last(const xc_model *m);
 
 /* A new head of num_classes outputs, initialised as xc_model_new does; the old head's handles

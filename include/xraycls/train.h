@@ -74,6 +74,7 @@ typedef struct {
     int has_best;
     double best_value;
     int best_epoch;
+    int rank, world; /* data-parallel training: this process's rank and the world size */
 } xc_train_result;
 
 /* Trains per the config (already validated by xc_config_parse). With opts->resume the config

@@ -165,17 +165,28 @@ int xc_dataset_make_resident(xc_dataset *d, xt_device dev) {
 
 /* ---- batches --------------------------------------------------------------------------- */
 
-xc_augment xc_augment_default(void) { return (xc_augment){0.5, 0.5, 0.3, 15.0}; }
-xc_augment xc_augment_none(void) { return (xc_augment){0, 0, 0, 0}; }
+xc_augment xc_augment_default(void) { return (xc_augment){0.5, 0.5, 0.3, 15.0, 0, 0}; }
+xc_augment xc_augment_none(void) { return (xc_augment){0, 0, 0, 0, 0, 0}; }
 
 xc_normalize xc_normalize_imagenet(void) {
     return (xc_normalize){3, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
 }
 
 /* Per-sample Bernoulli(p) mask shaped (n, 1, 1, 1) as bool, from the device's generator. */
-static xt_tensor *coin(int64_t n, double p, xt_device dev) {
-    int64_t shape[4] = {n, 1, 1, 1};
-    xt_tensor *u = xt_rand(4, shape, XT_F32, dev);
+/* n uniform draws of the augmentation's generator, shaped (n, rest…): drawn for the whole
+ * global batch when aug says so (xc_augment.draw_total) and cut to this batch's slice. */
+static xt_tensor *draws(const xc_augment *aug, int64_t n, int ndim, const int64_t *rest, xt_device dev) {
+    int64_t total = aug->draw_total > 0 ? aug->draw_total : n;
+    int64_t shape[4] = {total, 1, 1, 1};
+    for (int d = 1; d < ndim; d++) shape[d] = rest[d - 1];
+    xt_tensor *u = xt_rand(ndim, shape, XT_F32, dev);
+    if (u && total != n) u = xt_narrow(u, 0, aug->draw_offset, n);
+    return u;
+}
+
+static xt_tensor *coin(const xc_augment *aug, int64_t n, double p, xt_device dev) {
+    static const int64_t ones[3] = {1, 1, 1};
+    xt_tensor *u = draws(aug, n, 4, ones, dev);
     return u ? xt_lt_scalar(u, p) : NULL;
 }
 
@@ -186,20 +197,19 @@ xt_tensor *xc_augment_apply(const xt_tensor *x, const xc_augment *aug) {
     const xt_tensor *cur = x;
     if (aug->hflip > 0) {
         int64_t dims[1] = {3};
-        xt_tensor *m = coin(n, aug->hflip, dev), *f = xt_flip(cur, 1, dims);
+        xt_tensor *m = coin(aug, n, aug->hflip, dev), *f = xt_flip(cur, 1, dims);
         if (!m || !f || !(cur = xt_where(m, f, cur))) return NULL;
     }
     if (aug->vflip > 0) {
         int64_t dims[1] = {2};
-        xt_tensor *m = coin(n, aug->vflip, dev), *f = xt_flip(cur, 1, dims);
+        xt_tensor *m = coin(aug, n, aug->vflip, dev), *f = xt_flip(cur, 1, dims);
         if (!m || !f || !(cur = xt_where(m, f, cur))) return NULL;
     }
     if (aug->rotate > 0 && aug->rotate_deg > 0) {
         /* One rotation matrix per sample; samples not chosen get angle 0 (identity). The angle
          * is uniform in [-deg, deg], as torchvision's RandomRotation; corners fill with 0. */
-        int64_t s1[1] = {n};
-        xt_tensor *u = xt_rand(1, s1, XT_F32, dev);
-        xt_tensor *m = xt_rand(1, s1, XT_F32, dev);
+        xt_tensor *u = draws(aug, n, 1, NULL, dev);
+        xt_tensor *m = draws(aug, n, 1, NULL, dev);
         if (!u || !m) return NULL;
         xt_tensor *on = xt_to_dtype(xt_lt_scalar(m, aug->rotate), XT_F32);
         double rad = aug->rotate_deg * 3.14159265358979323846 / 180.0;

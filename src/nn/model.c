@@ -163,6 +163,9 @@ xt_tensor *nn_bn_forward(xc_model *m, const nn_bn *bn, const xt_tensor *x) {
         xt_grad_enabled_set(prev);
         if (rc < 0) return NULL;
     }
+    if (m->training && m->sync_bn)
+        return xt_sync_batch_norm(m->sync, x, nn_t(m, bn->w), nn_t(m, bn->b), nn_t(m, bn->rm),
+                                  nn_t(m, bn->rv), 0.1, 1e-5);
     return xt_batch_norm(x, nn_t(m, bn->w), nn_t(m, bn->b), nn_t(m, bn->rm), nn_t(m, bn->rv),
                          m->training, 0.1, 1e-5);
 }
@@ -233,6 +236,11 @@ const char *xc_model_head_name(const xc_model *m) {
 /* ---- running ----------------------------------------------------------------------------- */
 
 void xc_model_set_training(xc_model *m, int on) { m->training = on != 0; }
+
+void xc_model_set_sync_bn(xc_model *m, xt_dist *d, int on) {
+    m->sync_bn = on != 0;
+    m->sync = d;
+}
 int xc_model_is_training(const xc_model *m) { return m->training; }
 
 xt_tensor *xc_model_forward(xc_model *m, const xt_tensor *x) {

@@ -64,6 +64,8 @@ struct xc_model {
     int num_classes;
     xt_device dev;
     int training, frozen, channels_last;
+    int sync_bn;          /* 1: training-mode batch norm over every rank (sync) */
+    xt_dist *sync;        /* borrowed; NULL: one process */
 
     xc_model_entry *entries; /* names malloc'd; tensors kept handles */
     int n, cap;

@@ -14,7 +14,7 @@
 
 #include "xraycls/fs.h"
 
-typedef enum { K_NUM, K_INT, K_U64, K_STR, K_ENUM, K_BETAS, K_LIST, K_CLASS_WEIGHTS } key_type;
+typedef enum { K_NUM, K_INT, K_U64, K_STR, K_ENUM, K_BETAS, K_LIST, K_CLASS_WEIGHTS, K_BOOL } key_type;
 
 typedef struct {
     const char *path;
@@ -33,6 +33,7 @@ static const char *const best_names[] = {"val_accuracy", "val_loss", "val_balanc
 static const char *const precision_names[] = {"auto", "fp32", "bf16", "fp16", NULL};
 static const char *const nonfinite_names[] = {"stop", "skip", NULL};
 static const char *const tristate_names[] = {"auto", "on", "off", NULL};
+static const char *const backend_names[] = {"auto", "gloo", "nccl", NULL};
 
 #define OFF(f) offsetof(xc_config, f)
 #define SZ(f) sizeof(((xc_config *)0)->f)
@@ -73,6 +74,11 @@ static const key_def keys[] = {
     {"train.on_nonfinite", K_ENUM, OFF(train.on_nonfinite), 0, nonfinite_names, 0, 0, 0},
     {"train.log_every", K_INT, OFF(train.log_every), 0, NULL, 1, 1e9, 0},
     {"train.max_steps_per_epoch", K_INT, OFF(train.max_steps_per_epoch), 0, NULL, 0, 1e12, 0},
+    {"train.distributed.backend", K_ENUM, OFF(train.distributed.backend), 0, backend_names, 0, 0, 0},
+    {"train.distributed.sync_bn", K_BOOL, OFF(train.distributed.sync_bn), 0, NULL, 0, 0, 0},
+    {"train.distributed.overlap", K_BOOL, OFF(train.distributed.overlap), 0, NULL, 0, 0, 0},
+    {"train.distributed.bucket_mb", K_NUM, OFF(train.distributed.bucket_mb), 0, NULL, 0.01, 4096, 0},
+    {"train.distributed.timeout_s", K_NUM, OFF(train.distributed.timeout_s), 0, NULL, 1, 86400, 0},
     {"output.runs_dir", K_STR, OFF(output.runs_dir), SZ(output.runs_dir), NULL, 0, 0, 0},
     {"output.name", K_STR, OFF(output.name), SZ(output.name), NULL, 0, 0, 0},
 };
@@ -109,6 +115,10 @@ void xc_config_default(xc_config *c) {
     c->train.precision = XC_PREC_AUTO;
     c->train.on_nonfinite = XC_NONFINITE_STOP;
     c->train.log_every = 50;
+    c->train.distributed.backend = XC_DIST_AUTO;
+    c->train.distributed.overlap = 1;
+    c->train.distributed.bucket_mb = 25;
+    c->train.distributed.timeout_s = 300;
     snprintf(c->output.runs_dir, sizeof c->output.runs_dir, "runs");
     snprintf(c->output.name, sizeof c->output.name, "run");
 }
@@ -269,6 +279,13 @@ static int set_leaf(xc_config *c, const key_def *k, const cJSON *j, const char *
             }
         return xc_errorf("config '%s': %s: '%s' is not one of %s", what, k->path, j->valuestring,
                          list);
+    }
+    case K_BOOL: {
+        if (!cJSON_IsBool(j))
+            return xc_errorf("config '%s': %s: expected true or false, got %s", what, k->path,
+                             json_type_name(j));
+        *(int *)(base + k->off) = cJSON_IsTrue(j) ? 1 : 0;
+        return 0;
     }
     case K_BETAS: {
         if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2)
@@ -490,6 +507,7 @@ char *xc_config_to_json(const xc_config *c) {
         case K_U64: v = cJSON_CreateNumber((double)*(const unsigned long long *)(base + k->off)); break;
         case K_STR: v = cJSON_CreateString(base + k->off); break;
         case K_ENUM: v = cJSON_CreateString(k->names[*(const int *)(base + k->off)]); break;
+        case K_BOOL: v = cJSON_CreateBool(*(const int *)(base + k->off)); break;
         case K_BETAS: {
             double b[2] = {c->optim.beta1, c->optim.beta2};
             v = number_array(b, 2);

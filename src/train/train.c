@@ -29,7 +29,9 @@ static double now_s(void) {
 
 /* Adds a line to train.log; `echo`: also hand it to opts->on_log. */
 static void log_line(run *r, int echo, const char *line) {
-    if (echo && r->o->on_log) r->o->on_log(r->o->ud, line);
+    /* In data-parallel training rank 0 speaks for the run; the others keep quiet (their errors
+     * still reach the command). */
+    if (echo && r->o->on_log && r->rank == 0) r->o->on_log(r->o->ud, line);
     char stamp[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -53,6 +55,7 @@ void tr_log(run *r, const char *fmt, ...) {
 
 /* train.log is rewritten whole (atomically) rather than appended, so it is never torn. */
 static int flush_log(run *r) {
+    if (r->rank != 0) return 0; /* rank 0 alone writes the run folder */
     char *p = xc_path_join(r->dir, "train.log");
     if (!p) return -1;
     int rc = xc_write_file_atomic(p, r->log ? r->log : "", r->log_len);
@@ -68,6 +71,7 @@ static void json_num_or_null(cJSON *o, const char *key, double v) {
 }
 
 static int write_metrics(run *r) {
+    if (r->rank != 0) return 0;
     size_t cap = 256 + (size_t)r->nhist * 512;
     char *jl = malloc(cap), *csv = malloc(cap);
     if (!jl || !csv) {
@@ -168,6 +172,7 @@ static int read_metrics(run *r, int upto) {
 /* ---- checkpoints ---------------------------------------------------------------------------- */
 
 static int save(run *r, const char *name, const xc_run_state *st) {
+    if (r->rank != 0) return 0;
     char *p = xc_path_join(r->dir, name);
     if (!p) return -1;
     xc_checkpoint ck = {r->model, r->adam, &r->info, r->config_json, st, r->dev};
@@ -198,6 +203,10 @@ static int same_config(const xc_config *now, const char *stored_json, const char
     cmp.train.epochs = old.train.epochs;
     snprintf(cmp.train.device, sizeof cmp.train.device, "%s", old.train.device);
     cmp.train.log_every = old.train.log_every;
+    cmp.train.distributed.backend = old.train.distributed.backend;
+    cmp.train.distributed.overlap = old.train.distributed.overlap;
+    cmp.train.distributed.bucket_mb = old.train.distributed.bucket_mb;
+    cmp.train.distributed.timeout_s = old.train.distributed.timeout_s;
     cmp.output = old.output;
     snprintf(cmp.model.weights_dir, sizeof cmp.model.weights_dir, "%s", old.model.weights_dir);
     char *a = xc_config_to_json(&cmp), *b = xc_config_to_json(&old);
@@ -211,8 +220,8 @@ static int same_config(const xc_config *now, const char *stored_json, const char
         while (pa > a && pa[-1] != '\n') pa--;
         size_t n = strcspn(pa, "\n");
         rc = xc_errorf("cannot resume: the config differs from the run's ('%s' holds another "
-                       "value than %.*s); only train.epochs, train.device, train.log_every and "
-                       "output may change", path, (int)n, pa);
+                       "value than %.*s); only train.epochs, train.device, train.log_every, "
+                       "train.distributed (but sync_bn) and output may change", path, (int)n, pa);
     }
     free(a);
     free(b);
@@ -280,7 +289,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
         }
         char label[64];
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c->train.epochs);
-        xc_progress *bar = xc_progress_start(limit, label, r->o->progress);
+        xc_progress *bar = xc_progress_start(limit, label, r->o->progress && r->rank == 0);
         xc_progress_update(bar, st->sampler_position, NULL);
         double t_start = now_s() - st->epoch_seconds;
         int64_t skipped = 0, steps_in_epoch = st->sampler_position / bs;
@@ -291,6 +300,12 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
             if (want <= 0) break;
             int64_t got = xc_sampler_next(r->sampler, idx, want);
             if (got <= 0) break;
+            if (r->dist && got < r->world) {
+                /* Every rank needs a sample: a last batch smaller than the world is dropped. */
+                tr_log(r, "epoch %d: the last %" PRId64 " sample%s (fewer than the %d ranks) "
+                          "skipped", epoch + 1, got, got == 1 ? "" : "s", r->world);
+                break;
+            }
             xt_arena_clear(arena);
             step_out so;
             if (tr_train_step(r, idx, got, &so) < 0) {
@@ -326,7 +341,12 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
             if (steps_in_epoch % c->train.log_every == 0)
                 tr_log(r, "epoch %d step %" PRId64 "  %s  %.1f img/s", epoch + 1, steps_in_epoch,
                         extra, el > 0 ? (double)st->epoch_seen / el : 0.0);
-            if (r->o->stop && *r->o->stop) {
+            int any;
+            if (tr_dist_stop(r, r->o->stop && *r->o->stop, &any) < 0) {
+                rc = xc_errorf("epoch %d step %" PRId64 ": %s", epoch + 1, steps_in_epoch, xc_error());
+                break;
+            }
+            if (any) {
                 stopped = 1;
                 break;
             }
@@ -400,12 +420,21 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
             rc = -1;
             break;
         }
-        if (r->o->stop && *r->o->stop) {
+        int any;
+        if (tr_dist_stop(r, r->o->stop && *r->o->stop, &any) < 0) {
+            rc = -1;
+            break;
+        }
+        if (any) {
             tr_log(r, "stopped after epoch %d: checkpoint '%s/last.safetensors'", e.epoch, r->dir);
             res->outcome = e.epoch == c->train.epochs ? XC_TRAIN_DONE : XC_TRAIN_STOPPED;
             break;
         }
     }
+    if (r->dist)
+        tr_log(r, "distributed: rank %d spent %.2f s of %.2f s waiting on collectives (%.1f%%)",
+               r->rank, xt_dist_wait_seconds(r->dist), now_s() - r->t0,
+               100.0 * xt_dist_wait_seconds(r->dist) / (now_s() - r->t0));
     xt_arena_push(prev);
     xt_arena_free(arena);
     free(idx);
@@ -423,7 +452,11 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     memset(&st, 0, sizeof st);
     st.sampler_seed = c->train.seed;
     int rc = -1;
-    if (tr_prepare_dir(&r) < 0) goto done;
+    if (tr_dist_open(&r) < 0) goto done;
+    /* Rank 0 decides about the run folder; every rank agrees before going on, so that a
+     * failure on one rank never leaves the others waiting in a collective. */
+    if (tr_dist_agree(&r, r.rank != 0 || tr_prepare_dir(&r) == 0) < 0) goto done;
+    if (r.rank != 0 && tr_prepare_dir_name(&r) < 0) goto done;
     if (o->resume) {
         char *p = xc_path_join(r.dir, "train.log");
         size_t len = 0;
@@ -432,8 +465,7 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
         free(p);
     }
     r.config_json = xc_config_to_json(c);
-    if (!r.config_json) goto done;
-    if (tr_build(&r, c) < 0) goto done;
+    if (tr_dist_agree(&r, r.config_json && tr_build(&r, c) == 0) < 0) goto done;
     if (o->resume) {
         char *last = xc_path_join(r.dir, "last.safetensors");
         char *stored = NULL;
@@ -444,7 +476,7 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
             xc_errorf("'%s': its sampler seed differs from train.seed", last);
             ok = 0;
         }
-        if (!ok) {
+        if (tr_dist_agree(&r, ok) < 0) {
             free(last);
             goto done;
         }
@@ -457,15 +489,18 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
                     st.epoch, c->train.epochs);
     }
     /* The folder is made only once everything is known to work, so a failed start leaves none. */
-    if (!o->resume && tr_make_dir(&r) < 0) goto done;
-    char *cfgp = xc_path_join(r.dir, "config.json");
-    if (!cfgp) goto done;
-    int w = xc_write_file_atomic(cfgp, r.config_json, strlen(r.config_json));
-    free(cfgp);
-    if (w < 0 || flush_log(&r) < 0) goto done;
+    int made = 1;
+    if (r.rank == 0) {
+        made = (o->resume || tr_make_dir(&r) == 0);
+        char *cfgp = made ? xc_path_join(r.dir, "config.json") : NULL;
+        made = cfgp && xc_write_file_atomic(cfgp, r.config_json, strlen(r.config_json)) == 0 &&
+               flush_log(&r) == 0;
+        free(cfgp);
+    }
+    if (tr_dist_agree(&r, made) < 0) goto done;
 
     rc = train_loop(&r, &st, res);
-    if (rc == 0 && res->outcome == XC_TRAIN_DONE && r.nhist > 0) {
+    if (rc == 0 && res->outcome == XC_TRAIN_DONE && r.nhist > 0 && r.rank == 0) {
         int n = xc_plot_history(r.dir, r.dir);
         if (n < 0) tr_log(&r, "curves not drawn: %s", xc_error());
         tr_log(&r, "done: %d epochs in %.1fs%s", st.epoch, now_s() - r.t0,
@@ -489,6 +524,18 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     res->best_epoch = st.best_epoch;
 done:
     if (rc < 0 && !res->run_dir[0]) snprintf(res->run_dir, sizeof res->run_dir, "%s", r.dir);
+    if (r.dist && rc == 0) {
+        /* The others wait until rank 0 has written everything, then all leave together. */
+        if (xt_dist_barrier(r.dist) < 0) rc = -1;
+    }
+    if (rc < 0 && r.dist) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "rank %d: %s", r.rank, xc_error());
+        xc_errorf("%s", msg);
+    }
+    res->rank = r.rank;
+    res->world = r.world;
+    tr_dist_close(&r);
     run_free(&r);
     return rc;
 }

@@ -4,7 +4,9 @@
  *                  and xc_train_run;
  *   train_setup.c  the run folder, the model and its weights, the optimiser, loss and
  *                  precision (tr_prepare_dir, tr_make_dir, tr_build);
- *   train_step.c   one training step and one validation pass (tr_train_step, tr_validate). */
+ *   train_step.c   one training step and one validation pass (tr_train_step, tr_validate);
+ *   train_dist.c   data-parallel training: the process group, the ranks' shares of a batch,
+ *                  agreement on failures and stops (tr_dist_*). */
 #ifndef XRAYCLS_TRAIN_INTERNAL_H
 #define XRAYCLS_TRAIN_INTERNAL_H
 
@@ -13,6 +15,7 @@
 
 #include "xraycls/checkpoint.h"
 #include "xraycls/dataset.h"
+#include "xraycls/dist.h"
 #include "xraycls/error.h"
 #include "xraycls/nn.h"
 #include "xraycls/shim.h"
@@ -43,6 +46,11 @@ typedef struct {
     char *log;               /* train.log so far */
     size_t log_len;
     double t0;
+    /* data-parallel training (train_dist.c); one process: dist NULL, rank 0, world 1 */
+    xt_dist *dist;
+    int rank, world;
+    int dist_hooks; /* gradients averaged by backward hooks (train.distributed.overlap) */
+    int dev_fixed;  /* dev chosen by tr_dist_open (the local rank's GPU) */
 } run;
 
 
@@ -50,9 +58,23 @@ typedef struct {
 void tr_log(run *r, const char *fmt, ...) XC_PRINTF(2, 3);
 
 /* Setup (train_setup.c). 0, or -1 with a message. */
-int tr_prepare_dir(run *r);               /* r->dir from the options or the config */
+int tr_prepare_dir(run *r);               /* r->dir from the options or the config, checked */
+int tr_prepare_dir_name(run *r);          /* r->dir only (the ranks other than 0) */
 int tr_make_dir(run *r);                  /* creates r->dir; an existing run is refused */
 int tr_build(run *r, const xc_config *c); /* datasets, model, weights, optimiser, loss, sampler */
+
+/* Data-parallel training (train_dist.c); each is a no-op returning 0 in one process. */
+int tr_dist_open(run *r);            /* reads the launch environment, joins the group */
+int tr_dist_attach(run *r);          /* after the model: rank 0's weights, hooks, SyncBatchNorm */
+/* Every rank says whether its set-up succeeded; -1 on every rank when one failed (with this
+ * rank's message, or one naming the failure elsewhere), so no rank is left waiting. */
+int tr_dist_agree(run *r, int ok);
+int tr_dist_average_grads(run *r);   /* after backward: gradients averaged over the ranks */
+/* This rank's slice [lo, hi) of a global batch of `got` samples. */
+void tr_dist_slice(const run *r, int64_t got, int64_t *lo, int64_t *hi);
+/* *any = 1 when any rank was asked to stop. */
+int tr_dist_stop(run *r, int local_stop, int *any);
+void tr_dist_close(run *r);
 
 /* One step, one validation (train_step.c). */
 typedef struct {
@@ -61,7 +83,9 @@ typedef struct {
     int finite; /* 0: the loss or a gradient was not finite, nothing was updated */
 } step_out;
 
-/* One training step on the n samples idx of the training set. 0, or -1 with a message. */
+/* One training step on the n samples idx of the training set (in data-parallel training: the
+ * global batch, of which this rank trains its slice; out holds the whole batch's loss and
+ * correct count). 0, or -1 with a message. */
 int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out);
 
 typedef struct {

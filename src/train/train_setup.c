@@ -16,10 +16,15 @@ static const char *const run_files[] = {"config.json", "metrics.jsonl", "metrics
                                         "last.safetensors", "best.safetensors", "accuracy.png",
                                         "loss.png"};
 
-int tr_prepare_dir(run *r) {
+int tr_prepare_dir_name(run *r) {
     const xc_config *c = r->c;
     if (r->o->run_dir && *r->o->run_dir) snprintf(r->dir, sizeof r->dir, "%s", r->o->run_dir);
     else snprintf(r->dir, sizeof r->dir, "%s/%s", c->output.runs_dir, c->output.name);
+    return 0;
+}
+
+int tr_prepare_dir(run *r) {
+    tr_prepare_dir_name(r);
     if (r->o->resume) {
         char *last = xc_path_join(r->dir, "last.safetensors");
         int ok = last && xc_is_file(last);
@@ -168,7 +173,8 @@ static int setup_precision(run *r) {
 }
 
 int tr_build(run *r, const xc_config *c) {
-    if (xt_device_parse(c->train.device, &r->dev) < 0) return xc_errorf("train.device: %s", xc_error());
+    if (!r->dev_fixed && xt_device_parse(c->train.device, &r->dev) < 0)
+        return xc_errorf("train.device: %s", xc_error());
     r->train = xc_dataset_open(c->data.path, "train");
     if (!r->train) return xc_errorf("data.path: %s", xc_error());
     if (c->data.val_split[0]) {
@@ -207,7 +213,7 @@ int tr_build(run *r, const xc_config *c) {
     memcpy(r->info.mean, r->norm.mean, sizeof r->info.mean);
     memcpy(r->info.std, r->norm.std, sizeof r->info.std);
     r->info.expand_gray_to_rgb = r->info.channels == 1;
-    r->aug = (xc_augment){c->data.hflip, c->data.vflip, c->data.rotate, c->data.rotate_deg};
+    r->aug = (xc_augment){c->data.hflip, c->data.vflip, c->data.rotate, c->data.rotate_deg, 0, 0};
 
     char devname[32];
     xt_device_string(r->dev, devname, sizeof devname);
@@ -250,7 +256,7 @@ int tr_build(run *r, const xc_config *c) {
     r->sampler = xc_sampler_new(sk, xc_dataset_labels(r->train), xc_dataset_len(r->train), k,
                                 c->train.seed);
     if (!r->sampler) return -1;
-    if (setup_loss(r) < 0 || setup_precision(r) < 0) return -1;
+    if (setup_loss(r) < 0 || setup_precision(r) < 0 || tr_dist_attach(r) < 0) return -1;
     if (r->dev >= 0 && xc_dataset_make_resident(r->train, r->dev) < 0)
         tr_log(r, "dataset stays in host memory: %s", xc_error());
     return 0;

@@ -4,6 +4,7 @@
 #include "train_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,8 +54,17 @@ static void zero_grads(run *r) {
 }
 
 int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
+    /* Data-parallel: this rank's slice of the global batch, augmented with the draws the
+     * whole batch would get in one process. */
+    int64_t lo = 0, hi = n;
+    if (r->dist) tr_dist_slice(r, n, &lo, &hi);
+    xc_augment aug = r->aug;
+    if (r->dist) {
+        aug.draw_total = n;
+        aug.draw_offset = lo;
+    }
     xt_tensor *y = NULL;
-    xt_tensor *x = xc_dataset_batch(r->train, idx, n, r->dev, &r->aug, &r->norm, &y);
+    xt_tensor *x = xc_dataset_batch(r->train, idx + lo, hi - lo, r->dev, &aug, &r->norm, &y);
     if (!x) return -1;
     xt_tensor *logits = forward(r, x);
     if (!logits) return -1;
@@ -64,12 +74,24 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
     xt_tensor *corr = pred ? xt_sum(xt_to_dtype(xt_eq(pred, y), XT_I64)) : NULL;
     double lv, cv;
     if (!corr || xt_item(loss, &lv) < 0 || xt_item(corr, &cv) < 0) return -1;
+    if (r->dist) {
+        /* The whole batch's mean loss and correct count; every rank decides alike. The slice's
+         * loss is weighted by its share: averaging the ranks' gradients then gives the gradient
+         * of the whole batch's mean. */
+        double st[2] = {lv * (double)(hi - lo), cv};
+        if (xt_dist_sum_host(r->dist, st, 2) < 0) return -1;
+        lv = st[0] / (double)n;
+        cv = st[1];
+        loss = xt_mul_scalar(loss, (double)(hi - lo) * r->world / (double)n);
+        if (!loss) return -1;
+    }
     out->loss = lv;
     out->correct = (int64_t)cv;
     out->finite = isfinite(lv);
     if (!out->finite) return 0;
     if (r->loss_scale != 1.0) loss = xt_mul_scalar(loss, r->loss_scale);
     if (!loss || xt_backward(loss) < 0) return -1;
+    if (tr_dist_average_grads(r) < 0) return -1;
     int ok = grads_finite(r, 1.0 / r->loss_scale);
     if (ok < 0) return -1;
     if (r->loss_scale != 1.0) {
@@ -114,8 +136,15 @@ int tr_validate(run *r, xt_arena *arena, val_out *v) {
     int grad = xt_grad_enabled_set(0);
     double loss_sum = 0;
     int rc = 0;
-    for (int64_t i = 0; i < n && rc == 0; i += bs) {
-        int64_t m = n - i < bs ? n - i : bs;
+    /* Data-parallel: each rank scores its share [lo, hi) of the split; the scores are summed
+     * over the ranks into the whole split's (zero outside each share). */
+    int64_t lo = 0, hi = n;
+    if (r->dist) {
+        tr_dist_slice(r, n, &lo, &hi);
+        memset(scores, 0, (size_t)n * (size_t)k * sizeof *scores);
+    }
+    for (int64_t i = lo; i < hi && rc == 0; i += bs) {
+        int64_t m = hi - i < bs ? hi - i : bs;
         for (int64_t j = 0; j < m; j++) idx[j] = i + j;
         xt_arena_clear(arena);
         xt_tensor *y = NULL;
@@ -138,6 +167,26 @@ int tr_validate(run *r, xt_arena *arena, val_out *v) {
     xt_arena_clear(arena);
     xt_grad_enabled_set(grad);
     xc_model_set_training(r->model, 1);
+    if (r->dist) {
+        /* A rank that failed still joins the sum (with its error flag), so none waits. */
+        size_t nk = (size_t)n * (size_t)k;
+        double *all = malloc((nk + 2) * sizeof *all);
+        if (!all) return xc_errorf("out of memory"), free(scores), free(idx), -1;
+        for (size_t j = 0; j < nk; j++) all[j] = scores[j];
+        all[nk] = loss_sum;
+        all[nk + 1] = rc < 0 ? 1 : 0;
+        char mine[1024];
+        snprintf(mine, sizeof mine, "%s", rc < 0 ? xc_error() : "");
+        if (xt_dist_sum_host(r->dist, all, (int)(nk + 2)) < 0) {
+            rc = -1;
+        } else if (all[nk + 1] > 0) {
+            rc = rc < 0 ? xc_errorf("%s", mine) : xc_errorf("validation failed on another rank");
+        } else {
+            for (size_t j = 0; j < nk; j++) scores[j] = (float)all[j];
+            loss_sum = all[nk];
+        }
+        free(all);
+    }
     if (rc == 0) {
         v->loss = loss_sum / (double)n;
         xc_metrics_params mp = xc_metrics_default();

@@ -62,7 +62,7 @@ int main(void) {
     CHECK(xt_to_host(labels, lab, sizeof lab) == 0 && lab[0] == 0 && lab[1] == 1 && lab[2] == 0);
 
     /* flips with p=1 are exact mirror images */
-    xc_augment hf = {1, 0, 0, 0}, vf = {0, 1, 0, 0};
+    xc_augment hf = {.hflip = 1}, vf = {.vflip = 1};
     xt_tensor *raw = xc_dataset_batch(d, idx, 1, XT_CPU, NULL, &(xc_normalize){1, {0}, {1}}, NULL);
     static float r[S * S], f[S * S];
     to_host(raw, r, S * S);
@@ -77,13 +77,13 @@ int main(void) {
         for (int x2 = 0; x2 < S; x2++) ok &= f[y * S + x2] == r[(S - 1 - y) * S + x2];
     CHECK(ok);
     /* rotation with p=0 (probability) leaves the image as it is, up to float rounding */
-    xc_augment none_rot = {0, 0, 1e-12, 30};
+    xc_augment none_rot = {.rotate = 1e-12, .rotate_deg = 30};
     to_host(xc_augment_apply(raw, &none_rot), f, S * S);
     double maxd = 0;
     for (int i = 0; i < S * S; i++) maxd = fmax(maxd, fabs(f[i] - r[i]));
     CHECK_MSG(maxd < 1e-5, "max diff %g", maxd);
     /* rotation with p=1 changes the image but keeps the centre pixel's neighbourhood mass */
-    xc_augment rot = {0, 0, 1, 30};
+    xc_augment rot = {.rotate = 1, .rotate_deg = 30};
     xt_manual_seed(3);
     to_host(xc_augment_apply(raw, &rot), f, S * S);
     maxd = 0;
@@ -111,10 +111,30 @@ int main(void) {
     to_host(base, bb, 64 * S * S);
     int flipped = 0;
     for (int rep = 0; rep < 8; rep++) {
-        to_host(xc_augment_apply(base, &(xc_augment){0.5, 0, 0, 0}), fb, 64 * S * S);
+        to_host(xc_augment_apply(base, &(xc_augment){.hflip = 0.5}), fb, 64 * S * S);
         for (int n = 0; n < 64; n++) flipped += fb[n * S * S] != bb[n * S * S];
     }
     CHECK_MSG(flipped > 200 && flipped < 312, "flipped %d of 512", flipped);
+
+    /* Data-parallel slices: a slice augmented with the whole batch's draws (draw_total,
+     * draw_offset) equals that slice of the whole batch augmented at once, same seed. */
+    {
+        xc_augment full = xc_augment_default();
+        static float whole[NIMG * 3 * S * S], part[NIMG * 3 * S * S];
+        xt_manual_seed(21);
+        to_host(xc_dataset_batch(d, all, NIMG, XT_CPU, &full, &norm, NULL), whole, NIMG * 3 * S * S);
+        const int64_t lo = 2, n = 3; /* samples 2..4 of 6 */
+        xc_augment slice = full;
+        slice.draw_total = NIMG;
+        slice.draw_offset = lo;
+        xt_manual_seed(21);
+        to_host(xc_dataset_batch(d, all + lo, n, XT_CPU, &slice, &norm, NULL), part, n * 3 * S * S);
+        CHECK(memcmp(part, whole + lo * 3 * S * S, (size_t)n * 3 * S * S * sizeof *part) == 0);
+        /* and without the draws of the whole batch the slice is augmented otherwise */
+        xt_manual_seed(21);
+        to_host(xc_dataset_batch(d, all + lo, n, XT_CPU, &full, &norm, NULL), part, n * 3 * S * S);
+        CHECK(memcmp(part, whole + lo * 3 * S * S, (size_t)n * 3 * S * S * sizeof *part) != 0);
+    }
 
     /* bad index */
     int64_t bad = NIMG;
