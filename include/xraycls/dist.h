@@ -72,6 +72,8 @@ typedef struct {
 
 /* 1 when this build has c10d (Gloo), else 0. */
 int xt_dist_available(void);
+/* The backends of this build: "gloo", "gloo, nccl" or "none". Static string. */
+const char *xt_dist_backends(void);
 /* Joins the group (rank 0 serves the store); returns when all `world` ranks have joined or
  * fails after timeout_s. The caller owns the result (xt_dist_free). */
 xt_dist *xt_dist_init(const xt_dist_opts *o);

@@ -113,17 +113,26 @@ bool pid_alive(long pid) {
 }
 
 /* The reason a collective failed, with the ranks known to be gone. */
+/* Ranks on this host whose process is gone, as "rank 1 (pid 42)". */
+std::string gone_peers(const xt_dist *d) {
+    std::string gone;
+    for (int r = 0; r < (int)d->peers.size(); r++) {
+        if (r == d->rank || d->peers[(size_t)r].host != d->my_host) continue;
+        if (!pid_alive(d->peers[(size_t)r].pid)) {
+            gone += gone.empty() ? "" : ", ";
+            gone += "rank " + std::to_string(r) + " (pid " + std::to_string(d->peers[(size_t)r].pid) + ")";
+        }
+    }
+    return gone;
+}
+
+/* The reason a collective failed, with the ranks known to be gone. A peer's sockets close while
+ * its process is still exiting, so the check is repeated for up to a second. */
 [[noreturn]] void fail_collective(xt_dist *d, const char *what, const std::string &why) {
     std::ostringstream os;
     os << what << " failed on rank " << d->rank << " of " << d->world;
     std::string gone;
-    for (int r = 0; r < (int)d->peers.size(); r++) {
-        if (r == d->rank || d->peers[r].host != d->my_host) continue;
-        if (!pid_alive(d->peers[r].pid)) {
-            gone += gone.empty() ? "" : ", ";
-            gone += "rank " + std::to_string(r) + " (pid " + std::to_string(d->peers[r].pid) + ")";
-        }
-    }
+    for (int i = 0; i < 20 && (gone = gone_peers(d)).empty(); i++) usleep(50000);
     if (!gone.empty()) os << ": " << gone << " exited";
     else os << ": a peer did not answer (it may have exited, or hung past the "
             << d->timeout.count() / 1000 << " s timeout)";
@@ -185,6 +194,7 @@ void launch_ready(xt_dist *d) {
 extern "C" {
 
 int xt_dist_available(void) { return 1; }
+const char *xt_dist_backends(void) { return XRAYCLS_HAVE_NCCL ? "gloo, nccl" : "gloo"; }
 
 xt_dist *xt_dist_init(const xt_dist_opts *o) {
     return xtshim::guard<xt_dist *>(__func__, nullptr, [&]() -> xt_dist * {
@@ -476,13 +486,23 @@ xt_tensor *xt_sync_batch_norm(xt_dist *d, const xt_tensor *x_, const xt_tensor *
         if (x.dim() != 4) throw std::invalid_argument("SyncBatchNorm needs (N, C, H, W)");
         int64_t C = x.size(1);
         at::Tensor xf = x.scalar_type() == at::kFloat ? x : x.to(at::kFloat);
-        at::Tensor s1 = xf.sum({0, 2, 3});
-        at::Tensor s2 = (xf * xf).sum({0, 2, 3});
+        /* Each rank's (count, mean, biased variance) in its row of a (world, 2C+1) matrix,
+         * zero elsewhere; summing the matrices over the ranks (differentiably) gives every
+         * row, and the rows are merged with the parallel-variance formula (Chan et al.), as
+         * torch's SyncBatchNorm does. Never E[x^2] - E[x]^2, whose cancellation in float32
+         * would make ranks and one process disagree by far more than rounding. */
+        int world = d ? d->world : 1, rank = d ? d->rank : 0;
+        auto vm = at::var_mean(xf, {0, 2, 3}, /*unbiased=*/false);
         at::Tensor cnt = at::full({1}, (double)(x.size(0) * x.size(2) * x.size(3)), xf.options());
-        at::Tensor stats = allreduce_sum_fn::apply(at::cat({s1, s2, cnt}), reinterpret_cast<int64_t>(d));
-        at::Tensor total = stats.narrow(0, 2 * C, 1);
-        at::Tensor mean = stats.narrow(0, 0, C) / total;
-        at::Tensor var = (stats.narrow(0, C, C) / total - mean * mean).clamp_min(0);
+        at::Tensor row = at::cat({cnt, std::get<1>(vm), std::get<0>(vm)});
+        at::Tensor rows = at::cat({at::zeros({rank, 2 * C + 1}, xf.options()), row.unsqueeze(0),
+                                   at::zeros({world - rank - 1, 2 * C + 1}, xf.options())});
+        rows = allreduce_sum_fn::apply(rows, reinterpret_cast<int64_t>(d));
+        at::Tensor n_r = rows.narrow(1, 0, 1);                 // (W, 1)
+        at::Tensor m_r = rows.narrow(1, 1, C), v_r = rows.narrow(1, 1 + C, C);
+        at::Tensor total = n_r.sum(0);                          // (1)
+        at::Tensor mean = (n_r * m_r).sum(0) / total;            // (C)
+        at::Tensor var = (n_r * (v_r + (m_r - mean).pow(2))).sum(0) / total;
         at::Tensor y = (xf - mean.view({1, C, 1, 1})) * at::rsqrt(var + eps).view({1, C, 1, 1});
         auto w = xtshim::opt_arg(w_), b = xtshim::opt_arg(b_);
         if (w) y = y * w->view({1, C, 1, 1});
@@ -512,6 +532,7 @@ int no_dist(const char *fn) {
 
 extern "C" {
 int xt_dist_available(void) { return 0; }
+const char *xt_dist_backends(void) { return "none"; }
 xt_dist *xt_dist_init(const xt_dist_opts *) { return no_dist(__func__), nullptr; }
 void xt_dist_free(xt_dist *) {}
 int xt_dist_rank(const xt_dist *) { return 0; }

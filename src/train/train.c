@@ -415,7 +415,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
                  e.images_per_s, e.improved ? "  (best)" : "");
         /* The epoch goes to on_epoch when there is one, else to on_log like any line. */
         log_line(r, r->o->on_epoch == NULL, line);
-        if (r->o->on_epoch) r->o->on_epoch(r->o->ud, &e);
+        if (r->o->on_epoch && r->rank == 0) r->o->on_epoch(r->o->ud, &e);
         if (flush_log(r) < 0) {
             rc = -1;
             break;

@@ -143,10 +143,18 @@ int cmd_train(int argc, char **argv) {
     free(stored);
     if (rc < 0) return cli_fail(NULL);
     if (res.outcome == XC_TRAIN_STOPPED) {
-        fprintf(stderr, "xraycls: stopped after %d epochs and %lld steps; continue with: xraycls "
-                        "train --resume '%s'\n", res.epochs_done, (long long)res.global_step, res.run_dir);
+        if (res.rank == 0)
+            fprintf(stderr, "xraycls: stopped after %d epochs and %lld steps; continue with: "
+                            "xraycls train --resume '%s'\n", res.epochs_done,
+                    (long long)res.global_step, res.run_dir);
+        /* In data-parallel training a rank that got no signal stopped because another did. */
+        if (!stop_flag) {
+            fprintf(stderr, "xraycls: rank %d stopped because another rank was signalled\n", res.rank);
+            return XC_EXIT_FAIL;
+        }
         return 128 + (int)stop_flag;
     }
+    if (res.rank != 0) return XC_EXIT_OK; /* rank 0 reports for the run */
     printf("trained %d epochs: %s/last.safetensors", res.epochs_done, res.run_dir);
     if (res.has_best) printf(", best epoch %d (%s %.4f): %s/best.safetensors", res.best_epoch,
                              xc_best_metric_name(c.train.best_metric), res.best_value, res.run_dir);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "xraycls/dist.h"
 #include "xraycls/shim.h"
 
 #define CLI_EXPORT __attribute__((visibility("default")))
@@ -34,6 +35,7 @@ CLI_EXPORT int xraycls_torch_cmd(const char *name, int argc, char **argv) {
 
 CLI_EXPORT int xraycls_torch_version(void) {
     printf("libtorch %s\n", xt_torch_version());
+    printf("distributed: %s\n", xt_dist_backends());
     int n = xt_cuda_available() ? xt_cuda_device_count() : 0;
     if (n <= 0) {
         printf("CUDA: not available\n");
