@@ -16,6 +16,7 @@ enum { XC_EXIT_OK = 0, XC_EXIT_FAIL = 1, XC_EXIT_USAGE = 2 };
 int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_table(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* In libxraycls_torch.so. */
 int cmd_train(int argc, char **argv);

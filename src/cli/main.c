@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"eval", NULL, "score a split of a prepared dataset: metrics with bootstrap intervals"},
     {"predict", NULL, "class probabilities of image files and folders (CSV or JSON lines)"},
     {"table", cmd_table, "the results table (Markdown, CSV) of evaluated runs"},
+    {"merge", cmd_merge, "join the outputs of predict --shard 1/N … N/N in input order"},
     {"import", NULL, "pretrained weights (.pth, safetensors) as a model file for predict/eval"},
     {"bench", NULL, "images/s of training and inference steps of an architecture"},
 };

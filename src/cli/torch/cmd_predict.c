@@ -9,11 +9,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "xraycls/dist.h"
 #include "xraycls/checkpoint.h"
 #include "xraycls/fs.h"
 #include "xraycls/nn.h"
 #include "xraycls/predict.h"
 #include "xraycls/shim.h"
+
+static const char *getenv_c(const char *name) { return getenv(name); }
 
 static const char usage[] =
     "usage: xraycls predict --model FILE [--format csv|jsonl] [-o OUT] [--shard K/N] [--batch N]\n"
@@ -28,7 +31,10 @@ static const char usage[] =
     "                   (csv)\n"
     "  -o OUT           write to OUT (atomically) instead of standard output\n"
     "  --shard K/N      score only the files whose index i (0-based, in the order above)\n"
-    "                   has i mod N == K-1; K is 1-based: --shard 1/4 ... --shard 4/4\n"
+    "                   has i mod N == K-1; K is 1-based: --shard 1/4 ... --shard 4/4;\n"
+    "                   `xraycls merge -o OUT s1 ... sN` joins the outputs in input order\n"
+    "  --shard auto     K/N from the launch: RANK/WORLD_SIZE (torchrun), SLURM_PROCID/\n"
+    "                   SLURM_NTASKS (srun) or SLURM_ARRAY_TASK_ID/COUNT (a Slurm array)\n"
     "  --batch N        images per forward pass (32)\n"
     "  --threads T      decoding threads (the number of CPUs, at most 16)\n"
     "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
@@ -159,7 +165,26 @@ int cmd_predict(int argc, char **argv) {
     else if (npaths == 0) urc = cli_usage_error("predict", usage, "no image file or folder given");
     else if (strcmp(format, "csv") && strcmp(format, "jsonl"))
         urc = cli_usage_error("predict", usage, "--format '%s' is neither csv nor jsonl", format);
-    else if (shard_s && xc_predict_parse_shard(shard_s, &shard, &shards) < 0)
+    else if (shard_s && !strcmp(shard_s, "auto")) {
+        /* The launch environment of a data-parallel job or a Slurm array: each process scores
+         * its share; `xraycls merge` joins the shards in input order. */
+        xc_dist_env env;
+        const char *aid = getenv("SLURM_ARRAY_TASK_ID"), *acount = getenv("SLURM_ARRAY_TASK_COUNT");
+        const char *amin = getenv("SLURM_ARRAY_TASK_MIN");
+        if (aid && acount) {
+            long id = strtol(aid, NULL, 10) - (amin ? strtol(amin, NULL, 10) : 0), cnt = strtol(acount, NULL, 10);
+            if (cnt < 1 || id < 0 || id >= cnt)
+                urc = cli_usage_error("predict", usage, "--shard auto: SLURM_ARRAY_TASK_ID=%s outside "
+                                      "the array of %s tasks", aid, acount);
+            shard = (int)id + 1;
+            shards = (int)cnt;
+        } else if (xc_dist_env_read(&env, getenv_c) < 0) {
+            urc = cli_usage_error("predict", usage, "--shard auto: %s", xc_error());
+        } else {
+            shard = env.rank + 1;
+            shards = env.world;
+        }
+    } else if (shard_s && xc_predict_parse_shard(shard_s, &shard, &shards) < 0)
         urc = cli_usage_error("predict", usage, "%s", xc_error());
     if (urc) {
         free(paths);
