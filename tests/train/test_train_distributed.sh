@@ -41,32 +41,6 @@ cat >"$T/cfg.json" <<JSON
  "output": {"runs_dir": "$T/runs"}}
 JSON
 
-# close A B: the model and optimizer tensors of two checkpoints agree to 1e-3 of each tensor's
-# largest magnitude (Adam's step counts exactly)
-close() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
-import json, struct, sys
-import numpy as np
-def load(p):
-    b = open(p, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
-    d = b[8 + n:]
-    dt = {"F32": np.float32, "I64": np.int64, "F64": np.float64, "U8": np.uint8}
-    return {k: np.frombuffer(d[v["data_offsets"][0]:v["data_offsets"][1]], dt[v["dtype"]]).astype(np.float64)
-            for k, v in h.items() if k.startswith("model.") or k.startswith("optim.")}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-if set(a) != set(b) or not a: print("different tensors"); sys.exit(1)
-worst, name = 0.0, ""
-for k in a:
-    scale = max(np.abs(b[k]).max(), 1e-12)
-    e = np.abs(a[k] - b[k]).max() / scale
-    if e > worst: worst, name = e, k
-print(f"worst relative difference {worst:.3g} ({name})")
-sys.exit(0 if worst <= 1e-3 else 1)
-PY
-}
-
 # ranks N NAME ARGS…: N ranks as torchrun starts them; waits for all; rc of each in $T/NAME.rcK
 ranks() {
   local n=$1 name=$2; shift 2
@@ -89,37 +63,43 @@ check 'grep -q "rank 0 of 2 (torchrun launch" "$T/runs/two/train.log"' "the log 
 check 'grep -q "global batch 16, 8 to 8 per rank, SyncBatchNorm" "$T/runs/two/train.log"' "the log does not state the per-rank batch"
 check 'grep -q "waiting on collectives" "$T/runs/two/train.log"' "the log lacks the collective wait share"
 check '[ -z "$(cat "$T/two.out1")" ]' "rank 1 printed epochs: $(head -2 "$T/two.out1")"
-close "$T/runs/one/last.safetensors" "$T/runs/two/last.safetensors" >"$T/close1" 2>&1
+close_ckpt 1e-3 "$T/runs/one/last.safetensors" "$T/runs/two/last.safetensors" >"$T/close1" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "2 × 8 differs from 1 × 16: $(cat "$T/close1")"
 echo "2 x 8 (overlapped) vs 1 x 16: $(cat "$T/close1")"
 ranks 2 plain --config "$T/cfg.json" --set output.name=plain --set train.distributed.overlap=false
 check '[ "$(cat "$T/plain.rc0") $(cat "$T/plain.rc1")" = "0 0" ]' "2 ranks without overlap: $(tail -2 "$T/plain.err0")"
-close "$T/runs/one/last.safetensors" "$T/runs/plain/last.safetensors" >"$T/close2" 2>&1
+close_ckpt 1e-3 "$T/runs/one/last.safetensors" "$T/runs/plain/last.safetensors" >"$T/close2" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "2 × 8 (plain) differs from 1 × 16: $(cat "$T/close2")"
 
 # 2. Resume at another world size, both ways.
 ranks 2 r21 --config "$T/cfg.json" --set output.name=r21 --set train.epochs=1
 "$B" train --resume "$T/runs/r21" --set train.epochs=2 >"$T/r21b.out" 2>"$T/r21b.err"
 rc=$?; check '[ $rc -eq 0 ]' "resume of a 2-rank run by 1 process: exit $rc: $(tail -2 "$T/r21b.err")"
-close "$T/runs/one/last.safetensors" "$T/runs/r21/last.safetensors" >"$T/close3" 2>&1
+close_ckpt 1e-3 "$T/runs/one/last.safetensors" "$T/runs/r21/last.safetensors" >"$T/close3" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "2 ranks + 1 process differ: $(cat "$T/close3")"
 "$B" train --config "$T/cfg.json" --set output.name=r12 --set train.epochs=1 >/dev/null 2>&1
 ranks 2 r12b --resume "$T/runs/r12" --set train.epochs=2
 check '[ "$(cat "$T/r12b.rc0") $(cat "$T/r12b.rc1")" = "0 0" ]' "resume by 2 ranks: $(tail -n 2 "$T/r12b.err0" "$T/r12b.err1")"
-close "$T/runs/one/last.safetensors" "$T/runs/r12/last.safetensors" >"$T/close4" 2>&1
+close_ckpt 1e-3 "$T/runs/one/last.safetensors" "$T/runs/r12/last.safetensors" >"$T/close4" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "1 process + 2 ranks differ: $(cat "$T/close4")"
 check '[ $(wc -l <"$T/runs/r12/metrics.jsonl") -eq 2 ]' "resumed 2-rank run: metrics.jsonl should hold 2 epochs"
 
+# start2 NAME: 2 ranks of a 3-epoch run in the background (pids in pid0, pid1); returns once
+# rank 0 is into epoch 2, so the epoch-1 checkpoint exists
+start2() {
+  port=$((port + 1))
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 MASTER_PORT=$port "$B" train --config "$T/cfg.json" --set output.name=$1 \
+      --set train.epochs=3 >"$T/$1.out$r" 2>"$T/$1.err$r" &
+    eval "pid$r=$!"
+  done
+  for _ in $(seq 1 1200); do grep -q "epoch 2 step 1 " "$T/$1.err0" 2>/dev/null && break; sleep 0.05; done
+}
+
 # 3. SIGTERM to rank 1 alone: both stop after the same step, one checkpoint, resumable.
-port=$((port + 1))
-for r in 0 1; do
-  RANK=$r WORLD_SIZE=2 MASTER_PORT=$port "$B" train --config "$T/cfg.json" --set output.name=term \
-    --set train.epochs=3 >"$T/term.out$r" 2>"$T/term.err$r" &
-  eval "tpid$r=$!"
-done
-for _ in $(seq 1 600); do grep -q "epoch 2 step 1 " "$T/term.err0" 2>/dev/null && break; sleep 0.05; done
-kill -TERM "$tpid1"
-wait "$tpid0"; rc0=$?; wait "$tpid1"; rc1=$?
+start2 term
+kill -TERM "$pid1"
+wait "$pid0"; rc0=$?; wait "$pid1"; rc1=$?
 check '[ $rc1 -eq 143 ]' "the signalled rank should exit 143, got $rc1: $(tail -2 "$T/term.err1")"
 check '[ $rc0 -ne 0 ] || grep -q "stopped" "$T/term.err0"' "rank 0 did not stop: rc $rc0"
 check 'grep -q "stopped at epoch 2" "$T/runs/term/train.log"' "no mid-epoch stop in the log: $(tail -3 "$T/runs/term/train.log")"
@@ -128,16 +108,11 @@ rc=$?; check '[ $rc -eq 0 ]' "resume after SIGTERM: exit $rc: $(tail -2 "$T/term
 
 # 4. SIGKILL of rank 1 in epoch 2: rank 0 fails within the timeout naming rank 1; the epoch-1
 #    checkpoint is whole.
-port=$((port + 1))
-for r in 0 1; do
-  RANK=$r WORLD_SIZE=2 MASTER_PORT=$port "$B" train --config "$T/cfg.json" --set output.name=kill \
-    --set train.epochs=3 >"$T/kill.out$r" 2>"$T/kill.err$r" &
-  eval "kpid$r=$!"
-done
-for _ in $(seq 1 600); do grep -q "epoch 2 step 1 " "$T/kill.err0" 2>/dev/null && break; sleep 0.05; done
-kill -KILL "$kpid1"
+start2 kill
+kpid1=$pid1
+kill -KILL "$pid1"
 t0=$(date +%s)
-wait "$kpid0"; rc0=$?
+wait "$pid0"; rc0=$?
 dt=$(( $(date +%s) - t0 ))
 wait "$kpid1" 2>/dev/null
 check '[ $rc0 -eq 1 ]' "rank 0 after its peer died: exit $rc0"
