@@ -1,5 +1,5 @@
 /* xraycls/image.h — decoding, resizing and writing 8-bit images (JPEG via libjpeg-turbo, PNG via
- * libpng).
+ * libpng, DICOM via src/dicom's DCMTK glue with the display pipeline here).
  *
  * An image is 8-bit, 1 (gray) or 3 (RGB) channels, row-major HWC: the sample of channel c at
  * (x, y) is pixels[(y * width + x) * channels + c]. Decoders always deliver the number of
@@ -7,8 +7,9 @@
  *
  * Decoding:
  *   - The format is sniffed from the magic bytes, never from the file name (real files lie:
- *     PNGs named .jpeg exist). JPEG: FF D8 FF. PNG: 89 'P' 'N' 'G' 0D 0A 1A 0A. Anything else
- *     is refused as "not a JPEG or PNG image".
+ *     PNGs named .jpeg exist). JPEG: FF D8 FF. PNG: 89 'P' 'N' 'G' 0D 0A 1A 0A. DICOM: "DICM"
+ *     at offset 128, or a preamble-less data set (xc_dicom_sniff). Anything else is refused as
+ *     "not a JPEG, PNG or DICOM image".
  *   - JPEG: baseline and progressive; gray, RGB, YCbCr, CMYK and YCCK. CMYK files with
  *     Adobe's marker (nearly all) store inverted ink: R = C*K/255 on the stored values;
  *     without it, R = (255-C)*(255-K)/255. Gray is produced by libjpeg itself (the luma of
@@ -17,7 +18,13 @@
  *     libjpeg warnings (truncated data — "Premature end of JPEG file" —, corrupt entropy data,
  *     …) are errors: a damaged X-ray must not enter a dataset silently gray at the bottom.
  *   - PNG: bit depths 1/2/4/8/16, gray, gray+alpha, RGB, RGBA, palette (with or without tRNS),
- *     interlaced. 16-bit samples are reduced to 8 bits by rounding (v * 255 + 32767) / 65535.
+ *     interlaced. 16-bit samples are reduced to 8 bits by their significant bits: with an sBIT
+ *     chunk of s < 16 bits whose samples all fit in s bits (the raw 12-bit values CR/DX exports
+ *     write), v * 255 / (2^s - 1); with sBIT and samples scaled up to 16 bits as the PNG
+ *     standard asks, by all 16 bits; without sBIT, by the bits actually used, b = the bit length
+ *     of the largest colour sample (at least 8): v * 255 / (2^b - 1), rounded. The choice is
+ *     stated in xc_image_info.mapping, and info.low_range is set when the samples use 4 or more
+ *     bits fewer than the depth (prepare warns).
  *     Alpha (and tRNS transparency) is DROPPED, not composited: the colour samples are kept
  *     as stored. Gray from RGB uses the 601 weights above. CRC errors in critical chunks and
  *     truncated data are errors; warnings about ancillary chunks are ignored.
@@ -76,7 +83,37 @@ typedef struct {
 /* { XC_IMAGE_MAX_SIDE_DEFAULT, XC_IMAGE_MAX_PIXELS_DEFAULT } */
 xc_image_limits xc_image_limits_default(void);
 
-typedef enum { XC_IMAGE_UNKNOWN = 0, XC_IMAGE_JPEG, XC_IMAGE_PNG } xc_image_format;
+typedef enum { XC_IMAGE_UNKNOWN = 0, XC_IMAGE_JPEG, XC_IMAGE_PNG, XC_IMAGE_DICOM } xc_image_format;
+
+/* What a decoder did to reach 8 bits, for the audit. Filled by xc_image_decode_mem_info.
+ *
+ * DICOM display pipeline (as a radiology viewer shows the image; PS3.3 C.11): the modality
+ * values (stored values with BitsStored/HighBit/PixelRepresentation honoured, then
+ * RescaleSlope/Intercept or the Modality LUT Sequence) go through, in this order of preference,
+ *   1. the first item of the VOI LUT Sequence: y = LUT[clamp(x - first, 0, n - 1)], scaled from
+ *      its descriptor's bit depth to 0..255;
+ *   2. the first WindowCenter/WindowWidth with the VOI LUT Function: LINEAR (the default,
+ *      C.11.2.1.2.1), LINEAR_EXACT or SIGMOID (C.11.2.1.3);
+ *   3. without either, a robust range of the values: lo and hi are the sorted values at ranks
+ *      floor(0.005 (n - 1)) and n - 1 - that rank, mapped linearly to 0 and 255 (clamped).
+ * The result is rounded to the nearest level, then inverted (255 - y) for MONOCHROME1 so that
+ * bone is bright. Colour DICOMs (RGB, YBR, palette) are rendered to RGB by DCMTK. */
+typedef struct {
+    xc_image_format format;
+    int bit_depth;          /* bits per sample in the file (PNG 1..16, JPEG 8, DICOM BitsStored) */
+    char mapping[160];      /* how samples became 8 bits, "" for plain 8-bit files:
+                               "window 40/400 LINEAR", "VOI LUT sequence (4096 entries)",
+                               "robust range 12..3990 (no window in the file)",
+                               "sBIT: 12 significant bits", "12 bits used of 16 (no sBIT)" */
+    int windowed;           /* 1: the window or VOI LUT came from the file; 2: robust range */
+    double window_center, window_width; /* the linear window applied (file's or robust range's) */
+    int inverted;           /* MONOCHROME1: inverted to show bone bright */
+    int low_range;          /* samples use 4 or more bits fewer than bit_depth: worth a warning */
+    int64_t stored_min, stored_max; /* range of the samples (16-bit PNG, monochrome DICOM) */
+    char photometric[20];   /* DICOM only */
+    char transfer_syntax[72]; /* DICOM only: its name */
+    char patient_id[72];    /* DICOM PatientID, "" when absent or not DICOM */
+} xc_image_info;
 
 /* The format named by the first bytes of buf (len may be anything, 0 included). */
 xc_image_format xc_image_sniff(const void *buf, size_t len);
@@ -101,6 +138,22 @@ const char *xc_image_jpeg_decoder(void);
  * image that the caller frees with xc_image_free. */
 int xc_image_decode_mem(const void *buf, size_t len, const char *what, int channels,
                         int min_side_hint, const xc_image_limits *limits, xc_image *out);
+
+/* xc_image_decode_mem that also reports what was done to reach 8 bits (info may be NULL; it is
+ * zeroed first and filled on success). */
+int xc_image_decode_mem_info(const void *buf, size_t len, const char *what, int channels,
+                             int min_side_hint, const xc_image_limits *limits, xc_image *out,
+                             xc_image_info *info);
+
+/* A 64-bit perceptual hash of an image (the near-duplicate detector's): the image in gray is
+ * resized to a 32 x 32 thumbnail (xc_image_resize), its 2-D DCT-II taken, and bit 8*u + v set
+ * when the coefficient (u, v) of the 8 x 8 lowest frequencies is above their median (the
+ * "pHash" of imagehash). Resized, re-encoded and slightly cropped copies of one image land a few
+ * bits apart; distinct images about 32. Returns 0 and sets *hash, or -1 (out of memory). */
+int xc_image_phash(const xc_image *img, uint64_t *hash);
+
+/* Bits in which two hashes differ (0..64). */
+int xc_image_hamming(uint64_t a, uint64_t b);
 
 /* Reads `path` (at most XC_IMAGE_MAX_FILE_BYTES) and decodes it with the default limits, as
  * xc_image_decode_mem. An empty or missing file is an error naming the path. */

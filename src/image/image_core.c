@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "image_internal.h"
+#include "xraycls/dicom.h"
 #include "xraycls/fs.h"
 
 xc_image_limits xc_image_limits_default(void) {
@@ -17,6 +18,7 @@ xc_image_format xc_image_sniff(const void *buf, size_t len) {
     const uint8_t *b = buf;
     if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return XC_IMAGE_JPEG;
     if (len >= 8 && memcmp(b, png_magic, 8) == 0) return XC_IMAGE_PNG;
+    if (xc_dicom_sniff(buf, len)) return XC_IMAGE_DICOM;
     return XC_IMAGE_UNKNOWN;
 }
 
@@ -58,6 +60,15 @@ int xc_image_check_limits(const char *what, long long width, long long height,
 
 int xc_image_decode_mem(const void *buf, size_t len, const char *what, int channels,
                         int min_side_hint, const xc_image_limits *limits, xc_image *out) {
+    return xc_image_decode_mem_info(buf, len, what, channels, min_side_hint, limits, out, NULL);
+}
+
+int xc_image_decode_mem_info(const void *buf, size_t len, const char *what, int channels,
+                             int min_side_hint, const xc_image_limits *limits, xc_image *out,
+                             xc_image_info *info) {
+    xc_image_info scratch;
+    if (!info) info = &scratch;
+    memset(info, 0, sizeof *info);
     memset(out, 0, sizeof *out);
     if (!what) what = "(memory)";
     if (channels != 1 && channels != 3)
@@ -65,13 +76,17 @@ int xc_image_decode_mem(const void *buf, size_t len, const char *what, int chann
     xc_image_limits def = xc_image_limits_default();
     if (!limits) limits = &def;
     if (len == 0) return xc_errorf("cannot decode '%s': empty file", what);
-    switch (xc_image_sniff(buf, len)) {
+    info->format = xc_image_sniff(buf, len);
+    switch (info->format) {
     case XC_IMAGE_JPEG:
+        info->bit_depth = 8;
         return xc_image_decode_jpeg(buf, len, what, channels, min_side_hint, limits, out);
     case XC_IMAGE_PNG:
-        return xc_image_decode_png(buf, len, what, channels, limits, out);
+        return xc_image_decode_png(buf, len, what, channels, limits, out, info);
+    case XC_IMAGE_DICOM:
+        return xc_image_decode_dicom(buf, len, what, channels, limits, out, info);
     default:
-        return xc_errorf("cannot decode '%s': not a JPEG or PNG image", what);
+        return xc_errorf("cannot decode '%s': not a JPEG, PNG or DICOM image", what);
     }
 }
 

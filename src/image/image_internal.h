@@ -27,7 +27,10 @@ int xc_image_decode_jpeg_fast(const uint8_t *buf, size_t len, int min_side_hint,
  * one), 0 its portable loop. Returns 1 when the choice took effect. Not thread-safe. */
 int xc_image_jpeg_fast_use_pdep(int on);
 int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int channels,
-                        const xc_image_limits *limits, xc_image *out);
+                        const xc_image_limits *limits, xc_image *out, xc_image_info *info);
+/* DICOM through xc_dicom_decode and the display pipeline of xraycls/image.h (image_dicom.c). */
+int xc_image_decode_dicom(const uint8_t *buf, size_t len, const char *what, int channels,
+                          const xc_image_limits *limits, xc_image *out, xc_image_info *info);
 
 /* xc_image_resize into a caller's buffer of out_h * out_w * src->channels bytes. */
 int xc_image_resize_into(const xc_image *src, int out_w, int out_h, uint8_t *dst);

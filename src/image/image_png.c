@@ -1,7 +1,10 @@
 /* image_png.c — PNG decoding and encoding over libpng (see xraycls/image.h).
  *
- * Every PNG variant is brought to 8-bit samples by libpng (palette → RGB, low-bit gray → 8 bits,
- * 16 → 8 bits rounded); alpha is then dropped and gray/RGB converted here. libpng's errors
+ * Every PNG variant up to 8 bits is brought to 8-bit samples by libpng (palette → RGB, low-bit
+ * gray → 8 bits); 16-bit files are read as 16 bits and reduced here by their significant bits
+ * (sBIT, else the bits used: xraycls/image.h), because radiograph exports often store 12-bit
+ * values unscaled and a plain 16 → 8 reduction makes them black. Alpha is then dropped and
+ * gray/RGB converted here. libpng's errors
  * (bad CRC of a critical chunk, broken zlib stream, truncation) longjmp back with libpng's
  * message; its warnings (odd ancillary chunks such as a wrong sRGB profile) are ignored — they
  * do not touch the pixels. All state lives on the caller's stack: safe from many threads. */
@@ -53,8 +56,52 @@ static void convert_row(const uint8_t *src, int pc, uint8_t *dst, int channels, 
     }
 }
 
+/* 16-bit rows (big-endian samples, pc a pixel) to 8 bits, as xraycls/image.h states. */
+static void reduce_16(png_structp png, png_infop info, uint8_t *img, size_t nsamples, int pc, xc_image_info *inf) {
+    int colour = pc >= 3 ? 3 : 1; /* colour samples of a pixel; the rest is alpha */
+    unsigned vmax = 0, vmin = 65535;
+    for (size_t i = 0; i < nsamples; i++) {
+        if ((int)(i % (size_t)pc) >= colour) continue;
+        unsigned v = ((unsigned)img[2 * i] << 8) | img[2 * i + 1];
+        if (v > vmax) vmax = v;
+        if (v < vmin) vmin = v;
+    }
+    int used = 0;
+    while (used < 16 && (vmax >> used)) used++;
+    png_color_8p sbit = NULL;
+    int sig = 0;
+    if (png_get_sBIT(png, info, &sbit) && sbit) {
+        sig = colour == 1 ? sbit->gray : sbit->red > sbit->green ? (sbit->red > sbit->blue ? sbit->red : sbit->blue)
+                                                                 : (sbit->green > sbit->blue ? sbit->green : sbit->blue);
+        if (sig < 1 || sig > 16) sig = 0;
+    }
+    int bits;
+    if (sig && sig < 16 && used <= sig) {
+        bits = sig;
+        snprintf(inf->mapping, sizeof inf->mapping, "sBIT: %d significant bits, samples stored unscaled (0..%u)", sig,
+                 (1u << sig) - 1);
+    } else if (sig) {
+        bits = 16;
+        snprintf(inf->mapping, sizeof inf->mapping, "sBIT: %d significant bits, samples scaled to 16 bits", sig);
+    } else {
+        bits = used < 8 ? 8 : used;
+        if (bits < 16)
+            snprintf(inf->mapping, sizeof inf->mapping, "%d bits used of 16 (no sBIT): 0..%u mapped to 0..255", bits,
+                     (1u << bits) - 1);
+    }
+    inf->stored_min = vmin;
+    inf->stored_max = vmax;
+    inf->low_range = vmax >= vmin && (vmax - vmin) < (1u << 12);
+    uint32_t m = (1u << bits) - 1;
+    for (size_t i = 0; i < nsamples; i++) {
+        uint32_t v = ((uint32_t)img[2 * i] << 8) | img[2 * i + 1];
+        if (v > m) v = m;
+        img[i] = (uint8_t)((v * 255u + m / 2) / m); /* in place: sample i is read before written */
+    }
+}
+
 int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int channels,
-                        const xc_image_limits *limits, xc_image *out) {
+                        const xc_image_limits *limits, xc_image *out, xc_image_info *inf) {
     png_ctx ctx = {buf, len, 0, ""};
     memset(out, 0, sizeof *out);
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning);
@@ -82,11 +129,38 @@ int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int ch
     }
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png); /* + alpha if tRNS */
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (depth == 16) png_set_scale_16(png); /* rounds, unlike png_set_strip_16 */
+    inf->bit_depth = depth;
     int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
 
     int pc = png_get_channels(png, info);
+    if (depth == 16) {
+        /* The whole image at 16 bits, reduced in place to 8 bits, then converted. */
+        if (pc < 1 || pc > 4 || png_get_rowbytes(png, info) != (size_t)w * pc * 2) {
+            png_destroy_read_struct(&png, &info, NULL);
+            return xc_errorf("cannot decode '%s': unexpected PNG layout after conversion", what);
+        }
+        if (xc_image_alloc(out, (int)w, (int)h, channels) < 0) {
+            png_destroy_read_struct(&png, &info, NULL);
+            return xc_errorf("cannot decode '%s': %s", what, xc_error());
+        }
+        size_t row16 = (size_t)w * pc * 2;
+        /* One block: the row pointers, then the rows (freed on every path through tmp). */
+        size_t head = ((size_t)h * sizeof(png_bytep) + 15) & ~(size_t)15;
+        tmp = malloc(head + row16 * h);
+        if (!tmp) png_error(png, "out of memory");
+        png_bytep *rows = (png_bytep *)(void *)tmp;
+        uint8_t *data = tmp + head;
+        for (png_uint_32 y = 0; y < h; y++) rows[y] = data + y * row16;
+        png_read_image(png, rows);
+        png_read_end(png, NULL);
+        reduce_16(png, info, data, (size_t)w * h * pc, pc, inf);
+        for (png_uint_32 y = 0; y < h; y++)
+            convert_row(data + (size_t)y * w * pc, pc, out->pixels + (size_t)y * w * channels, channels, (int)w);
+        png_destroy_read_struct(&png, &info, NULL);
+        free(tmp);
+        return 0;
+    }
     if (png_get_bit_depth(png, info) != 8 || pc < 1 || pc > 4 ||
         png_get_rowbytes(png, info) != (size_t)w * pc) {
         png_destroy_read_struct(&png, &info, NULL);

@@ -134,11 +134,11 @@ static void test_sniffing(void) {
 
     static const struct { const char *name, *data; size_t len; const char *msg; } bad[] = {
         {"empty.jpeg", "", 0, "empty file"},
-        {"notes.jpeg", "patient 12: normal\n", 19, "not a JPEG or PNG image"},
-        {"scan.png", "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj\n", 24, "not a JPEG or PNG image"},
+        {"notes.jpeg", "patient 12: normal\n", 19, "not a JPEG, PNG or DICOM image"},
+        {"scan.png", "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj\n", 24, "not a JPEG, PNG or DICOM image"},
         {"soi.jpeg", "\xFF\xD8\xFF\xE0garbage!", 12, "cannot decode"},
         {"sig.png", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "cannot decode"},
-        {"gif.jpeg", "GIF89a\x01\0\x01\0", 10, "not a JPEG or PNG image"},
+        {"gif.jpeg", "GIF89a\x01\0\x01\0", 10, "not a JPEG, PNG or DICOM image"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *p = tpath(bad[i].name);

@@ -65,8 +65,14 @@ static tu_buf make_png(int w, int h, int depth, int color, int interlace, int tr
     return b;
 }
 
+/* 16-bit files without sBIT are reduced by the bits their colour samples use (at least 8). */
+static int used16;
+
 static uint8_t to8(unsigned v, int depth) {
-    if (depth == 16) return (uint8_t)((v * 255u + 32767u) / 65535u);
+    if (depth == 16) {
+        unsigned m = (1u << used16) - 1;
+        return (uint8_t)((v * 255u + m / 2) / m);
+    }
     return (uint8_t)(v * 255u / ((1u << depth) - 1));
 }
 
@@ -76,6 +82,13 @@ static void check_variant(int depth, int color, int interlace, int trns) {
     tu_buf b = make_png(w, h, depth, color, interlace, trns);
     unsigned m = (1u << depth) - 1;
     int bad1 = 0, bad3 = 0;
+    unsigned vmax = 0;
+    int ncol = color == PNG_COLOR_TYPE_RGB || color == PNG_COLOR_TYPE_RGB_ALPHA ? 3 : 1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < ncol; c++)
+                if (sample(x, y, c, m) > vmax) vmax = sample(x, y, c, m);
+    for (used16 = 8; used16 < 16 && (vmax >> used16); used16++) {}
     for (int want = 1; want <= 3; want += 2) {
         xc_image img;
         int rc = xc_image_decode_mem(b.data, b.len, "v.png", want, 0, NULL, &img);
@@ -122,6 +135,66 @@ static void test_variants(void) {
             check_variant(d, PNG_COLOR_TYPE_PALETTE, il, 0);
             check_variant(d, PNG_COLOR_TYPE_PALETTE, il, 1);
         }
+    }
+}
+
+/* A w x h 16-bit gray PNG of the given samples, with an sBIT chunk when sbit > 0. */
+static tu_buf make_png16(int w, int h, const uint16_t *v, int sbit) {
+    tu_buf b = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) abort();
+    png_set_write_fn(png, &b, on_write, on_flush);
+    png_set_IHDR(png, info, w, h, 16, PNG_COLOR_TYPE_GRAY, 0, 0, 0);
+    if (sbit) {
+        png_color_8 s = {0};
+        s.gray = (png_byte)sbit;
+        png_set_sBIT(png, info, &s);
+    }
+    png_write_info(png, info);
+    uint8_t *row = malloc((size_t)w * 2);
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) row[2 * x] = (uint8_t)(v[y * w + x] >> 8), row[2 * x + 1] = (uint8_t)v[y * w + x];
+        png_write_row(png, row);
+    }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    return b;
+}
+
+/* 12-bit data in 16-bit PNGs (how CR/DX exports look): by sBIT when present (unscaled or scaled
+ * samples), else by the bits used; the mapping is stated and the low range flagged. */
+static void test_16bit_significant(void) {
+    enum { W = 64, H = 16 };
+    static uint16_t raw[W * H], scaled[W * H];
+    for (int i = 0; i < W * H; i++) {
+        raw[i] = (uint16_t)((i * 4) % 4096);                     /* 0..4092: 12 bits, unscaled */
+        scaled[i] = (uint16_t)((raw[i] << 4) | (raw[i] >> 8)); /* the PNG standard's scaling */
+    }
+    struct { const uint16_t *v; int sbit; unsigned m; int shift; const char *says; int low; } cases[] = {
+        {raw, 12, 4095, 0, "sBIT: 12 significant bits, samples stored unscaled", 1},
+        {raw, 0, 4095, 0, "12 bits used of 16 (no sBIT)", 1},
+        {scaled, 12, 65535, 0, "samples scaled to 16 bits", 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        tu_buf b = make_png16(W, H, cases[k].v, cases[k].sbit);
+        xc_image img;
+        xc_image_info info;
+        CHECK(xc_image_decode_mem_info(b.data, b.len, "12.png", 1, 0, NULL, &img, &info) == 0);
+        int bad = 0;
+        for (int i = 0; i < W * H; i++)
+            bad += img.pixels[i] != (uint8_t)((cases[k].v[i] * 255u + cases[k].m / 2) / cases[k].m);
+        CHECK_MSG(bad == 0, "case %zu: %d pixels differ", k, bad);
+        CHECK_CONTAINS(info.mapping, cases[k].says);
+        CHECK_MSG(info.low_range == cases[k].low, "case %zu: low_range %d", k, info.low_range);
+        CHECK(info.bit_depth == 16 && info.stored_max == cases[k].v[1023]);
+        /* The old reduction made 12-bit data nearly black; it must span the range now. */
+        int top = 0;
+        for (int i = 0; i < W * H; i++) top = img.pixels[i] > top ? img.pixels[i] : top;
+        CHECK(top >= 254);
+        xc_image_free(&img);
+        free(b.data);
     }
 }
 
@@ -273,6 +346,7 @@ int main(void) {
     const char *tmp = check_tmpdir();
     test_variants();
     test_16bit_exhaustive();
+    test_16bit_significant();
     test_writer(tmp);
     test_damage();
     test_bomb();
