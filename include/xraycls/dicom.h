@@ -73,6 +73,10 @@ typedef struct {
 int xc_dicom_decode(const void *buf, size_t len, const char *what, int max_side, int64_t max_pixels,
                     xc_dicom_frame *out);
 
+/* The PatientID of the DICOM file at path into id (cap bytes; "" when absent), reading the
+ * header only (parsing stops at the Pixel Data). 0, or -1 when the file cannot be parsed. */
+int xc_dicom_patient_id(const char *path, char *id, size_t cap);
+
 /* Frees what a frame owns and zeroes it. Accepts NULL and a zeroed frame. */
 void xc_dicom_frame_free(xc_dicom_frame *f);
 

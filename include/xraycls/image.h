@@ -118,6 +118,13 @@ typedef struct {
 /* The format named by the first bytes of buf (len may be anything, 0 included). */
 xc_image_format xc_image_sniff(const void *buf, size_t len);
 
+/* Whether a file found in a folder is an image to read: recognised by content (the first bytes
+ * sniff as JPEG, PNG or DICOM — DICOM files often have no extension, or ".dcm"), or named
+ * .png/.jpg/.jpeg/.dcm/.dicom (so that a damaged image is tried and reported, not silently
+ * passed over). DICOMDIR (a DICOM media index, not an image) is not. 0 or 1; an unreadable file
+ * is 1 when its name says image, so that reading it reports the error. */
+int xc_image_is_candidate(const char *path);
+
 /* Allocates an image of the given shape (pixels uninitialised). Returns 0, or -1 when the shape
  * is invalid (sides <= 0, channels not 1 or 3) or memory runs out. */
 int xc_image_alloc(xc_image *img, int width, int height, int channels);
@@ -145,12 +152,17 @@ int xc_image_decode_mem_info(const void *buf, size_t len, const char *what, int 
                              int min_side_hint, const xc_image_limits *limits, xc_image *out,
                              xc_image_info *info);
 
-/* A 64-bit perceptual hash of an image (the near-duplicate detector's): the image in gray is
- * resized to a 32 x 32 thumbnail (xc_image_resize), its 2-D DCT-II taken, and bit 8*u + v set
- * when the coefficient (u, v) of the 8 x 8 lowest frequencies is above their median (the
- * "pHash" of imagehash). Resized, re-encoded and slightly cropped copies of one image land a few
- * bits apart; distinct images about 32. Returns 0 and sets *hash, or -1 (out of memory). */
-int xc_image_phash(const xc_image *img, uint64_t *hash);
+/* The perceptual hash (the near-duplicate detector's; docs/DATA.md measures it): the image, less
+ * `crop` of its width and height on every side (0 <= crop < 0.25), in gray, resized to a 32 x 32
+ * thumbnail (xc_image_resize), and the 8 x 8 lowest frequencies of its 2-D DCT-II, coef[8*u + v]
+ * (u vertical, unnormalised). 0, or -1 (out of memory, crop out of range). */
+int xc_image_dct8(const xc_image *img, double crop, float coef[64]);
+
+/* The 64-bit hash of those coefficients: bit i set when coef[i] > median[i]. With each image's
+ * own median of its 64 coefficients this is imagehash's pHash; prepare passes the median of each
+ * coefficient over the dataset instead, which removes what all chest radiographs share and
+ * separates distinct ones far better (docs/DATA.md). */
+uint64_t xc_image_hash_bits(const float coef[64], const float median[64]);
 
 /* Bits in which two hashes differ (0..64). */
 int xc_image_hamming(uint64_t a, uint64_t b);

@@ -28,11 +28,9 @@ extern "C" {
 
 typedef struct xc_model xc_model;
 
-/* 1 when the extension of path is .png, .jpg or .jpeg in any case. */
-int xc_predict_is_image_name(const char *path);
-
 /* The image files named by paths[0..n): a file is taken as given (whatever its extension); a
- * folder contributes every image file below it (xc_predict_is_image_name; hidden entries
+ * folder contributes every image file below it (xc_image_is_candidate: JPEG, PNG or DICOM by
+ * content, or a damaged file with an image extension; hidden entries
  * included; symbolic links followed only when they name files), sorted by path (byte order).
  * The arguments keep their order. A path that does not exist is an error naming it.
  * *files: malloc'd array of malloc'd strings (xc_predict_files_free); *count its length. */

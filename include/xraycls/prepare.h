@@ -49,10 +49,33 @@
  * images in source order (splitmix64 seeded by seed and the class index). The same source,
  * seed and fraction give the same split on any machine and with any number of threads.
  *
+ * ---- Patients -------------------------------------------------------------------------------
+ * Each image may carry a patient key: the CSV's --patient-column, else the DICOM PatientID, else
+ * what --patient-regex extracts from the file's base name (the coronahack source uses the
+ * CoronaHack preset, xc_prepare_coronahack_key, unless told otherwise). Images without a key are
+ * patients of their own. The carved validation split is grouped: a patient's training images
+ * all go to val or all stay; per class, the patients whose most frequent training class it is
+ * are shuffled (the seeded shuffle above) and taken while the class's validation images stay
+ * within k = round(val_fraction × n_class) (so with no keys the split is exactly the per-image
+ * one). Given splits (the source's own, e.g. CoronaHack's TRAIN/TEST, or a CSV split column)
+ * that share patients are reported in audit.json ("patients.shared"); for the csv and folder
+ * sources that is an error unless allow_leak, for CoronaHack (whose split is the dataset's own)
+ * a warning.
+ *
+ * ---- Near duplicates ------------------------------------------------------------------------
+ * Every decoded image gets a 64-bit perceptual hash (xc_image_phash of the S x S image); pairs
+ * within near_distance bits, in any splits, are listed in audit.json with both files, their
+ * splits and the distance, and a warning names those that cross splits.
+ *
  * ---- Audit ---------------------------------------------------------------------------------
  * audit.json: {"splits": {split: {class: count}}, "excluded": {reason: count},
  * "missing": {"count": n, "files": [...]}, "unreadable": {"count": n, "files": {file: reason}},
  * "duplicates": [{"kind": "listed twice"|"identical bytes", "files": [...]}],
+ * "patients": {"key", "keyless", "per_split": {split: {"patients", "per_class": {class: n}}},
+ * "shared": {"count", "list": [{"patient", "splits", "files"}]}},
+ * "near_duplicates": {"distance", "count", "pairs": [{"files": [a, b], "splits": [s, t],
+ * "distance": d}]}, "display": {file: {"mapping", "window": [c, w] | null, "source":
+ * "file"|"robust range"|"none", "inverted", "patient_id", "transfer_syntax"}},
  * "warnings": [...]}. The split counts equal the images written. A missing image (after the
  * lookup) or an undecodable one is an error by default, naming the first files and the count;
  * with XC_POLICY_SKIP it is left out and recorded. A file listed twice keeps its first row;
@@ -132,7 +155,7 @@ char *xc_task_json(const xc_task *t);
 typedef enum { XC_SOURCE_CORONAHACK = 0, XC_SOURCE_FOLDER, XC_SOURCE_CSV } xc_source_kind;
 typedef enum { XC_POLICY_ERROR = 0, XC_POLICY_SKIP } xc_policy;
 
-/* Extra labelled images (--add-folder CLASS=DIR): every .png/.jpg/.jpeg in dir. */
+/* Extra labelled images (--add-folder CLASS=DIR): every image in dir (xc_image_is_candidate). */
 typedef struct {
     char *cls;
     char *dir;
@@ -162,7 +185,19 @@ typedef struct {
     int threads;            /* 0: the number of cores */
     char *out;              /* the prepared folder */
     int overwrite;
+    /* Patient-level splits (see "Patients"). */
+    char *patient_column;   /* csv: the column holding the patient key (NULL: none) */
+    char *patient_regex;    /* an extended regular expression over the file's base name (key:
+                               its first group, else the whole match), or "coronahack"; NULL:
+                               "coronahack" for the coronahack source, none otherwise; "none"
+                               turns keys from names off */
+    int allow_leak;         /* given splits sharing patients: a warning instead of an error */
+    int near_distance;      /* near duplicates: pairs whose perceptual hashes differ in at most
+                               this many bits (XC_NEAR_DISTANCE_DEFAULT; -1 turns it off) */
 } xc_prepare_opts;
+
+/* The default Hamming distance of near duplicates (docs/DATA.md: its false-positive rate). */
+#define XC_NEAR_DISTANCE_DEFAULT 6
 
 void xc_prepare_opts_init(xc_prepare_opts *o);
 void xc_prepare_opts_clear(xc_prepare_opts *o); /* frees everything; accepts NULL */
@@ -199,10 +234,55 @@ typedef struct {
     int nfiles;
 } xc_prep_dup;
 
+/* A pair of images whose perceptual hashes are within the near-duplicate distance. */
+typedef struct {
+    char *files[2];
+    xc_split splits[2];
+    int distance;
+} xc_prep_pair;
+
+/* A patient found in more than one given split. */
+typedef struct {
+    char *key;
+    unsigned splits;   /* bit s set: the patient has images in split s */
+    char **files;      /* its files (the first few) */
+    int nfiles;
+} xc_prep_leak;
+
+/* What the decoder did to one file beyond plain 8 bits (DICOM, 16-bit PNG). */
+typedef struct {
+    char *file;
+    char *mapping;     /* xc_image_info.mapping */
+    double window_center, window_width;
+    int windowed;      /* 1 the file's window or VOI LUT, 2 the robust range, 0 none */
+    int inverted;
+    char *patient_id;  /* DICOM PatientID, NULL when none */
+    char *transfer_syntax; /* DICOM only */
+} xc_prep_display;
+
 typedef struct {
     char **classes;
     int nclasses;
     int64_t *counts;              /* [split * nclasses + class]: images written */
+    /* Patients: where the keys came from ("csv column 'patient'", "DICOM PatientID", "regex
+     * '…'", "coronahack file names", combined with '+'; NULL when no image has one), distinct
+     * patients [split * nclasses + class] and per split (an image without a key counts as a
+     * patient of its own; keyless counts them), and the patients of given splits that overlap. */
+    char *patient_source;
+    int64_t *patients;
+    int64_t patients_split[XC_NSPLITS];
+    int64_t keyless;
+    xc_prep_leak *leaks;           /* the first shared patients (at most 100) */
+    int nleaks;
+    int64_t shared_patients;       /* patients in more than one given split */
+    /* Near duplicates (pairs within near_distance bits; npairs counts them all, the first
+     * XC_NEAR_PAIRS_LISTED are listed). */
+    int near_distance;
+    xc_prep_pair *pairs;
+    int64_t npairs, npairs_listed;
+    /* Per-file display records (DICOM and 16-bit files). */
+    xc_prep_display *display;
+    int64_t ndisplay;
     xc_prep_count *excluded;      /* reason → rows left out */
     int nexcluded;
     char **missing;
@@ -223,11 +303,14 @@ char *xc_prep_audit_table(const xc_prep_audit *a);
 /* Images written in a split (sum over classes). */
 int64_t xc_prep_audit_split_total(const xc_prep_audit *a, xc_split s);
 
+#define XC_NEAR_PAIRS_LISTED 10000
+
 /* ---- the image list ----------------------------------------------------------------------- */
 
 typedef struct {
     char *path;   /* to open */
     char *file;   /* as recorded in xraycls.files */
+    char *patient; /* the patient key, NULL when unknown (then the image is its own patient) */
     int label;
     xc_split split;
     int line;     /* 1-based line of the CSV row (0 for folder listings) */
@@ -246,8 +329,22 @@ typedef struct {
  * naming the first few and the count, or recorded in audit.missing. */
 xc_prep_list *xc_prepare_list(const xc_prepare_opts *o);
 void xc_prep_list_free(xc_prep_list *l); /* accepts NULL */
-/* Carves the validation split out of TRAIN as described above (a no-op when frac is 0). */
+/* Carves the validation split out of TRAIN as described in "Splits" and "Patients" (a no-op when
+ * frac is 0): grouped by items[i].patient, stratified by class. */
 int xc_prepare_carve_val(xc_prep_list *l, double frac, uint64_t seed);
+
+/* Gives every item without a patient key one (prepare_patient.c): the DICOM PatientID of DICOM
+ * files, else the key o->patient_regex (or the coronahack preset) extracts from the base name.
+ * Records the key source in l->audit.patient_source. -1 for an invalid regex. */
+int xc_prepare_patient_keys(const xc_prepare_opts *o, xc_prep_list *l);
+
+/* The key the CoronaHack preset gives a base name, into key (cap bytes): Kermany's
+ * person<N>_(bacteria|virus)_<M> → "person<N>", NORMAL2-IM-<N>-<M> → "NORMAL2-IM-<N>",
+ * IM-<N>-<M> → "IM-<N>"; any other name (the COVID-19/SARS/ARDS images, from published case
+ * figures) → the name without extension, view (-PA, -AP, -L, -lateral), day (-day<N>) and panel
+ * (a trailing letter after a figure number, or -a..-d) suffixes, so the figures of one case
+ * share a key. Returns 1 (a Kermany name), 2 (a source name) or 0 (nothing left: no key). */
+int xc_prepare_coronahack_key(const char *base, char *key, size_t cap);
 
 /* Called from the calling thread about ten times a second while images decode. */
 typedef void (*xc_prepare_progress_fn)(void *ctx, int64_t done, int64_t total);

@@ -52,6 +52,11 @@ extern "C" void xc_dicom_frame_free(xc_dicom_frame *f) {
 
 extern "C" int xc_dicom_available(void) { return 0; }
 
+extern "C" int xc_dicom_patient_id(const char *path, char *id, size_t cap) {
+    if (cap) id[0] = '\0';
+    return xc_errorf("cannot read '%s': xraycls was built without DCMTK (DICOM support)", path);
+}
+
 extern "C" int xc_dicom_decode(const void *, size_t, const char *what, int, int64_t, xc_dicom_frame *out) {
     std::memset(out, 0, sizeof *out);
     return xc_errorf("cannot decode '%s': xraycls was built without DCMTK (DICOM support): install "
@@ -439,6 +444,22 @@ void decode(const void *buf, size_t len, int max_side, int64_t max_pixels, xc_di
 } // namespace
 
 extern "C" int xc_dicom_available(void) { return 1; }
+
+extern "C" int xc_dicom_patient_id(const char *path, char *id, size_t cap) {
+    if (cap) id[0] = '\0';
+    try {
+        std::call_once(codecs_once, register_codecs);
+        DcmFileFormat ff;
+        OFCondition c = ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
+        if (c.bad()) return xc_errorf("cannot read '%s': %s", path, c.text());
+        OFString s;
+        if (ff.getDataset() && ff.getDataset()->findAndGetOFString(DCM_PatientID, s).good() && cap)
+            std::snprintf(id, cap, "%s", s.c_str());
+        return 0;
+    } catch (...) {
+        return xc_errorf("cannot read '%s': unexpected error in the DICOM library", path);
+    }
+}
 
 extern "C" int xc_dicom_decode(const void *buf, size_t len, const char *what, int max_side, int64_t max_pixels,
                                xc_dicom_frame *out) {

@@ -1,8 +1,10 @@
 /* image_core.c — the format-independent part of xraycls/image.h: allocation, magic-byte
  * sniffing, limits, file reading and the decode + resize convenience. The codecs live in
  * image_jpeg.c and image_png.c, the resampler in image_resize.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "image_internal.h"
 #include "xraycls/dicom.h"
@@ -20,6 +22,21 @@ xc_image_format xc_image_sniff(const void *buf, size_t len) {
     if (len >= 8 && memcmp(b, png_magic, 8) == 0) return XC_IMAGE_PNG;
     if (xc_dicom_sniff(buf, len)) return XC_IMAGE_DICOM;
     return XC_IMAGE_UNKNOWN;
+}
+
+int xc_image_is_candidate(const char *path) {
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    if (!strcasecmp(base, "DICOMDIR")) return 0;
+    const char *dot = strrchr(base, '.');
+    int named = dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                        !strcasecmp(dot, ".dcm") || !strcasecmp(dot, ".dicom"));
+    if (named) return 1;
+    unsigned char head[132];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return xc_image_sniff(head, n) != XC_IMAGE_UNKNOWN;
 }
 
 int xc_image_alloc(xc_image *img, int width, int height, int channels) {

@@ -1,7 +1,8 @@
-/* image_phash.c — the perceptual hash of xraycls/image.h (imagehash's pHash): a 32 x 32 gray
- * thumbnail, its 2-D DCT-II, and the signs of the 8 x 8 lowest frequencies against their median.
- * Written here rather than taken from a library: it is twenty lines over our own resampler, and
- * no maintained C library for it is packaged for Debian. */
+/* image_phash.c — the perceptual hash of xraycls/image.h: a 32 x 32 gray thumbnail, its 2-D
+ * DCT-II, and the 8 x 8 lowest frequencies each against a median (pHash; prepare uses the
+ * dataset's medians, see xc_image_hash_bits). Written here rather than taken from a library: it
+ * is thirty lines over our own resampler, and no maintained C library for it is packaged for
+ * Debian. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +12,22 @@
 #define PH_N 32
 #define PH_K 8
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-int xc_image_phash(const xc_image *img, uint64_t *hash) {
+int xc_image_dct8(const xc_image *img, double crop, float coef[64]) {
     uint8_t thumb[PH_N * PH_N * 3];
-    if (xc_image_resize_into(img, PH_N, PH_N, thumb) < 0) return -1;
+    if (!(crop >= 0 && crop < 0.25)) return xc_errorf("hash: crop %g outside [0, 0.25)", crop);
+    int cx = (int)(img->width * crop), cy = (int)(img->height * crop);
+    if (cx == 0 && cy == 0) {
+        if (xc_image_resize_into(img, PH_N, PH_N, thumb) < 0) return -1;
+    } else {
+        xc_image sub;
+        if (xc_image_alloc(&sub, img->width - 2 * cx, img->height - 2 * cy, img->channels) < 0) return -1;
+        size_t row = (size_t)sub.width * (size_t)img->channels;
+        for (int y = 0; y < sub.height; y++)
+            memcpy(sub.pixels + (size_t)y * row, img->pixels + ((size_t)(y + cy) * img->width + cx) * img->channels, row);
+        int rc = xc_image_resize_into(&sub, PH_N, PH_N, thumb);
+        xc_image_free(&sub);
+        if (rc < 0) return -1;
+    }
     double g[PH_N][PH_N];
     for (int y = 0; y < PH_N; y++)
         for (int x = 0; x < PH_N; x++) {
@@ -36,21 +45,20 @@ int xc_image_phash(const xc_image *img, uint64_t *hash) {
             for (int x = 0; x < PH_N; x++) s += g[y][x] * c[v][x];
             rows[y][v] = s;
         }
-    double d[PH_K * PH_K], sorted[PH_K * PH_K];
     for (int u = 0; u < PH_K; u++)
         for (int v = 0; v < PH_K; v++) {
             double s = 0;
             for (int y = 0; y < PH_N; y++) s += rows[y][v] * c[u][y];
-            d[u * PH_K + v] = s;
+            coef[u * PH_K + v] = (float)s;
         }
-    memcpy(sorted, d, sizeof d);
-    qsort(sorted, PH_K * PH_K, sizeof sorted[0], cmp_double);
-    double med = (sorted[PH_K * PH_K / 2 - 1] + sorted[PH_K * PH_K / 2]) / 2;
+    return 0;
+}
+
+uint64_t xc_image_hash_bits(const float coef[64], const float median[64]) {
     uint64_t h = 0;
     for (int i = 0; i < PH_K * PH_K; i++)
-        if (d[i] > med) h |= (uint64_t)1 << i;
-    *hash = h;
-    return 0;
+        if (coef[i] > median[i]) h |= (uint64_t)1 << i;
+    return h;
 }
 
 int xc_image_hamming(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }

@@ -19,12 +19,6 @@
 
 /* ---- files ---------------------------------------------------------------------------------- */
 
-int xc_predict_is_image_name(const char *path) {
-    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-    if (!dot || (slash && dot < slash)) return 0;
-    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg");
-}
-
 typedef struct {
     char **v;
     int64_t n, cap;
@@ -82,7 +76,7 @@ static int walk(const char *dir, strvec *out, int depth) {
         if (S_ISDIR(lst.st_mode)) {
             rc = walk(p, out, depth + 1);
             free(p);
-        } else if (xc_predict_is_image_name(p) && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+        } else if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && xc_image_is_candidate(p)) {
             rc = strvec_push(out, p);
         } else {
             free(p);

@@ -97,6 +97,7 @@ void xc_prepare_opts_init(xc_prepare_opts *o) {
     o->val_fraction = 0.1;
     o->size = 224;
     o->channels = 1;
+    o->near_distance = XC_NEAR_DISTANCE_DEFAULT;
 }
 
 void xc_prepare_opts_clear(xc_prepare_opts *o) {
@@ -114,6 +115,8 @@ void xc_prepare_opts_clear(xc_prepare_opts *o) {
     }
     free(o->extras);
     free(o->out);
+    free(o->patient_column);
+    free(o->patient_regex);
     xc_prepare_opts_init(o);
 }
 
@@ -184,6 +187,7 @@ void xc_prep_list_free(xc_prep_list *l) {
     for (int64_t i = 0; i < l->n; i++) {
         free(l->items[i].path);
         free(l->items[i].file);
+        free(l->items[i].patient);
     }
     free(l->items);
     xc_prep_audit_clear(&l->audit);
@@ -220,11 +224,12 @@ static int add_extras(const xc_prepare_opts *o, xc_prep_list *l) {
         int nfiles, added = 0, failed = 0;
         if (prep_list_dir(x->dir, 0, &files, &nfiles) < 0) goto done;
         for (int i = 0; i < nfiles && !failed; i++) {
-            if (!prep_is_image_name(files[i])) {
-                failed = prep_audit_exclude(&l->audit, "not a .png/.jpg/.jpeg file") < 0;
+            char *p = xc_path_join(x->dir, files[i]);
+            if (p && !xc_image_is_candidate(p)) {
+                free(p);
+                failed = prep_audit_exclude(&l->audit, "not an image (neither JPEG, PNG nor DICOM by content)") < 0;
                 continue;
             }
-            char *p = xc_path_join(x->dir, files[i]);
             failed = !p || prep_list_add(l, p, p, k, o->add_split, 0) < 0;
             free(p);
             added += !failed;
@@ -307,6 +312,7 @@ static void compact(xc_prep_list *l, const unsigned char *keep) {
         } else {
             free(l->items[i].path);
             free(l->items[i].file);
+            free(l->items[i].patient);
         }
     }
     l->n = j;
@@ -368,40 +374,6 @@ fail:
     return NULL;
 }
 
-/* ---- the validation split ----------------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-int xc_prepare_carve_val(xc_prep_list *l, double frac, uint64_t seed) {
-    if (!(frac >= 0.0 && frac < 1.0)) return xc_errorf("validation fraction %g: must be in [0, 1)", frac);
-    if (frac == 0.0 || l->n == 0) return 0;
-    int64_t *idx = malloc((size_t)l->n * sizeof *idx);
-    if (!idx) return xc_errorf("out of memory");
-    for (int k = 0; k < l->audit.nclasses; k++) {
-        int64_t n = 0;
-        for (int64_t i = 0; i < l->n; i++)
-            if (l->items[i].split == XC_SPLIT_TRAIN && l->items[i].label == k) idx[n++] = i;
-        int64_t take = (int64_t)llround(frac * (double)n);
-        if (n >= 2 && take < 1) take = 1;
-        if (take > n - 1) take = n - 1;
-        uint64_t state = seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(k + 1));
-        for (int64_t i = 0; i < take; i++) { /* the first `take` of a Fisher–Yates shuffle */
-            int64_t j = i + (int64_t)(splitmix64(&state) % (uint64_t)(n - i));
-            int64_t t = idx[i];
-            idx[i] = idx[j];
-            idx[j] = t;
-            l->items[idx[i]].split = XC_SPLIT_VAL;
-        }
-    }
-    free(idx);
-    return 0;
-}
-
 /* ---- decoding ----------------------------------------------------------------------------- */
 
 struct pool {
@@ -412,6 +384,8 @@ struct pool {
     char **err;        /* [n]: NULL, or why item i could not be read */
     uint64_t *hash;    /* [n]: xc_hash64 of the file */
     uint64_t *bytes;   /* [n]: file length */
+    float (*coef)[XC_NEAR_VARIANTS][64]; /* [n]: DCT coefficients of the image and of two crops */
+    xc_image_info *info; /* [n]: what the decoder did */
     atomic_llong next, done;
     pthread_mutex_t lock; /* with `finished`: the last worker wakes the waiting caller */
     pthread_cond_t finished;
@@ -426,10 +400,12 @@ static int decode_one(struct pool *p, int64_t i) {
     p->hash[i] = xc_hash64(buf, len);
     p->bytes[i] = len;
     xc_image img = {0}, small = {0};
-    int rc = xc_image_decode_mem(buf, len, path, p->channels, p->size, NULL, &img);
+    int rc = xc_image_decode_mem_info(buf, len, path, p->channels, p->size, NULL, &img, &p->info[i]);
     free(buf);
     if (rc < 0) return -1;
-    rc = xc_image_resize(&img, p->size, p->size, &small);
+    /* The perceptual hash's coefficients, from the pixels already decoded (no second read). */
+    for (int v = 0; v < XC_NEAR_VARIANTS && rc == 0; v++) rc = xc_image_dct8(&img, prep_near_crops[v], p->coef[i][v]);
+    if (rc == 0) rc = xc_image_resize(&img, p->size, p->size, &small);
     xc_image_free(&img);
     if (rc < 0) return -1;
     size_t plane = (size_t)p->size * (size_t)p->size;
@@ -550,6 +526,26 @@ static int find_identical(const struct pool *p, const xc_prep_item *items, xc_pr
     return rc;
 }
 
+/* Display records for DICOM and 16-bit files, and one warning for the files whose stored values
+ * use far fewer bits than their depth. */
+static int record_display(const struct pool *p, xc_prep_list *l, const unsigned char *keep) {
+    int64_t low = 0, first = -1;
+    for (int64_t i = 0; i < p->n; i++) {
+        if (!keep[i]) continue;
+        const xc_image_info *in = &p->info[i];
+        if (in->format == XC_IMAGE_DICOM || in->bit_depth > 8) {
+            if (prep_display_add(&l->audit, l->items[i].file, in) < 0) return -1;
+        }
+        if (in->low_range && low++ == 0) first = i;
+    }
+    if (low == 0) return 0;
+    const xc_image_info *in = &p->info[first];
+    return prep_audit_warn(&l->audit, "%lld file%s store%s values far below the bit depth (e.g. '%s': %lld..%lld of %d bits; %s)",
+                           (long long)low, low == 1 ? "" : "s", low == 1 ? "s" : "", l->items[first].file,
+                           (long long)in->stored_min, (long long)in->stored_max, in->bit_depth,
+                           in->mapping[0] ? in->mapping : "mapped by the range used");
+}
+
 /* ---- writing ------------------------------------------------------------------------------ */
 
 /* A JSON array of strings from items[from..to).field `file`. */
@@ -639,6 +635,10 @@ static char *dataset_json(const xc_prepare_opts *o, const xc_prep_list *l, const
     cJSON_AddNumberToObject(d, "val_fraction", o->val_fraction);
     cJSON_AddStringToObject(d, "val", val_mode);
     cJSON_AddStringToObject(d, "jpeg_decoder", xc_image_jpeg_decoder());
+    if (l->audit.patient_source) cJSON_AddStringToObject(d, "patient_key", l->audit.patient_source);
+    else cJSON_AddNullToObject(d, "patient_key");
+    cJSON *disp = prep_display_json(&l->audit);
+    if (disp) cJSON_AddItemToObject(d, "display", disp);
     cJSON_AddItemToObject(d, "source", cJSON_Parse(l->source_json));
     char *s = cJSON_Print(d);
     cJSON_Delete(d);
@@ -751,6 +751,7 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.finished, NULL);
     const char *val_mode = l->val_given ? "given" : o->val_fraction > 0 ? "carved" : "none";
+    if (xc_prepare_patient_keys(o, l) < 0 || prep_patient_check_given(o, l) < 0) goto done;
     if (!l->val_given && xc_prepare_carve_val(l, o->val_fraction, o->seed) < 0) goto done;
 
     /* Group the items by split (stable), so that each split is one slice of the array. */
@@ -772,9 +773,11 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     p.err = calloc((size_t)(l->n ? l->n : 1), sizeof *p.err);
     p.hash = calloc((size_t)(l->n ? l->n : 1), sizeof *p.hash);
     p.bytes = calloc((size_t)(l->n ? l->n : 1), sizeof *p.bytes);
+    p.coef = calloc((size_t)(l->n ? l->n : 1), sizeof *p.coef);
+    p.info = calloc((size_t)(l->n ? l->n : 1), sizeof *p.info);
     atomic_init(&p.next, 0);
     atomic_init(&p.done, 0);
-    if (!p.images || !p.err || !p.hash || !p.bytes) {
+    if (!p.images || !p.err || !p.hash || !p.bytes || !p.coef || !p.info) {
         xc_errorf("out of memory for %lld images of %zu bytes", (long long)l->n, img_bytes);
         goto done;
     }
@@ -801,13 +804,20 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
         free(keep);
         goto done;
     }
-    if (find_identical(&p, l->items, &l->audit) < 0) { free(keep); goto done; }
+    if (find_identical(&p, l->items, &l->audit) < 0 ||
+        prep_near_duplicates(l->items, l->n, (const float (*)[XC_NEAR_VARIANTS][64])p.coef, p.hash, keep, o->near_distance,
+                             &l->audit) < 0 ||
+        record_display(&p, l, keep) < 0) {
+        free(keep);
+        goto done;
+    }
     /* Drop the unreadable ones: rows move down, so each split stays one slice. */
     int64_t w = 0;
     for (int64_t i = 0; i < l->n; i++) {
         if (!keep[i]) {
             free(l->items[i].path);
             free(l->items[i].file);
+            free(l->items[i].patient);
             continue;
         }
         if (w != i) {
@@ -820,6 +830,7 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     free(keep);
 
     for (int64_t i = 0; i < l->n; i++) l->audit.counts[l->items[i].split * l->audit.nclasses + l->items[i].label]++;
+    if (prep_patient_count(l) < 0) goto done;
     for (int s = 0; s < XC_NSPLITS; s++) {
         int64_t tot = xc_prep_audit_split_total(&l->audit, (xc_split)s);
         if (tot == 0) {
@@ -851,6 +862,8 @@ done:
     free(p.images);
     free(p.hash);
     free(p.bytes);
+    free(p.coef);
+    free(p.info);
     /* The audit goes to the caller, success or not. */
     *audit = l->audit;
     memset(&l->audit, 0, sizeof l->audit);

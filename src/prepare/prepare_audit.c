@@ -48,12 +48,6 @@ static int grow(void **p, int64_t n, size_t elem) {
     return 0;
 }
 
-int prep_is_image_name(const char *name) {
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg");
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int prep_list_dir(const char *dir, int want_dirs, char ***out, int *n) {
@@ -98,6 +92,7 @@ int prep_list_add(xc_prep_list *l, const char *path, const char *file, int label
         free(it->file);
         return xc_errorf("out of memory");
     }
+    it->patient = NULL;
     it->label = label;
     it->split = split;
     it->line = line;
@@ -127,6 +122,8 @@ void xc_prep_audit_clear(xc_prep_audit *a) {
     }
     free(a->dups);
     prep_free_strv(a->warnings, a->nwarnings);
+    prep_patient_clear(a);
+    prep_neardup_clear(a);
     memset(a, 0, sizeof *a);
 }
 
@@ -239,6 +236,8 @@ char *xc_prep_audit_json(const xc_prep_audit *a) {
         for (int j = 0; f && j < a->dups[i].nfiles; j++) cJSON_AddItemToArray(f, cJSON_CreateString(a->dups[i].files[j]));
         cJSON_AddItemToArray(du, g);
     }
+    prep_patient_json(a, o);
+    prep_neardup_json(a, o);
     cJSON *w = cJSON_AddArrayToObject(o, "warnings");
     for (int i = 0; w && i < a->nwarnings; i++) cJSON_AddItemToArray(w, cJSON_CreateString(a->warnings[i]));
     char *s = cJSON_Print(o);

@@ -4,6 +4,9 @@
 #ifndef XRAYCLS_PREPARE_INTERNAL_H
 #define XRAYCLS_PREPARE_INTERNAL_H
 
+#include <cjson/cJSON.h>
+
+#include "xraycls/image.h"
 #include "xraycls/prepare.h"
 
 /* Copies the class names into the audit and allocates its zeroed counts. */
@@ -20,8 +23,6 @@ int prep_audit_warn(xc_prep_audit *a, const char *fmt, ...) XC_PRINTF(2, 3);
 int prep_list_add(xc_prep_list *l, const char *path, const char *file, int label, xc_split split,
                   int line);
 
-/* Whether a file name ends in .png, .jpg or .jpeg (any case). */
-int prep_is_image_name(const char *name);
 /* The sorted entries of a folder (without "." ".." and hidden names) that are folders
  * (want_dirs = 1) or regular files (0). *out: malloc'd array of malloc'd names. */
 int prep_list_dir(const char *dir, int want_dirs, char ***out, int *n);
@@ -33,5 +34,27 @@ char *prep_strdupf(const char *fmt, ...) XC_PRINTF(1, 2);
 int prep_source_coronahack(const xc_prepare_opts *o, xc_prep_list *l);
 int prep_source_folder(const xc_prepare_opts *o, xc_prep_list *l);
 int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l);
+
+/* Patients (prepare_patient.c): the given splits' shared patients (an error unless allowed, or
+ * a warning, prepare.h "Patients"); the patient counts of the audit; its JSON and clearing. */
+int prep_patient_check_given(const xc_prepare_opts *o, xc_prep_list *l);
+int prep_patient_count(xc_prep_list *l);
+void prep_patient_json(const xc_prep_audit *a, cJSON *o);
+void prep_patient_clear(xc_prep_audit *a);
+
+/* Near duplicates and display records (prepare_neardup.c). Each image is hashed whole and with
+ * prep_near_crops[v] of each side cropped (xc_image_dct8), so that a slightly cropped copy meets
+ * a crop of its original. coef[i][v]: item i's coefficients; ok[i]: item i decoded. The hashes
+ * threshold each coefficient at its median over the decoded images; a pair's distance is the
+ * least over (whole, whole) and (crop of one, whole other). Pairs of identical files (equal
+ * bytes_hash) are left to the identical-bytes check. */
+#define XC_NEAR_VARIANTS 3
+extern const double prep_near_crops[XC_NEAR_VARIANTS];
+int prep_near_duplicates(const xc_prep_item *items, int64_t n, const float (*coef)[XC_NEAR_VARIANTS][64],
+                         const uint64_t *bytes_hash, const unsigned char *ok, int distance, xc_prep_audit *a);
+int prep_display_add(xc_prep_audit *a, const char *file, const xc_image_info *info);
+cJSON *prep_display_json(const xc_prep_audit *a); /* {file: {...}}, for dataset.json too */
+void prep_neardup_json(const xc_prep_audit *a, cJSON *o); /* near_duplicates and display */
+void prep_neardup_clear(xc_prep_audit *a);
 
 #endif

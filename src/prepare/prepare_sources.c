@@ -16,6 +16,7 @@
 #include "prepare_internal.h"
 #include "xraycls/csv.h"
 #include "xraycls/fs.h"
+#include "xraycls/image.h"
 
 #define CORONAHACK_CSV "Chest_xray_Corona_Metadata.csv"
 #define CORONAHACK_IMAGES "Coronahack-Chest-XRay-Dataset/Coronahack-Chest-XRay-Dataset"
@@ -283,18 +284,20 @@ static int add_class_folder(const xc_prepare_opts *o, xc_prep_list *l, const cha
     if (prep_list_dir(dir, 0, &files, &nfiles) < 0) return -1;
     int rc = 0;
     for (int i = 0; i < nfiles && rc == 0; i++) {
-        if (!prep_is_image_name(files[i])) {
-            rc = prep_audit_exclude(&l->audit, "not a .png/.jpg/.jpeg file");
+        char *p = xc_path_join(dir, files[i]);
+        if (!p) { rc = -1; break; }
+        if (!xc_image_is_candidate(p)) {
+            free(p);
+            rc = prep_audit_exclude(&l->audit, "not an image (neither JPEG, PNG nor DICOM by content)");
             continue;
         }
         if (k < 0) {
+            free(p);
             char why[300];
             snprintf(why, sizeof why, "folder '%s' not in the classes", cls);
             rc = prep_audit_exclude(&l->audit, why);
             continue;
         }
-        char *p = xc_path_join(dir, files[i]);
-        if (!p) { rc = -1; break; }
         rc = prep_list_add(l, p, relative_to(p, o->root), k, s, 0);
         free(p);
     }
@@ -388,7 +391,7 @@ int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
     /* A header names the columns (path/file/image, label/class, split); without one the columns
      * are path, label[, split] in that order. */
     if (!(c = xc_csv_read(o->csv, 0))) goto done;
-    int c_path = -1, c_label = -1, c_split = -1;
+    int c_path = -1, c_label = -1, c_split = -1, c_patient = -1;
     static const char *const path_names[] = {"path", "file", "image"};
     static const char *const label_names[] = {"label", "class"};
     for (int k = 0; k < xc_csv_row_fields(c, 0); k++) {
@@ -398,6 +401,11 @@ int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
         for (int i = 0; i < 2; i++)
             if (!strcasecmp(h, label_names[i]) && c_label < 0) c_label = k;
         if (!strcasecmp(h, "split") && c_split < 0) c_split = k;
+        if (o->patient_column && !strcmp(h, o->patient_column) && c_patient < 0) c_patient = k;
+    }
+    if (o->patient_column && c_patient < 0) {
+        xc_errorf("'%s': no column '%s' in the header (--patient-column)", o->csv, o->patient_column);
+        goto done;
     }
     if (c_path >= 0 || c_label >= 0) {
         if (c_path < 0 || c_label < 0) {
@@ -451,6 +459,8 @@ int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
         int e = prep_list_add(l, full, path, k, s, xc_csv_line(c, r));
         free(full);
         if (e < 0) goto done;
+        const char *pat = c_patient >= 0 ? xc_csv_get(c, r, c_patient) : "";
+        if (*pat && !(l->items[l->n - 1].patient = strdup(pat))) { xc_errorf("out of memory"); goto done; }
         if (s == XC_SPLIT_VAL) l->val_given = 1;
     }
     cJSON *src = cJSON_CreateObject();

@@ -385,7 +385,7 @@ static void test_folder_csv(void) {
     CHECK_MSG(xc_prepare_run(&o, NULL, NULL, &a) == 0, "%s", xc_error());
     CHECK(a.nclasses == 2 && !strcmp(a.classes[0], "Normal") && !strcmp(a.classes[1], "Virus"));
     CHECK(a.counts[0] == 3 && a.counts[1] == 2);
-    CHECK(has_excluded(&a, "not a .png/.jpg/.jpeg file", 1));
+    CHECK(has_excluded(&a, "not an image (neither JPEG, PNG nor DICOM by content)", 1));
     CHECK(a.ndups == 1 && a.ndups == 1 && !strcmp(a.dups[0].kind, "identical bytes") && a.dups[0].nfiles == 2);
     check_split(o.out, XC_SPLIT_TRAIN, &a, 16);
     CHECK(!xc_is_file(pathf("outf/val.safetensors", "")) && !xc_is_file(pathf("outf/test.safetensors", "")));
