@@ -218,7 +218,8 @@ const char *xc_source_name(xc_source_kind k);
  * or {"name", "classes": [...], "rules": [{"label", "label_1", "label_2", "class" |
  * "exclude": true, "reason"}]}), exclude_covid, classes, add_folders ([{"class", "dir"}]),
  * add_split, val_fraction, seed, size, channels, rgb, on_missing, on_corrupt,
- * on_unknown_label, threads, output, overwrite. */
+ * on_unknown_label, threads, output, overwrite, patient_column, patient_regex, allow_leak,
+ * near_distance. */
 int xc_prepare_config_load(xc_prepare_opts *o, const char *path);
 
 /* ---- the audit ---------------------------------------------------------------------------- */

@@ -30,7 +30,7 @@ static const char usage[] =
     "  coronahack  Chest_xray_Corona_Metadata.csv and its images, as downloaded (images under\n"
     "              Coronahack-Chest-XRay-Dataset/Coronahack-Chest-XRay-Dataset/{train,test}/,\n"
     "              or found by searching the root for folders named train/test)\n"
-    "  folder      ROOT/<class>/*.png|jpg|jpeg, optionally under ROOT/{train,val,test}/\n"
+    "  folder      ROOT/<class>/ images, optionally under ROOT/{train,val,test}/\n"
     "  csv         rows path,label[,split] (a header naming them is optional); paths relative\n"
     "              to --root (default: the CSV's folder)\n"
     "  synthetic   writes a CoronaHack-like download with class-dependent findings to OUT/raw\n"
@@ -52,9 +52,21 @@ static const char usage[] =
     "  --on-missing error|skip         a listed image that does not exist (default error)\n"
     "  --on-corrupt error|skip         an image that cannot be decoded (default error)\n"
     "  --on-unknown-label error|skip   a label value the task does not know (default error)\n"
+    "  --patient-column NAME   csv: the column holding each image's patient key\n"
+    "  --patient-regex RE      patient key from the file's base name: the first group of the\n"
+    "                          extended regular expression RE (else its whole match), or\n"
+    "                          'coronahack' (Kermany's names and the COVID-19 case figures; the\n"
+    "                          default of the coronahack source), or 'none'. DICOM files use\n"
+    "                          their PatientID. Splits carved are grouped by patient\n"
+    "  --allow-leak            given splits that share patients: warn instead of refusing\n"
+    "  --near-distance D       near duplicates: images whose hashes differ in at most D of 64\n"
+    "                          bits are listed in audit.json (default 6; -1: off)\n"
     "  --threads N             decoding threads (default: the number of cores)\n"
     "  --overwrite             replace the dataset files in a non-empty output folder\n"
     "  -h, --help              this help\n"
+    "\n"
+    "Images are recognised by content: JPEG, PNG (16-bit by its significant bits) and DICOM\n"
+    "(any name; the window or VOI LUT in the file, else a robust range; MONOCHROME1 inverted).\n"
     "\n"
     "environment:\n"
     "  XRAYCLS_JPEG_DECODER=libjpeg   decode every JPEG with libjpeg-turbo instead of xraycls's\n"
@@ -140,13 +152,15 @@ int cmd_prepare(int argc, char **argv) {
         const char *eq = strchr(a, '=');
         snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
         /* switches */
-        if (!strcmp(name, "--exclude-covid") || !strcmp(name, "--rgb") || !strcmp(name, "--overwrite")) {
+        if (!strcmp(name, "--exclude-covid") || !strcmp(name, "--rgb") || !strcmp(name, "--overwrite") ||
+            !strcmp(name, "--allow-leak")) {
             if (eq) {
                 xc_prepare_opts_clear(&o);
                 USAGE("%s takes no value", name);
             }
             if (!strcmp(name, "--exclude-covid")) o.exclude_covid = 1;
             else if (!strcmp(name, "--rgb")) o.channels = 3;
+            else if (!strcmp(name, "--allow-leak")) o.allow_leak = 1;
             else o.overwrite = 1;
             continue;
         }

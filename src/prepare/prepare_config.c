@@ -85,7 +85,8 @@ static int load(xc_prepare_opts *o, const cJSON *c) {
                                        "task",         "exclude_covid", "classes", "add_folders",      "add_split",
                                        "val_fraction", "seed",       "size",       "channels",         "rgb",
                                        "on_missing",   "on_corrupt", "on_unknown_label", "threads",    "output",
-                                       "overwrite"};
+                                       "overwrite",    "patient_column", "patient_regex", "allow_leak",
+                                       "near_distance"};
     if (xc_json_check_keys(c, "", keys, (int)(sizeof keys / sizeof keys[0])) < 0) return -1;
     const char *s;
     int r;
@@ -167,6 +168,11 @@ static int load(xc_prepare_opts *o, const cJSON *c) {
     if ((r = xc_json_get_int_in(c, "", "threads", 0, 0, 1024, &n)) < 0) return -1;
     if (r == 1) o->threads = (int)n;
     if (xc_json_get_bool(c, "", "overwrite", 0, &o->overwrite) < 0) return -1;
+    if (get_str(c, "patient_column", &o->patient_column) < 0 || get_str(c, "patient_regex", &o->patient_regex) < 0 ||
+        xc_json_get_bool(c, "", "allow_leak", 0, &o->allow_leak) < 0)
+        return -1;
+    if ((r = xc_json_get_int_in(c, "", "near_distance", 0, -1, 64, &n)) < 0) return -1;
+    if (r == 1) o->near_distance = (int)n;
     return 0;
 }
 
