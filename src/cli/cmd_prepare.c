@@ -199,6 +199,11 @@ int cmd_prepare(int argc, char **argv) {
         } else if (!strcmp(name, "--threads")) {
             bad = parse_int(v, 0, 1024, &n) < 0 ? xc_errorf("--threads '%s': expected an integer in [0, 1024]", v) : 0;
             o.threads = (int)n;
+        } else if (!strcmp(name, "--patient-column")) bad = xc_prepare_set_str(&o.patient_column, v);
+        else if (!strcmp(name, "--patient-regex")) bad = xc_prepare_set_str(&o.patient_regex, v);
+        else if (!strcmp(name, "--near-distance")) {
+            bad = parse_int(v, -1, 64, &n) < 0 ? xc_errorf("--near-distance '%s': expected an integer in [-1, 64]", v) : 0;
+            o.near_distance = (int)n;
         } else if (!strcmp(name, "--on-missing")) bad = xc_policy_parse(v, &o.on_missing);
         else if (!strcmp(name, "--on-corrupt")) bad = xc_policy_parse(v, &o.on_corrupt);
         else if (!strcmp(name, "--on-unknown-label")) bad = xc_policy_parse(v, &o.on_unknown_label);

@@ -328,8 +328,136 @@ template <typename T> void copy_values(const void *src, size_t n, int32_t *dst) 
     }
 }
 
+/* ---- lengths before DCMTK ------------------------------------------------------------------
+ * DCMTK allocates an element's declared length before it reads the value, so a 300-byte file
+ * claiming a 3.5 GB element costs a 3.5 GB allocation (found by fuzzing). This walk checks,
+ * before DCMTK sees the file, that every declared length of the meta group and the data set —
+ * sequences and items included, to a nesting depth of 64 — fits in the bytes that follow it.
+ * It only refuses what is certainly wrong; whatever it cannot follow (a deflated data set, an
+ * unknown VR) it leaves to DCMTK. */
+
+struct walk_state {
+    const unsigned char *b;
+    size_t end;
+    bool big, implicit_vr; /* the data set's encoding; group 0002 is explicit little endian */
+    std::string err;
+};
+
+unsigned rd16(const walk_state &w, size_t at, bool big) {
+    return big ? (unsigned)(w.b[at] << 8 | w.b[at + 1]) : (unsigned)(w.b[at] | w.b[at + 1] << 8);
+}
+
+unsigned long rd32(const walk_state &w, size_t at, bool big) {
+    unsigned long a = w.b[at], b = w.b[at + 1], c = w.b[at + 2], d = w.b[at + 3];
+    return big ? (a << 24 | b << 16 | c << 8 | d) : (a | b << 8 | c << 16 | d << 24);
+}
+
+/* Walks elements from *pos up to `end` (or an item / sequence delimiter); 1 to go on, 0 when it
+ * cannot follow the encoding (DCMTK decides), -1 with w.err set when a length is impossible. */
+int walk(walk_state &w, size_t *pos, size_t end, int depth) {
+    if (depth > 64) {
+        w.err = "sequences nested deeper than 64 levels";
+        return -1;
+    }
+    while (*pos + 8 <= end) {
+        size_t at = *pos;
+        unsigned g_le = rd16(w, at, false);
+        bool meta = g_le == 0x0002, big = !meta && w.big, impl = !meta && w.implicit_vr;
+        unsigned g = rd16(w, at, big), e = rd16(w, at + 2, big);
+        if (g == 0xFFFE) { /* item, item delimiter, sequence delimiter: tag + 4-byte length */
+            unsigned long n = rd32(w, at + 4, big);
+            *pos = at + 8;
+            if (e == 0xE00D || e == 0xE0DD) return 1;
+            if (e != 0xE000) return 0;
+            if (n == 0xFFFFFFFFul) {
+                int r = walk(w, pos, end, depth + 1);
+                if (r <= 0) return r;
+                continue;
+            }
+            if (n > end - *pos) {
+                w.err = "an item claims " + std::to_string(n) + " bytes, " + std::to_string(end - *pos) + " are left";
+                return -1;
+            }
+            size_t item_end = *pos + n;
+            int r = walk(w, pos, item_end, depth + 1);
+            if (r <= 0) return r;
+            *pos = item_end;
+            continue;
+        }
+        unsigned long n;
+        bool sq = false;
+        size_t head;
+        if (impl) {
+            n = rd32(w, at + 4, big);
+            head = 8;
+        } else {
+            char v0 = (char)w.b[at + 4], v1 = (char)w.b[at + 5];
+            if (v0 < 'A' || v0 > 'Z' || v1 < 'A' || v1 > 'Z') return 0;
+            std::string vr = {v0, v1};
+            static const char *const long_vrs[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
+            bool lng = false;
+            for (const char *l : long_vrs) lng = lng || vr == l;
+            if (lng) {
+                if (at + 12 > end) break;
+                n = rd32(w, at + 8, big);
+                head = 12;
+            } else {
+                n = rd16(w, at + 6, big);
+                head = 8;
+            }
+            sq = vr == "SQ";
+        }
+        *pos = at + head;
+        if (n == 0xFFFFFFFFul) { /* a sequence, or encapsulated pixel data: items up to the delimiter */
+            int r = walk(w, pos, end, depth + 1);
+            if (r <= 0) return r;
+            continue;
+        }
+        if (n > end - *pos) {
+            char tag[16];
+            std::snprintf(tag, sizeof tag, "(%04X,%04X)", g, e);
+            w.err = std::string("element ") + tag + " claims " + std::to_string(n) + " bytes, " + std::to_string(end - *pos) +
+                    " are left";
+            return -1;
+        }
+        if (sq) {
+            size_t sq_end = *pos + n;
+            int r = walk(w, pos, sq_end, depth + 1);
+            if (r < 0) return r;
+            *pos = sq_end;
+            continue;
+        }
+        if (meta && e == 0x0010) { /* the transfer syntax of the data set */
+            std::string uid((const char *)w.b + *pos, n);
+            while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
+            w.implicit_vr = uid == "1.2.840.10008.1.2";
+            w.big = uid == "1.2.840.10008.1.2.2";
+            if (uid == "1.2.840.10008.1.2.1.99") { /* deflated: the rest is a zlib stream */
+                *pos += n;
+                return 0;
+            }
+        }
+        *pos += n;
+    }
+    return 1;
+}
+
+void check_lengths(const void *buf, size_t len) {
+    walk_state w;
+    w.b = static_cast<const unsigned char *>(buf);
+    w.end = len;
+    size_t pos = len >= 132 && std::memcmp(w.b + 128, "DICM", 4) == 0 ? 132 : 0;
+    if (pos + 8 > len) return;
+    /* Without a meta group, the first element says how the data set is encoded. */
+    bool explicit_vr = w.b[pos + 4] >= 'A' && w.b[pos + 4] <= 'Z' && w.b[pos + 5] >= 'A' && w.b[pos + 5] <= 'Z';
+    w.big = w.b[pos] == 0 && w.b[pos + 1] != 0;
+    w.implicit_vr = !explicit_vr;
+    if (walk(w, &pos, len, 0) < 0) fail(w.err);
+}
+
 void decode(const void *buf, size_t len, int max_side, int64_t max_pixels, xc_dicom_frame *f) {
     std::call_once(codecs_once, register_codecs);
+    check_lengths(buf, len);
     if (!dcmDataDict.isDictionaryLoaded()) fail("DCMTK's data dictionary is not loaded (DCMDICTPATH)");
     DcmInputBufferStream in;
     in.setBuffer(buf, (offile_off_t)len);

@@ -135,5 +135,26 @@ check '[ -s "$T/results.md" ] && [ -s "$T/results.csv" ]' "table files"
 "$B" table "$T/runs/tiny" --split val >/dev/null 2>"$T/tv.err"; rc=$?
 check '[ $rc -eq 1 ] && grep -q "eval-val/eval.json" "$T/tv.err"' "table without eval of the split: $(cat "$T/tv.err")"
 
+# ---- predict on DICOM -------------------------------------------------------------------------
+# Recognised by content (no extension); scored as the PNG of its expected display image is; a
+# multi-frame file is listed with its reason and skipped.
+if [ -d "${XRAYCLS_SOURCE_DIR:?}/tests/fixtures/dicom" ]; then
+  FX=$XRAYCLS_SOURCE_DIR/tests/fixtures/dicom
+  mkdir -p "$T/dcm" "$T/dcmpng"
+  cp "$FX/mono1_window_implicit_le.dcm" "$T/dcm/scan1"
+  cp "$FX/multiframe.dcm" "$T/dcm/multi.dcm"
+  $PY -c "from PIL import Image; Image.open('$FX/mono1_window_implicit_le.dcm.pgm').save('$T/dcmpng/scan1.png')"
+  "$B" predict --model "$M" --device cpu -o "$T/dcm.csv" "$T/dcm" >/dev/null 2>"$T/dcm.err"; rc=$?
+  if grep -q "built without DCMTK" "$T/dcm.err"; then
+    check '[ $rc -eq 1 ]' "predict on DICOM without DCMTK should exit 1"
+  else
+    check '[ $rc -eq 0 ] && [ $(wc -l <"$T/dcm.csv") -eq 2 ]' "predict should score the DICOM file: $(cat "$T/dcm.err")"
+    check 'grep -q "multi.dcm" "$T/dcm.err" && grep -q "multi-frame" "$T/dcm.err"' "predict names the multi-frame file: $(cat "$T/dcm.err")"
+    "$B" predict --model "$M" --device cpu -o "$T/dcmpng.csv" "$T/dcmpng" >/dev/null 2>&1
+    check '[ "$(tail -1 "$T/dcm.csv" | cut -d, -f2-)" = "$(tail -1 "$T/dcmpng.csv" | cut -d, -f2-)" ]' \
+      "DICOM and its display image as PNG score differently: $(tail -1 "$T/dcm.csv") / $(tail -1 "$T/dcmpng.csv")"
+  fi
+fi
+
 [ $fail -eq 0 ] && echo "test_eval_predict: ok"
 exit $fail
