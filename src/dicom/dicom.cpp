@@ -90,7 +90,29 @@ extern "C" int xc_dicom_decode(const void *, size_t, const char *what, int, int6
 #include <string>
 #include <vector>
 
+/* DCMTK allocates element values with new (std::nothrow) Uint8[length]. While this thread
+ * parses a file, such allocations above alloc_cap fail (DCMTK then reports the element as
+ * unreadable) instead of reserving gigabytes for a header's claim: a file's elements cannot be
+ * longer than the file, except in a deflated data set (cap 1 GiB). The throwing new that
+ * libtorch and everything else use is untouched. */
+static thread_local size_t alloc_cap = 0; /* 0: no cap */
+
+void *operator new[](std::size_t n, const std::nothrow_t &) noexcept {
+    if (alloc_cap && n > alloc_cap) return nullptr;
+    try {
+        return ::operator new[](n);
+    } catch (...) {
+        return nullptr;
+    }
+}
+
 namespace {
+
+/* Sets the cap for the current scope. */
+struct alloc_cap_scope {
+    explicit alloc_cap_scope(size_t cap) { alloc_cap = cap; }
+    ~alloc_cap_scope() { alloc_cap = 0; }
+};
 
 std::once_flag codecs_once;
 
@@ -458,6 +480,11 @@ void check_lengths(const void *buf, size_t len) {
 void decode(const void *buf, size_t len, int max_side, int64_t max_pixels, xc_dicom_frame *f) {
     std::call_once(codecs_once, register_codecs);
     check_lengths(buf, len);
+    /* Native and encapsulated elements fit in the file; inflated and decompressed pixels are at
+     * most the limits' pixels x 3 samples x 4 bytes. */
+    size_t pix_cap = (size_t)max_pixels * 12, cap = (len + 4096) > pix_cap ? (len + 4096) : pix_cap;
+    if (cap > ((size_t)1 << 30)) cap = (size_t)1 << 30;
+    alloc_cap_scope cap_scope(cap);
     if (!dcmDataDict.isDictionaryLoaded()) fail("DCMTK's data dictionary is not loaded (DCMDICTPATH)");
     DcmInputBufferStream in;
     in.setBuffer(buf, (offile_off_t)len);
