@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh            build packages, optional feature libraries, test references
 #
-# The optional libraries (DICOM, figures, protocol buffers) are detected at configure time: a
+# The optional libraries (DICOM: DCMTK with CharLS and OpenJPEG; figures; protocol buffers) are
+# detected at configure time: a
 # build without one still works, and the feature that needs it says so when used. The test
 # references (PyTorch, torchvision, scikit-learn, statsmodels, pydicom, onnx) are used only by
 # the tests and scripts/ to compute expected values independently of xraycls.

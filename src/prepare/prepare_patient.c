@@ -17,6 +17,7 @@
 #include "prepare_internal.h"
 #include "xraycls/dicom.h"
 #include "xraycls/image.h"
+#include "xraycls/rng.h"
 
 /* How many shared patients audit.json lists, and files of each. */
 #define LEAKS_LISTED 100
@@ -208,13 +209,6 @@ static int64_t make_groups(const xc_prep_list *l, int64_t *group) {
     return ng;
 }
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 int xc_prepare_carve_val(xc_prep_list *l, double frac, uint64_t seed) {
     if (!(frac >= 0.0 && frac < 1.0)) return xc_errorf("validation fraction %g: must be in [0, 1)", frac);
     if (frac == 0.0 || l->n == 0) return 0;
@@ -254,7 +248,7 @@ int xc_prepare_carve_val(xc_prep_list *l, double frac, uint64_t seed) {
         /* The seeded Fisher–Yates shuffle of the class's groups, walked in order: with one image
          * per patient this takes exactly the first `target`, as the per-image split did. */
         for (int64_t i = 0; i < m && taken < target && left > 1; i++) {
-            int64_t j = i + (int64_t)(splitmix64(&state) % (uint64_t)(m - i));
+            int64_t j = i + (int64_t)(xc_splitmix64(&state) % (uint64_t)(m - i));
             int64_t t = gs[i];
             gs[i] = gs[j];
             gs[j] = t;
