@@ -313,6 +313,14 @@ char *xc_prep_audit_table(const xc_prep_audit *a) {
         if (a->dups[i].nfiles > 4) tprintf(&t, " … (%d files)", a->dups[i].nfiles);
         tprintf(&t, "\n");
     }
+    if (a->patient_source) {
+        tprintf(&t, "patients (%s):", a->patient_source);
+        for (int s = 0; s < XC_NSPLITS; s++)
+            if (a->patients_split[s]) tprintf(&t, " %s %lld", xc_split_name((xc_split)s), (long long)a->patients_split[s]);
+        if (a->shared_patients) tprintf(&t, "; %lld in more than one given split", (long long)a->shared_patients);
+        tprintf(&t, "\n");
+    }
+    if (a->npairs) tprintf(&t, "near duplicates: %lld pair%s within %d bits (audit.json)\n", (long long)a->npairs, a->npairs == 1 ? "" : "s", a->near_distance);
     if (t.failed || !t.s) {
         free(t.s);
         xc_errorf("audit: out of memory");
