@@ -2,7 +2,9 @@
  *
  * A prepared dataset (written by `xraycls prepare`, see prepare.h) is a folder holding one
  * safetensors file per split: `images` (N, C, S, S) uint8 and `labels` (N) int64, with the class
- * names in the metadata. A split is memory-mapped: the training step never waits on decoding.
+ * names in the metadata — or, multi-label (xraycls.multilabel = "1"), `labels` (N, K) uint8 0/1
+ * and `mask` (N, K) uint8 (1 = known), the K finding names as the classes. A split is
+ * memory-mapped: the training step never waits on decoding.
  *
  * Three pieces, used in this order every step:
  *   xc_dataset  — one split, memory-mapped (optionally copied once into device memory);
@@ -43,10 +45,23 @@ int xc_dataset_size(const xc_dataset *d);
 int xc_dataset_num_classes(const xc_dataset *d);
 /* Class name k (borrowed). */
 const char *xc_dataset_class(const xc_dataset *d, int k);
-/* labels (N) (borrowed, into the map). */
+/* labels (N) (borrowed, into the map); NULL for a multi-label dataset. */
 const int64_t *xc_dataset_labels(const xc_dataset *d);
-/* Number of samples of class k. */
+/* Number of samples of class k (multi-label: known positives of finding k). */
 int64_t xc_dataset_class_count(const xc_dataset *d, int k);
+
+/* 1 for a multi-label dataset, else 0. */
+int xc_dataset_multilabel(const xc_dataset *d);
+/* Multi-label: targets (N, K) 0/1 and mask (N, K) 1 = known (borrowed, into the map; NULL for a
+ * single-label dataset). A masked entry's target is 0. */
+const uint8_t *xc_dataset_targets(const xc_dataset *d);
+const uint8_t *xc_dataset_mask(const xc_dataset *d);
+/* Multi-label: the known negatives of finding k (0 for a single-label dataset). */
+int64_t xc_dataset_negative_count(const xc_dataset *d, int k);
+/* Multi-label: the multi-label sampler's group of each sample (N values in [0, K]): the rarest
+ * (fewest known positives in this split) finding the image is positive for, K for an image with
+ * no known positive. The weighted sampler draws these groups equally often. malloc'd. */
+int64_t *xc_dataset_rarest_groups(const xc_dataset *d);
 /* The source file of sample i, as recorded by prepare ("" when not recorded). Borrowed. */
 const char *xc_dataset_file(const xc_dataset *d, int64_t i);
 /* The path of the split file (borrowed). */
@@ -114,10 +129,15 @@ xc_normalize xc_normalize_imagenet(void);
 
 /* The batch of samples idx[0..n) on `dev`, augmented when aug is non-NULL:
  *   images: (n, norm->channels, S, S) float32, in the current arena;
- *   *labels (if non-NULL): (n) int64 on dev, in the current arena. */
+ *   *labels (if non-NULL): (n) int64 on dev, in the current arena; for a multi-label dataset
+ *   (n, K) float32 targets 0/1 instead. */
 xt_tensor *xc_dataset_batch(xc_dataset *d, const int64_t *idx, int64_t n, xt_device dev,
                             const xc_augment *aug, const xc_normalize *norm,
                             xt_tensor **labels);
+
+/* Multi-label: the mask of the samples idx[0..n): (n, K) float32 1 = known, 0 = unknown, on dev,
+ * in the current arena. NULL with a message for a single-label dataset. */
+xt_tensor *xc_dataset_batch_mask(const xc_dataset *d, const int64_t *idx, int64_t n, xt_device dev);
 
 /* Augments a float batch x: (n, C, H, W) on its device with the given probabilities; returns
  * a new tensor in the current arena. Exposed for tests and for predict-time checks. */

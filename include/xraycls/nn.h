@@ -169,6 +169,20 @@ xt_tensor *xc_loss_focal(const xt_tensor *logits, const xt_tensor *target, doubl
 xt_tensor *xc_loss_bce_logits(const xt_tensor *logits, const xt_tensor *target,
                               const xt_tensor *pos_weight);
 
+/* The same averaged over the known entries only, as
+ * (F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight, reduction='none')
+ *  * mask).sum() / mask.sum(): mask (N, C) float 1 = known, 0 = unknown (NULL: all known).
+ * A batch with no known entry gives 0 (the denominator is max(Σ mask, 1)). → 0-dim float. */
+xt_tensor *xc_loss_bce_masked(const xt_tensor *logits, const xt_tensor *target, const xt_tensor *mask,
+                              const xt_tensor *pos_weight);
+
+/* Multi-label focal loss over the known entries, as torchvision.ops.sigmoid_focal_loss
+ * (reduction='none') masked and averaged like xc_loss_bce_masked: ce · (1 − p_t)^γ · α_t with
+ * p = sigmoid(logits), p_t = p·y + (1 − p)(1 − y), α_t = α_k·y + (1 − α_k)(1 − y) per finding k
+ * (alpha (C) float in [0, 1], NULL: no α term). gamma >= 0. → 0-dim float. */
+xt_tensor *xc_loss_focal_sigmoid(const xt_tensor *logits, const xt_tensor *target, const xt_tensor *mask,
+                                 double gamma, const xt_tensor *alpha);
+
 #ifdef __cplusplus
 }
 #endif

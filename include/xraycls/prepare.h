@@ -15,11 +15,18 @@
  *                                       each image resized to S x S without keeping the aspect
  *                                       ratio (xc_image_load_resized), 0 = black
  *         labels   (N) int64            class index in [0, number of classes)
+ *       or, for a multi-label dataset (below):
+ *         labels   (N, K) uint8         1 = finding k present, 0 = absent (0 where unknown)
+ *         mask     (N, K) uint8         1 = labels[i][k] is known, 0 = unknown (not mentioned
+ *                                       with blank=unknown, or uncertain with uncertain=ignore)
  *       Metadata (strings; JSON where noted):
  *         xraycls.kind          "dataset"
  *         xraycls.format        "1" (XC_PREPARE_FORMAT)
  *         xraycls.split         "train" | "val" | "test"
- *         xraycls.classes       JSON array of class names; labels index it
+ *         xraycls.classes       JSON array of class names; labels index it (multi-label:
+ *                               the K finding names, the columns of labels)
+ *         xraycls.multilabel    "1" for a multi-label dataset (absent otherwise)
+ *         xraycls.uncertain     multi-label: the uncertain policy applied ("ignore"|"zeros"|"ones")
  *         xraycls.files         JSON array of N source paths, sample i's file; relative to the
  *                               source root (images of --add-folder: the folder as given + name)
  *         xraycls.source        JSON {"kind": "coronahack"|"folder"|"csv", "root", "csv",
@@ -37,6 +44,9 @@
  *                 "per_class": {"Normal": n, ...}}, ...}, "size", "channels", "seed",
  *                 "val_fraction", "val": "carved"|"given"|"none", "jpeg_decoder":
  *                 "xraycls-fast"|"libjpeg" (xc_image_jpeg_decoder), "source": {...}}
+ *                 (multi-label: "multilabel": true, "uncertain", "blank", and per split
+ *                 "per_finding": {name: {"positive", "negative", "unknown", "uncertain"}}
+ *                 instead of "per_class")
  *                 — written last: its presence marks a complete dataset.
  * Every file is written atomically; a failure leaves nothing new in the folder. An existing
  * non-empty folder is refused unless overwrite is set; overwriting replaces the files above
@@ -66,6 +76,21 @@
  * Every decoded image gets a 64-bit perceptual hash (xc_image_phash of the S x S image); pairs
  * within near_distance bits, in any splits, are listed in audit.json with both files, their
  * splits and the distance, and a warning names those that cross splits.
+ * ---- Multi-label datasets ---------------------------------------------------------------------
+ * A csv source with findings (xc_prepare_opts.findings or .findings_column) gives every image K
+ * independent 0/1 labels, the chest X-ray datasets' layouts:
+ *   one column per finding (CheXpert): findings names the columns; a value is 1 (positive),
+ *     0 (negative), blank (not mentioned: negative, or unknown with blank_unknown), -1
+ *     (uncertain: the uncertain policy decides); "1.0", "0.0", "-1.0" are accepted too.
+ *   one column of '|'-separated findings (NIH ChestX-ray14's `Finding Labels`):
+ *     findings_column names it; "No Finding" (no_finding) alone means every finding negative;
+ *     every named finding is positive, every other negative. findings, when given, is the
+ *     list of findings (in label order); a name outside it is an unknown label value
+ *     (on_unknown_label); without it, the sorted names found.
+ * Uncertain policy (the CheXpert paper's): ignore (U-Ignore: unknown, masked out of the loss
+ * and the metrics), zeros (U-Zeros: negative), ones (U-Ones: positive). The validation split is
+ * carved at random over the training images (no single class to stratify by). The audit counts,
+ * per finding and split, positives, negatives, unknowns and the uncertain values read.
  *
  * ---- Audit ---------------------------------------------------------------------------------
  * audit.json: {"splits": {split: {class: count}}, "excluded": {reason: count},
@@ -154,6 +179,12 @@ char *xc_task_json(const xc_task *t);
 
 typedef enum { XC_SOURCE_CORONAHACK = 0, XC_SOURCE_FOLDER, XC_SOURCE_CSV } xc_source_kind;
 typedef enum { XC_POLICY_ERROR = 0, XC_POLICY_SKIP } xc_policy;
+/* What an uncertain (-1) finding becomes: unknown (masked), negative, positive. */
+typedef enum { XC_UNCERTAIN_IGNORE = 0, XC_UNCERTAIN_ZEROS, XC_UNCERTAIN_ONES } xc_uncertain;
+
+/* CheXNet's (ChestX-ray14's) 14 findings, in its output order. */
+#define XC_CHEXNET_FINDINGS 14
+extern const char *const xc_chexnet_findings[XC_CHEXNET_FINDINGS];
 
 /* Extra labelled images (--add-folder CLASS=DIR): every image in dir (xc_image_is_candidate). */
 typedef struct {
@@ -194,10 +225,27 @@ typedef struct {
     int allow_leak;         /* given splits sharing patients: a warning instead of an error */
     int near_distance;      /* near duplicates: pairs whose perceptual hashes differ in at most
                                this many bits (XC_NEAR_DISTANCE_DEFAULT; -1 turns it off) */
+    /* multi-label csv (see "Multi-label datasets"); findings set or findings_column set
+     * makes the dataset multi-label */
+    char **findings;        /* the findings, in label order (column names, or the list) */
+    int nfindings;
+    char *findings_column;  /* the '|'-separated column (NIH layout), or NULL */
+    char *path_column;      /* the image column (NULL: path, file, image or Path, any case) */
+    char *no_finding;       /* "No Finding" */
+    xc_uncertain uncertain; /* ignore */
+    int blank_unknown;      /* 1: a blank finding is unknown; 0 (default): negative */
 } xc_prepare_opts;
 
 /* The default Hamming distance of near duplicates (docs/DATA.md: its false-positive rate). */
 #define XC_NEAR_DISTANCE_DEFAULT 6
+
+/* Whether the options describe a multi-label dataset. */
+int xc_prepare_is_multilabel(const xc_prepare_opts *o);
+/* Sets the findings from "A,B,C" (as xc_prepare_set_classes) or "chexnet" (the 14). */
+int xc_prepare_set_findings(xc_prepare_opts *o, const char *comma_list);
+/* Parses "ignore", "zeros", "ones". */
+int xc_uncertain_parse(const char *s, xc_uncertain *out);
+const char *xc_uncertain_name(xc_uncertain u);
 
 void xc_prepare_opts_init(xc_prepare_opts *o);
 void xc_prepare_opts_clear(xc_prepare_opts *o); /* frees everything; accepts NULL */
@@ -219,7 +267,8 @@ const char *xc_source_name(xc_source_kind k);
  * "exclude": true, "reason"}]}), exclude_covid, classes, add_folders ([{"class", "dir"}]),
  * add_split, val_fraction, seed, size, channels, rgb, on_missing, on_corrupt,
  * on_unknown_label, threads, output, overwrite, patient_column, patient_regex, allow_leak,
- * near_distance. */
+ * near_distance, findings (a list or "chexnet"), findings_column, path_column, no_finding,
+ * uncertain, blank ("negative"|"unknown"). */
 int xc_prepare_config_load(xc_prepare_opts *o, const char *path);
 
 /* ---- the audit ---------------------------------------------------------------------------- */
@@ -284,6 +333,11 @@ typedef struct {
     /* Per-file display records (DICOM and 16-bit files). */
     xc_prep_display *display;
     int64_t ndisplay;
+    int64_t *counts;              /* [split * nclasses + class]: images written (multi-label:
+                                     unused, zero) */
+    int multilabel;
+    int64_t split_images[XC_NSPLITS]; /* multi-label: images written per split */
+    int64_t *findings;            /* multi-label: [(split * nclasses + k) * 4 + XC_FC_*] */
     xc_prep_count *excluded;      /* reason → rows left out */
     int nexcluded;
     char **missing;
@@ -301,7 +355,8 @@ void xc_prep_audit_clear(xc_prep_audit *a); /* frees and zeroes; accepts NULL */
 char *xc_prep_audit_json(const xc_prep_audit *a);
 /* A small text table for people: split × class counts, exclusions, problems. malloc'd. */
 char *xc_prep_audit_table(const xc_prep_audit *a);
-/* Images written in a split (sum over classes). */
+enum { XC_FC_POS = 0, XC_FC_NEG, XC_FC_UNKNOWN, XC_FC_UNCERTAIN };
+/* Images written in a split (sum over classes; multi-label: split_images). */
 int64_t xc_prep_audit_split_total(const xc_prep_audit *a, xc_split s);
 
 #define XC_NEAR_PAIRS_LISTED 10000
@@ -315,7 +370,13 @@ typedef struct {
     int label;
     xc_split split;
     int line;     /* 1-based line of the CSV row (0 for folder listings) */
+    uint8_t *findings; /* multi-label: K values XC_FINDING_* (owned), else NULL */
 } xc_prep_item;
+
+/* A multi-label item's values: negative, positive, unknown; UNCERTAIN_* remember a -1 read
+ * (for the audit) and what the policy made of it. */
+enum { XC_FINDING_NEG = 0, XC_FINDING_POS = 1, XC_FINDING_UNKNOWN = 2, XC_FINDING_UNCERTAIN_NEG = 3,
+       XC_FINDING_UNCERTAIN_POS = 4, XC_FINDING_UNCERTAIN_UNKNOWN = 5 };
 
 typedef struct {
     xc_prep_item *items;
@@ -395,6 +456,19 @@ void xc_synthetic_counts(int n, int counts[XC_SYNTH_KINDS][2]);
  * 64 px, with noise; as gray, RGB and progressive JPEG and gray/RGB PNG. Deterministic for a
  * seed. `threads` workers (0: the cores). */
 int xc_synthetic_write(const char *dir, const xc_synthetic_opts *so, int threads);
+
+/* The synthetic findings of the multi-label generator, in label order. */
+#define XC_SYNTH_NFINDINGS 3
+extern const char *const xc_synthetic_findings[XC_SYNTH_NFINDINGS];
+
+/* Writes a multi-label download under dir: dir/findings.csv in NIH ChestX-ray14's layout
+ * (`Image Index`, `Finding Labels` with '|'-separated findings or `No Finding`, and `split`
+ * train/test, about 20 % test) and the images in dir/images/. Each image shows each of the
+ * three findings independently with probability 0.4: Consolidation (a dense lobar blob in one
+ * lung), Effusion (a bright basal opacity, the costophrenic angle blunted) and Infiltration
+ * (bilateral perihilar streaks). The same picture as xc_synthetic_write otherwise;
+ * deterministic for a seed. */
+int xc_synthetic_write_findings(const char *dir, const xc_synthetic_opts *so, int threads);
 
 #ifdef __cplusplus
 }

@@ -20,7 +20,9 @@ static const char usage[] =
     "usage: xraycls prepare coronahack --root DIR [--csv FILE] [--train-dir D] [--test-dir D] -o OUT\n"
     "       xraycls prepare folder --root DIR -o OUT\n"
     "       xraycls prepare csv --csv FILE [--root DIR] -o OUT\n"
-    "       xraycls prepare synthetic -o OUT [--n N] [--min-side PX] [--max-side PX]\n"
+    "       xraycls prepare csv --csv FILE --findings A,B,...|chexnet [--uncertain P] -o OUT\n"
+    "       xraycls prepare csv --csv FILE --findings-column COL [--path-column COL] -o OUT\n"
+    "       xraycls prepare synthetic -o OUT [--n N] [--min-side PX] [--max-side PX] [--multilabel]\n"
     "       xraycls prepare --config FILE [options]\n"
     "\n"
     "Decodes every image once into OUT/{train,val,test}.safetensors ((N, C, S, S) uint8 images,\n"
@@ -34,7 +36,20 @@ static const char usage[] =
     "  csv         rows path,label[,split] (a header naming them is optional); paths relative\n"
     "              to --root (default: the CSV's folder)\n"
     "  synthetic   writes a CoronaHack-like download with class-dependent findings to OUT/raw\n"
-    "              and prepares it into OUT (--n images, default 600)\n"
+    "              and prepares it into OUT (--n images, default 600); --multilabel writes\n"
+    "              NIH-style findings.csv with 3 independent findings per image instead\n"
+    "\n"
+    "multi-label csv (several findings per image; labels (N, K) uint8 with a mask of unknowns):\n"
+    "  --findings A,B,...|chexnet  one column per finding (CheXpert: 1 positive, 0 negative,\n"
+    "                          blank not mentioned, -1 uncertain); with --findings-column, the\n"
+    "                          findings in label order (a name outside them: unknown label)\n"
+    "  --findings-column COL   one column of '|'-separated findings (NIH 'Finding Labels');\n"
+    "                          'No Finding' alone: every finding negative\n"
+    "  --no-finding NAME       the no-finding value of --findings-column ('No Finding')\n"
+    "  --path-column COL       the image column (default: path, file or image, any case)\n"
+    "  --uncertain ignore|zeros|ones  a -1 finding: unknown (masked out of loss and metrics),\n"
+    "                          negative or positive (CheXpert's U-Ignore/U-Zeros/U-Ones; ignore)\n"
+    "  --blank negative|unknown       a blank finding (negative)\n"
     "\n"
     "options:\n"
     "  -o, --output DIR        the prepared folder (must be empty unless --overwrite)\n"
@@ -153,7 +168,7 @@ int cmd_prepare(int argc, char **argv) {
         snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
         /* switches */
         if (!strcmp(name, "--exclude-covid") || !strcmp(name, "--rgb") || !strcmp(name, "--overwrite") ||
-            !strcmp(name, "--allow-leak")) {
+            !strcmp(name, "--allow-leak") || (synthetic && !strcmp(name, "--multilabel"))) {
             if (eq) {
                 xc_prepare_opts_clear(&o);
                 USAGE("%s takes no value", name);
@@ -161,6 +176,7 @@ int cmd_prepare(int argc, char **argv) {
             if (!strcmp(name, "--exclude-covid")) o.exclude_covid = 1;
             else if (!strcmp(name, "--rgb")) o.channels = 3;
             else if (!strcmp(name, "--allow-leak")) o.allow_leak = 1;
+            else if (!strcmp(name, "--multilabel")) synthetic = 2;
             else o.overwrite = 1;
             continue;
         }
@@ -207,6 +223,16 @@ int cmd_prepare(int argc, char **argv) {
         } else if (!strcmp(name, "--on-missing")) bad = xc_policy_parse(v, &o.on_missing);
         else if (!strcmp(name, "--on-corrupt")) bad = xc_policy_parse(v, &o.on_corrupt);
         else if (!strcmp(name, "--on-unknown-label")) bad = xc_policy_parse(v, &o.on_unknown_label);
+        else if (!strcmp(name, "--findings")) bad = xc_prepare_set_findings(&o, v);
+        else if (!strcmp(name, "--findings-column")) bad = xc_prepare_set_str(&o.findings_column, v);
+        else if (!strcmp(name, "--no-finding")) bad = xc_prepare_set_str(&o.no_finding, v);
+        else if (!strcmp(name, "--path-column")) bad = xc_prepare_set_str(&o.path_column, v);
+        else if (!strcmp(name, "--uncertain")) bad = xc_uncertain_parse(v, &o.uncertain);
+        else if (!strcmp(name, "--blank")) {
+            if (!strcmp(v, "negative")) o.blank_unknown = 0;
+            else if (!strcmp(v, "unknown")) o.blank_unknown = 1;
+            else bad = xc_errorf("--blank '%s': expected negative or unknown", v);
+        }
         else if (synthetic && !strcmp(name, "--n")) {
             bad = parse_int(v, 40, 1000000, &n) < 0 ? xc_errorf("--n '%s': expected an integer in [40, 1000000]", v) : 0;
             so.n = (int)n;
@@ -241,7 +267,22 @@ int cmd_prepare(int argc, char **argv) {
             goto done;
         }
         double t0 = now_s();
-        int r = xc_synthetic_write(raw, &so, o.threads);
+        int r;
+        if (synthetic == 2) {
+            /* the NIH layout: findings.csv beside images/ */
+            char *csv = xc_path_join(raw, "findings.csv"), *img = xc_path_join(raw, "images");
+            r = (!csv || !img || xc_prepare_set_str(&o.csv, csv) < 0 || xc_prepare_set_str(&o.root, img) < 0 ||
+                 xc_prepare_set_str(&o.findings_column, "Finding Labels") < 0 ||
+                 xc_prepare_set_str(&o.path_column, "Image Index") < 0)
+                    ? -1
+                    : 0;
+            free(csv);
+            free(img);
+            o.source = XC_SOURCE_CSV;
+            if (r == 0) r = xc_synthetic_write_findings(raw, &so, o.threads);
+        } else {
+            r = xc_synthetic_write(raw, &so, o.threads);
+        }
         if (r == 0)
             fprintf(stderr, "wrote %d synthetic images to %s in %.1f s\n", so.n, raw, now_s() - t0);
         free(raw);

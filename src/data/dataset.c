@@ -17,6 +17,9 @@ struct xc_dataset {
     const uint8_t *images; /* (n, c, s, s) into the map */
     const int64_t *labels; /* (n) */
     int64_t *labels_copy;  /* when the map's labels are unaligned */
+    int multilabel;
+    const uint8_t *targets, *mask; /* multi-label: (n, num_classes) into the map */
+    int64_t *negatives;    /* multi-label: known negatives per finding */
     int64_t n;
     int c, s;
     int num_classes;
@@ -67,9 +70,24 @@ xc_dataset *xc_dataset_open(const char *dir, const char *split) {
     if (!d->file) goto fail;
     const xc_st_tensor *im = xc_st_require(d->file, "images", XC_U8, 4);
     if (!im) goto fail;
-    const xc_st_tensor *lb = xc_st_require(d->file, "labels", XC_I64, 1);
+    const char *ml = xc_st_meta(d->file, "xraycls.multilabel");
+    d->multilabel = ml && !strcmp(ml, "1");
+    const xc_st_tensor *lb = d->multilabel ? xc_st_require(d->file, "labels", XC_U8, 2)
+                                           : xc_st_require(d->file, "labels", XC_I64, 1);
     if (!lb) goto fail;
     if (parse_classes(d, path) < 0) goto fail;
+    if (d->multilabel) {
+        const xc_st_tensor *mk = xc_st_require(d->file, "mask", XC_U8, 2);
+        if (!mk) goto fail;
+        if (lb->shape[1] != d->num_classes || mk->shape[0] != lb->shape[0] || mk->shape[1] != lb->shape[1]) {
+            xc_errorf("'%s': labels (%lld, %lld) and mask (%lld, %lld) must both be (N, %d), one column per finding",
+                      path, (long long)lb->shape[0], (long long)lb->shape[1], (long long)mk->shape[0],
+                      (long long)mk->shape[1], d->num_classes);
+            goto fail;
+        }
+        d->targets = lb->data;
+        d->mask = mk->data;
+    }
     d->n = im->shape[0];
     d->c = (int)im->shape[1];
     d->s = (int)im->shape[2];
@@ -84,6 +102,23 @@ xc_dataset *xc_dataset_open(const char *dir, const char *split) {
         goto fail;
     }
     d->images = im->data;
+    if (d->multilabel) {
+        d->class_count = calloc((size_t)d->num_classes, sizeof *d->class_count);
+        d->negatives = calloc((size_t)d->num_classes, sizeof *d->negatives);
+        if (!d->class_count || !d->negatives) { xc_errorf("out of memory"); goto fail; }
+        for (int64_t i = 0; i < d->n; i++)
+            for (int k = 0; k < d->num_classes; k++) {
+                size_t q = (size_t)i * (size_t)d->num_classes + (size_t)k;
+                if (d->targets[q] > 1 || d->mask[q] > 1) {
+                    xc_errorf("'%s': sample %lld, finding %d: labels and mask must be 0 or 1", path, (long long)i, k);
+                    goto fail;
+                }
+                if (!d->mask[q]) continue;
+                if (d->targets[q]) d->class_count[k]++;
+                else d->negatives[k]++;
+            }
+        goto files;
+    }
     if (((uintptr_t)lb->data % sizeof(int64_t)) != 0) {
         d->labels_copy = malloc(lb->nbytes ? lb->nbytes : 1);
         if (!d->labels_copy) { xc_errorf("out of memory"); goto fail; }
@@ -103,6 +138,7 @@ xc_dataset *xc_dataset_open(const char *dir, const char *split) {
         }
         d->class_count[y]++;
     }
+files:;
     const char *files = xc_st_meta(d->file, "xraycls.files");
     if (files) {
         d->files = cJSON_Parse(files);
@@ -123,6 +159,7 @@ void xc_dataset_close(xc_dataset *d) {
     free(d->classes);
     free(d->class_count);
     free(d->labels_copy);
+    free(d->negatives);
     free(d->staging);
     cJSON_Delete(d->files);
     xt_free(d->resident);
@@ -138,6 +175,53 @@ const char *xc_dataset_class(const xc_dataset *d, int k) {
     return (k >= 0 && k < d->num_classes) ? d->classes[k] : NULL;
 }
 const int64_t *xc_dataset_labels(const xc_dataset *d) { return d->labels; }
+int xc_dataset_multilabel(const xc_dataset *d) { return d->multilabel; }
+const uint8_t *xc_dataset_targets(const xc_dataset *d) { return d->targets; }
+const uint8_t *xc_dataset_mask(const xc_dataset *d) { return d->mask; }
+int64_t xc_dataset_negative_count(const xc_dataset *d, int k) {
+    return (d->multilabel && k >= 0 && k < d->num_classes) ? d->negatives[k] : 0;
+}
+
+int64_t *xc_dataset_rarest_groups(const xc_dataset *d) {
+    if (!d->multilabel) return xc_errorf("'%s' is not a multi-label dataset", xc_st_path(d->file)), NULL;
+    int64_t *g = malloc((size_t)(d->n ? d->n : 1) * sizeof *g);
+    if (!g) return xc_errorf("out of memory"), NULL;
+    int k = d->num_classes;
+    for (int64_t i = 0; i < d->n; i++) {
+        int64_t best = k, fewest = INT64_MAX;
+        for (int j = 0; j < k; j++) {
+            size_t q = (size_t)i * (size_t)k + (size_t)j;
+            if (d->mask[q] && d->targets[q] && d->class_count[j] < fewest) {
+                fewest = d->class_count[j];
+                best = j;
+            }
+        }
+        g[i] = best;
+    }
+    return g;
+}
+
+/* (n, K) float32 on dev from the rows idx of an (N, K) uint8 matrix. */
+static xt_tensor *gather_rows_f32(const xc_dataset *d, const uint8_t *m, const int64_t *idx, int64_t n, xt_device dev) {
+    int k = d->num_classes;
+    float *f = malloc((size_t)n * (size_t)k * sizeof *f);
+    if (!f) return xc_errorf("out of memory"), NULL;
+    for (int64_t j = 0; j < n; j++)
+        for (int c = 0; c < k; c++) f[(size_t)j * (size_t)k + (size_t)c] = m[(size_t)idx[j] * (size_t)k + (size_t)c];
+    xt_tensor *t = xt_from_host(f, 2, (int64_t[]){n, k}, XT_F32);
+    free(f);
+    if (t && dev != XT_CPU) t = xt_to_device(t, dev, 0);
+    return t;
+}
+
+xt_tensor *xc_dataset_batch_mask(const xc_dataset *d, const int64_t *idx, int64_t n, xt_device dev) {
+    if (!d->multilabel) return xc_errorf("'%s' has no mask: not a multi-label dataset", xc_st_path(d->file)), NULL;
+    for (int64_t j = 0; j < n; j++)
+        if (idx[j] < 0 || idx[j] >= d->n)
+            return xc_errorf("sample index %lld outside '%s' (%lld samples)", (long long)idx[j], xc_st_path(d->file),
+                             (long long)d->n), NULL;
+    return gather_rows_f32(d, d->mask, idx, n, dev);
+}
 int64_t xc_dataset_class_count(const xc_dataset *d, int k) {
     return (k >= 0 && k < d->num_classes) ? d->class_count[k] : 0;
 }
@@ -305,7 +389,10 @@ xt_tensor *xc_dataset_batch(xc_dataset *d, const int64_t *idx, int64_t n, xt_dev
     }
     xt_tensor *out = xc_normalize_apply(x, norm);
     if (!out) return NULL;
-    if (labels) {
+    if (labels && d->multilabel) {
+        // targets: (n, K) float32 0/1
+        if (!(*labels = gather_rows_f32(d, d->targets, idx, n, dev))) return NULL;
+    } else if (labels) {
         int64_t *lb = malloc((size_t)n * sizeof *lb);
         if (!lb) return xc_errorf("out of memory"), NULL;
         for (int64_t j = 0; j < n; j++) lb[j] = d->labels[idx[j]];

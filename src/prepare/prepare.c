@@ -117,6 +117,10 @@ void xc_prepare_opts_clear(xc_prepare_opts *o) {
     free(o->out);
     free(o->patient_column);
     free(o->patient_regex);
+    prep_free_strv(o->findings, o->nfindings);
+    free(o->findings_column);
+    free(o->path_column);
+    free(o->no_finding);
     xc_prepare_opts_init(o);
 }
 
@@ -188,6 +192,7 @@ void xc_prep_list_free(xc_prep_list *l) {
         free(l->items[i].path);
         free(l->items[i].file);
         free(l->items[i].patient);
+        free(l->items[i].findings);
     }
     free(l->items);
     xc_prep_audit_clear(&l->audit);
@@ -313,6 +318,7 @@ static void compact(xc_prep_list *l, const unsigned char *keep) {
             free(l->items[i].path);
             free(l->items[i].file);
             free(l->items[i].patient);
+            free(l->items[i].findings);
         }
     }
     l->n = j;
@@ -339,10 +345,15 @@ xc_prep_list *xc_prepare_list(const xc_prepare_opts *o) {
     }
     xc_error_clear();
     int rc;
+    if (xc_prepare_is_multilabel(o) && (o->source != XC_SOURCE_CSV || o->nextras > 0)) {
+        xc_errorf("findings (a multi-label dataset) come from the csv source only%s",
+                  o->nextras > 0 ? ", without extra folders" : "");
+        goto fail;
+    }
     switch (o->source) {
     case XC_SOURCE_CORONAHACK: rc = prep_source_coronahack(o, l); break;
     case XC_SOURCE_FOLDER: rc = prep_source_folder(o, l); break;
-    case XC_SOURCE_CSV: rc = prep_source_csv(o, l); break;
+    case XC_SOURCE_CSV: rc = xc_prepare_is_multilabel(o) ? prep_source_csv_findings(o, l) : prep_source_csv(o, l); break;
     default: rc = xc_errorf("unknown source %d", (int)o->source);
     }
     if (rc < 0 || add_extras(o, l) < 0) goto fail;
@@ -585,12 +596,39 @@ static int write_split(const char *path, const xc_prepare_opts *o, const xc_prep
     }
     for (int64_t i = 0; i < n; i++) labels[i] = l->items[from + i].label;
     char num[64];
-    // images: (N, C, S, S) uint8; labels: (N) int64
+    // images: (N, C, S, S) uint8; labels: (N) int64, or multi-label (N, K) uint8 with mask (N, K) uint8
     int64_t ishape[4] = {n, o->channels, o->size, o->size}, lshape[1] = {n};
-    if (xc_st_writer_add(w, "images", XC_U8, 4, ishape, images + (size_t)from * img_bytes, (size_t)n * img_bytes) < 0 ||
-        xc_st_writer_add(w, "labels", XC_I64, 1, lshape, labels, (size_t)n * sizeof *labels) < 0 ||
-        xc_st_writer_meta(w, "xraycls.kind", "dataset") < 0)
+    if (xc_st_writer_add(w, "images", XC_U8, 4, ishape, images + (size_t)from * img_bytes, (size_t)n * img_bytes) < 0)
         goto done;
+    if (l->audit.multilabel) {
+        int k = l->audit.nclasses;
+        size_t nk = (size_t)n * (size_t)k;
+        uint8_t *y = malloc(nk ? nk : 1), *mask = malloc(nk ? nk : 1);
+        if (!y || !mask) {
+            free(y);
+            free(mask);
+            xc_errorf("cannot write '%s': out of memory", path);
+            goto done;
+        }
+        for (int64_t i = 0; i < n; i++)
+            for (int j = 0; j < k; j++) {
+                uint8_t v = l->items[from + i].findings[j];
+                size_t q = (size_t)i * (size_t)k + (size_t)j;
+                y[q] = v == XC_FINDING_POS || v == XC_FINDING_UNCERTAIN_POS;
+                mask[q] = v != XC_FINDING_UNKNOWN && v != XC_FINDING_UNCERTAIN_UNKNOWN;
+            }
+        int64_t mshape[2] = {n, k};
+        int e = xc_st_writer_add(w, "labels", XC_U8, 2, mshape, y, nk) < 0 ||
+                xc_st_writer_add(w, "mask", XC_U8, 2, mshape, mask, nk) < 0 ||
+                xc_st_writer_meta(w, "xraycls.multilabel", "1") < 0 ||
+                xc_st_writer_meta(w, "xraycls.uncertain", xc_uncertain_name(o->uncertain)) < 0;
+        free(y);
+        free(mask);
+        if (e) goto done;
+    } else if (xc_st_writer_add(w, "labels", XC_I64, 1, lshape, labels, (size_t)n * sizeof *labels) < 0) {
+        goto done;
+    }
+    if (xc_st_writer_meta(w, "xraycls.kind", "dataset") < 0) goto done;
     snprintf(num, sizeof num, "%d", XC_PREPARE_FORMAT);
     if (xc_st_writer_meta(w, "xraycls.format", num) < 0 || xc_st_writer_meta(w, "xraycls.split", xc_split_name(s)) < 0 ||
         xc_st_writer_meta(w, "xraycls.classes", classes) < 0 || xc_st_writer_meta(w, "xraycls.files", files) < 0 ||
@@ -617,6 +655,11 @@ static char *dataset_json(const xc_prepare_opts *o, const xc_prep_list *l, const
     cJSON *d = cJSON_CreateObject();
     if (!d) return NULL;
     cJSON_AddNumberToObject(d, "format", XC_PREPARE_FORMAT);
+    if (l->audit.multilabel) {
+        cJSON_AddBoolToObject(d, "multilabel", 1);
+        cJSON_AddStringToObject(d, "uncertain", xc_uncertain_name(o->uncertain));
+        cJSON_AddStringToObject(d, "blank", o->blank_unknown ? "unknown" : "negative");
+    }
     cJSON *cl = cJSON_AddArrayToObject(d, "classes");
     for (int k = 0; cl && k < l->audit.nclasses; k++) cJSON_AddItemToArray(cl, cJSON_CreateString(l->audit.classes[k]));
     cJSON *sp = cJSON_AddObjectToObject(d, "splits");
@@ -625,6 +668,19 @@ static char *dataset_json(const xc_prepare_opts *o, const xc_prep_list *l, const
         cJSON *so = cJSON_AddObjectToObject(sp, xc_split_name((xc_split)s));
         if (!so) continue;
         cJSON_AddNumberToObject(so, "count", (double)split_n[s]);
+        if (l->audit.multilabel) {
+            cJSON *pf = cJSON_AddObjectToObject(so, "per_finding");
+            for (int k = 0; pf && k < l->audit.nclasses; k++) {
+                const int64_t *f = &l->audit.findings[((size_t)s * (size_t)l->audit.nclasses + (size_t)k) * 4];
+                cJSON *one = cJSON_AddObjectToObject(pf, l->audit.classes[k]);
+                if (!one) break;
+                cJSON_AddNumberToObject(one, "positive", (double)f[XC_FC_POS]);
+                cJSON_AddNumberToObject(one, "negative", (double)f[XC_FC_NEG]);
+                cJSON_AddNumberToObject(one, "unknown", (double)f[XC_FC_UNKNOWN]);
+                cJSON_AddNumberToObject(one, "uncertain", (double)f[XC_FC_UNCERTAIN]);
+            }
+            continue;
+        }
         cJSON *pc = cJSON_AddObjectToObject(so, "per_class");
         for (int k = 0; pc && k < l->audit.nclasses; k++)
             cJSON_AddNumberToObject(pc, l->audit.classes[k], (double)l->audit.counts[s * l->audit.nclasses + k]);
@@ -736,6 +792,30 @@ done:
 
 /* ---- the whole run ------------------------------------------------------------------------ */
 
+/* The multi-label audit: images per split, and per finding and split the positives,
+ * negatives, unknowns and uncertain values read. */
+static int count_findings(xc_prep_list *l) {
+    int k = l->audit.nclasses;
+    memset(l->audit.split_images, 0, sizeof l->audit.split_images);
+    for (int64_t i = 0; i < l->n; i++) {
+        const xc_prep_item *it = &l->items[i];
+        l->audit.split_images[it->split]++;
+        for (int j = 0; j < k; j++) {
+            int64_t *f = &l->audit.findings[((size_t)it->split * (size_t)k + (size_t)j) * 4];
+            switch (it->findings[j]) {
+            case XC_FINDING_POS: f[XC_FC_POS]++; break;
+            case XC_FINDING_NEG: f[XC_FC_NEG]++; break;
+            case XC_FINDING_UNKNOWN: f[XC_FC_UNKNOWN]++; break;
+            case XC_FINDING_UNCERTAIN_NEG: f[XC_FC_NEG]++, f[XC_FC_UNCERTAIN]++; break;
+            case XC_FINDING_UNCERTAIN_POS: f[XC_FC_POS]++, f[XC_FC_UNCERTAIN]++; break;
+            case XC_FINDING_UNCERTAIN_UNKNOWN: f[XC_FC_UNKNOWN]++, f[XC_FC_UNCERTAIN]++; break;
+            default: return xc_errorf("internal: finding value %d", it->findings[j]);
+            }
+        }
+    }
+    return 0;
+}
+
 int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, void *ctx, xc_prep_audit *audit) {
     memset(audit, 0, sizeof *audit);
     if (o->size < 8 || o->size > 4096) return xc_errorf("image size %d: must be in [8, 4096]", o->size);
@@ -818,6 +898,7 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
             free(l->items[i].path);
             free(l->items[i].file);
             free(l->items[i].patient);
+            free(l->items[i].findings);
             continue;
         }
         if (w != i) {
@@ -829,7 +910,11 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     l->n = w;
     free(keep);
 
-    for (int64_t i = 0; i < l->n; i++) l->audit.counts[l->items[i].split * l->audit.nclasses + l->items[i].label]++;
+    if (l->audit.multilabel) {
+        if (count_findings(l) < 0) goto done;
+    } else {
+        for (int64_t i = 0; i < l->n; i++) l->audit.counts[l->items[i].split * l->audit.nclasses + l->items[i].label]++;
+    }
     if (prep_patient_count(l) < 0) goto done;
     for (int s = 0; s < XC_NSPLITS; s++) {
         int64_t tot = xc_prep_audit_split_total(&l->audit, (xc_split)s);
@@ -840,7 +925,15 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
                 goto done;
             continue;
         }
-        for (int k = 0; k < l->audit.nclasses; k++) {
+        for (int k = 0; k < l->audit.nclasses && l->audit.multilabel; k++) {
+            const int64_t *f = &l->audit.findings[((size_t)s * (size_t)l->audit.nclasses + (size_t)k) * 4];
+            if ((f[XC_FC_POS] == 0 || f[XC_FC_NEG] == 0) &&
+                prep_audit_warn(&l->audit, "split '%s' has no %s '%s' image: its AUROC there is undefined",
+                                xc_split_name((xc_split)s), f[XC_FC_POS] == 0 ? "positive" : "negative",
+                                l->audit.classes[k]) < 0)
+                goto done;
+        }
+        for (int k = 0; k < l->audit.nclasses && !l->audit.multilabel; k++) {
             if (l->audit.counts[s * l->audit.nclasses + k] > 0) continue;
             const char *cls = l->audit.classes[k];
             int e;

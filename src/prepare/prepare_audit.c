@@ -96,7 +96,21 @@ int prep_list_add(xc_prep_list *l, const char *path, const char *file, int label
     it->label = label;
     it->split = split;
     it->line = line;
+    it->findings = NULL;
     l->n++;
+    return 0;
+}
+
+int prep_list_add_findings(xc_prep_list *l, const char *path, const char *file, const uint8_t *findings,
+                           int k, xc_split split, int line) {
+    uint8_t *f = malloc((size_t)(k > 0 ? k : 1));
+    if (!f) return xc_errorf("out of memory");
+    memcpy(f, findings, (size_t)k);
+    if (prep_list_add(l, path, file, 0, split, line) < 0) {
+        free(f);
+        return -1;
+    }
+    l->items[l->n - 1].findings = f;
     return 0;
 }
 
@@ -106,6 +120,7 @@ void xc_prep_audit_clear(xc_prep_audit *a) {
     if (!a) return;
     prep_free_strv(a->classes, a->nclasses);
     free(a->counts);
+    free(a->findings);
     for (int i = 0; i < a->nexcluded; i++) free(a->excluded[i].key);
     free(a->excluded);
     for (int64_t i = 0; i < a->nmissing; i++) free(a->missing[i]);
@@ -199,6 +214,7 @@ int prep_audit_warn(xc_prep_audit *a, const char *fmt, ...) {
 }
 
 int64_t xc_prep_audit_split_total(const xc_prep_audit *a, xc_split s) {
+    if (a->multilabel) return (s >= 0 && s < XC_NSPLITS) ? a->split_images[s] : 0;
     int64_t t = 0;
     for (int k = 0; k < a->nclasses; k++) t += a->counts[(int)s * a->nclasses + k];
     return t;
@@ -210,8 +226,22 @@ char *xc_prep_audit_json(const xc_prep_audit *a) {
     cJSON *sp = cJSON_AddObjectToObject(o, "splits");
     for (int s = 0; sp && s < XC_NSPLITS; s++) {
         cJSON *so = cJSON_AddObjectToObject(sp, xc_split_name((xc_split)s));
-        for (int k = 0; so && k < a->nclasses; k++)
+        for (int k = 0; so && k < a->nclasses && !a->multilabel; k++)
             cJSON_AddNumberToObject(so, a->classes[k], (double)a->counts[s * a->nclasses + k]);
+        if (so && a->multilabel) {
+            /* {"images": n, "findings": {name: {positive, negative, unknown, uncertain}}} */
+            cJSON_AddNumberToObject(so, "images", (double)a->split_images[s]);
+            cJSON *fo = cJSON_AddObjectToObject(so, "findings");
+            for (int k = 0; fo && k < a->nclasses; k++) {
+                const int64_t *f = &a->findings[((size_t)s * (size_t)a->nclasses + (size_t)k) * 4];
+                cJSON *one = cJSON_AddObjectToObject(fo, a->classes[k]);
+                if (!one) break;
+                cJSON_AddNumberToObject(one, "positive", (double)f[XC_FC_POS]);
+                cJSON_AddNumberToObject(one, "negative", (double)f[XC_FC_NEG]);
+                cJSON_AddNumberToObject(one, "unknown", (double)f[XC_FC_UNKNOWN]);
+                cJSON_AddNumberToObject(one, "uncertain", (double)f[XC_FC_UNCERTAIN]);
+            }
+        }
     }
     cJSON *ex = cJSON_AddObjectToObject(o, "excluded");
     for (int i = 0; ex && i < a->nexcluded; i++) cJSON_AddNumberToObject(ex, a->excluded[i].key, (double)a->excluded[i].count);
@@ -277,11 +307,38 @@ static void tprintf(struct text *t, const char *fmt, ...) {
     t->n += (size_t)w;
 }
 
+/* The multi-label table: per finding and split, positives/negatives/unknowns. */
+static void findings_table(struct text *t, const xc_prep_audit *a, int w) {
+    tprintf(t, "%-*s", w, "finding");
+    for (int s = 0; s < XC_NSPLITS; s++) tprintf(t, " %20s", xc_split_name((xc_split)s));
+    tprintf(t, "\n%-*s", w, "");
+    for (int s = 0; s < XC_NSPLITS; s++) tprintf(t, " %20s", "pos/neg/unknown");
+    tprintf(t, "\n");
+    for (int k = 0; k < a->nclasses; k++) {
+        tprintf(t, "%-*s", w, a->classes[k]);
+        for (int s = 0; s < XC_NSPLITS; s++) {
+            const int64_t *f = &a->findings[((size_t)s * (size_t)a->nclasses + (size_t)k) * 4];
+            char cell[64];
+            snprintf(cell, sizeof cell, "%lld/%lld/%lld", (long long)f[XC_FC_POS], (long long)f[XC_FC_NEG],
+                     (long long)f[XC_FC_UNKNOWN]);
+            tprintf(t, " %20s", cell);
+        }
+        tprintf(t, "\n");
+    }
+    tprintf(t, "%-*s", w, "images");
+    for (int s = 0; s < XC_NSPLITS; s++) tprintf(t, " %20lld", (long long)a->split_images[s]);
+    tprintf(t, "\n");
+}
+
 char *xc_prep_audit_table(const xc_prep_audit *a) {
     struct text t = {0};
     int w = 8;
     for (int k = 0; k < a->nclasses; k++)
         if ((int)strlen(a->classes[k]) > w) w = (int)strlen(a->classes[k]);
+    if (a->multilabel && a->findings) {
+        findings_table(&t, a, w);
+        goto problems;
+    }
     tprintf(&t, "%-*s", w, "class");
     for (int s = 0; s < XC_NSPLITS; s++) tprintf(&t, " %8s", xc_split_name((xc_split)s));
     tprintf(&t, " %8s\n", "total");
@@ -301,6 +358,7 @@ char *xc_prep_audit_table(const xc_prep_audit *a) {
     tprintf(&t, "%-*s", w, "total");
     for (int s = 0; s < XC_NSPLITS; s++) tprintf(&t, " %8lld", (long long)col[s]);
     tprintf(&t, " %8lld\n", (long long)all);
+problems:
     for (int i = 0; i < a->nexcluded; i++)
         tprintf(&t, "excluded: %lld  %s\n", (long long)a->excluded[i].count, a->excluded[i].key);
     if (a->nmissing) tprintf(&t, "missing: %lld image%s skipped (first: %s)\n", (long long)a->nmissing, a->nmissing == 1 ? "" : "s", a->missing[0]);

@@ -86,7 +86,8 @@ static int load(xc_prepare_opts *o, const cJSON *c) {
                                        "val_fraction", "seed",       "size",       "channels",         "rgb",
                                        "on_missing",   "on_corrupt", "on_unknown_label", "threads",    "output",
                                        "overwrite",    "patient_column", "patient_regex", "allow_leak",
-                                       "near_distance"};
+                                       "near_distance", "findings",  "findings_column", "path_column", "no_finding",
+                                       "uncertain",    "blank"};
     if (xc_json_check_keys(c, "", keys, (int)(sizeof keys / sizeof keys[0])) < 0) return -1;
     const char *s;
     int r;
@@ -173,6 +174,48 @@ static int load(xc_prepare_opts *o, const cJSON *c) {
         return -1;
     if ((r = xc_json_get_int_in(c, "", "near_distance", 0, -1, 64, &n)) < 0) return -1;
     if (r == 1) o->near_distance = (int)n;
+    if (get_str(c, "findings_column", &o->findings_column) < 0 || get_str(c, "path_column", &o->path_column) < 0 ||
+        get_str(c, "no_finding", &o->no_finding) < 0)
+        return -1;
+    const cJSON *fi = cJSON_GetObjectItemCaseSensitive(c, "findings");
+    if (fi && cJSON_IsString(fi)) {
+        if (strcmp(fi->valuestring, "chexnet") != 0)
+            return xc_errorf("findings: expected \"chexnet\" or an array of names, got \"%s\"", fi->valuestring);
+        if (xc_prepare_set_findings(o, "chexnet") < 0) return -1;
+    } else if (fi && cJSON_IsArray(fi)) {
+        int nf = cJSON_GetArraySize(fi);
+        if (nf < 1) return xc_errorf("findings: an empty list");
+        char **v = calloc((size_t)nf, sizeof *v);
+        if (!v) return xc_errorf("out of memory");
+        for (int k = 0; k < nf; k++) {
+            char path[64];
+            const char *name;
+            snprintf(path, sizeof path, "findings[%d]", k);
+            int e = xc_json_item_string(cJSON_GetArrayItem(fi, k), path, &name);
+            if (e == 0 && !*name) e = xc_errorf("%s: an empty name", path);
+            if (e == 0 && !(v[k] = strdup(name))) e = xc_errorf("out of memory");
+            if (e < 0) {
+                prep_free_strv(v, nf);
+                return -1;
+            }
+            for (int j = 0; j < k; j++)
+                if (!strcmp(v[j], v[k])) {
+                    int e = xc_errorf("findings: '%s' named twice", v[k]);
+                    prep_free_strv(v, nf);
+                    return e;
+                }
+        }
+        prep_free_strv(o->findings, o->nfindings);
+        o->findings = v;
+        o->nfindings = nf;
+    } else if (fi) {
+        return xc_errorf("findings: expected \"chexnet\" or an array of names, got %s", xc_json_type_name(fi));
+    }
+    static const char *const unc[] = {"ignore", "zeros", "ones"}, *const blank[] = {"negative", "unknown"};
+    if ((r = xc_json_get_choice(c, "", "uncertain", 0, unc, 3, &v)) < 0) return -1;
+    if (r == 1) o->uncertain = (xc_uncertain)v;
+    if ((r = xc_json_get_choice(c, "", "blank", 0, blank, 2, &v)) < 0) return -1;
+    if (r == 1) o->blank_unknown = v;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "xraycls/image.h"
+#include "xraycls/csv.h"
 #include "xraycls/prepare.h"
 
 /* Copies the class names into the audit and allocates its zeroed counts. */
@@ -22,6 +23,9 @@ int prep_audit_warn(xc_prep_audit *a, const char *fmt, ...) XC_PRINTF(2, 3);
 /* Appends an item (path and file copied). */
 int prep_list_add(xc_prep_list *l, const char *path, const char *file, int label, xc_split split,
                   int line);
+/* Appends a multi-label item: its K values XC_FINDING_* (copied), label 0. */
+int prep_list_add_findings(xc_prep_list *l, const char *path, const char *file, const uint8_t *findings,
+                           int k, xc_split split, int line);
 
 /* The sorted entries of a folder (without "." ".." and hidden names) that are folders
  * (want_dirs = 1) or regular files (0). *out: malloc'd array of malloc'd names. */
@@ -34,6 +38,13 @@ char *prep_strdupf(const char *fmt, ...) XC_PRINTF(1, 2);
 int prep_source_coronahack(const xc_prepare_opts *o, xc_prep_list *l);
 int prep_source_folder(const xc_prepare_opts *o, xc_prep_list *l);
 int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l);
+/* The multi-label csv source (prepare_findings.c). */
+int prep_source_csv_findings(const xc_prepare_opts *o, xc_prep_list *l);
+/* The directory part of a path ("." without one), malloc'd. */
+char *prep_dirname(const char *path);
+/* Applies on_unknown_label to a bad row: an error naming the row, or an exclusion. */
+int prep_unknown_row(const xc_prepare_opts *o, xc_prep_list *l, const xc_csv *c, int row,
+                     const char *index, const char *msg);
 
 /* Patients (prepare_patient.c): the given splits' shared patients (an error unless allowed, or
  * a warning, prepare.h "Patients"); the patient counts of the audit; its JSON and clearing. */

@@ -32,7 +32,7 @@ static const char *relative_to(const char *path, const char *root) {
 }
 
 /* The folder of a path ("." when it has none), malloc'd. */
-static char *dirname_of(const char *path) {
+char *prep_dirname(const char *path) {
     const char *slash = strrchr(path, '/');
     if (!slash) return strdup(".");
     if (slash == path) return strdup("/");
@@ -41,8 +41,8 @@ static char *dirname_of(const char *path) {
 
 /* Applies the unknown-value policy: an error naming the row, or an exclusion counted under the
  * message. */
-static int unknown_row(const xc_prepare_opts *o, xc_prep_list *l, const xc_csv *c, int row,
-                       const char *index, const char *msg) {
+int prep_unknown_row(const xc_prepare_opts *o, xc_prep_list *l, const xc_csv *c, int row,
+                     const char *index, const char *msg) {
     if (o->on_unknown_label == XC_POLICY_SKIP) return prep_audit_exclude(&l->audit, msg);
     if (index && *index)
         return xc_errorf("'%s' line %d (index %s): %s (--on-unknown-label skip leaves such rows out)",
@@ -124,7 +124,7 @@ int prep_source_coronahack(const xc_prepare_opts *o, xc_prep_list *l) {
         if (!xc_is_dir(o->root)) return xc_errorf("coronahack: root '%s' is not a folder", o->root);
         root = strdup(o->root);
     } else {
-        root = dirname_of(o->csv);
+        root = prep_dirname(o->csv);
     }
     csvpath = o->csv ? strdup(o->csv) : xc_path_join(root, CORONAHACK_CSV);
     if (!root || !csvpath) { xc_errorf("out of memory"); goto done; }
@@ -193,13 +193,13 @@ int prep_source_coronahack(const xc_prepare_opts *o, xc_prep_list *l) {
         else if (!strcasecmp(type, "TEST")) s = 1;
         else {
             snprintf(why, sizeof why, "unknown Dataset_type value '%s'", type);
-            if (unknown_row(o, l, c, r, index, why) < 0) goto done;
+            if (prep_unknown_row(o, l, c, r, index, why) < 0) goto done;
             continue;
         }
         int k = xc_task_map(task, xc_csv_get(c, r, c_label), xc_csv_get(c, r, c_l1), xc_csv_get(c, r, c_l2),
                             why, sizeof why);
         if (k == XC_TASK_UNKNOWN) {
-            if (unknown_row(o, l, c, r, index, why) < 0) goto done;
+            if (prep_unknown_row(o, l, c, r, index, why) < 0) goto done;
             continue;
         }
         if (k == XC_TASK_EXCLUDED) {
@@ -208,7 +208,7 @@ int prep_source_coronahack(const xc_prepare_opts *o, xc_prep_list *l) {
         }
         if (!*name || strchr(name, '/') || !strcmp(name, "..")) {
             snprintf(why, sizeof why, "bad X_ray_image_name '%s'", name);
-            if (unknown_row(o, l, c, r, index, why) < 0) goto done;
+            if (prep_unknown_row(o, l, c, r, index, why) < 0) goto done;
             continue;
         }
         char *path = xc_path_join(dirs[s], name);
@@ -383,7 +383,7 @@ done:
 int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
     if (!o->csv) return xc_errorf("csv: give the list of images (--csv)");
     int rc = -1;
-    char *root = o->root ? strdup(o->root) : dirname_of(o->csv);
+    char *root = o->root ? strdup(o->root) : prep_dirname(o->csv);
     char **found = NULL;
     int nfound = 0;
     xc_csv *c = NULL;
@@ -440,18 +440,18 @@ int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
         xc_split s = XC_SPLIT_TRAIN;
         if (*sp && xc_split_parse(sp, &s) < 0) {
             snprintf(why, sizeof why, "unknown split value '%s'", sp);
-            if (unknown_row(o, l, c, r, NULL, why) < 0) goto done;
+            if (prep_unknown_row(o, l, c, r, NULL, why) < 0) goto done;
             continue;
         }
         int k = class_index(l, label);
         if (k < 0) {
             snprintf(why, sizeof why, "unknown label value '%s'", label);
-            if (unknown_row(o, l, c, r, NULL, why) < 0) goto done;
+            if (prep_unknown_row(o, l, c, r, NULL, why) < 0) goto done;
             continue;
         }
         if (!*path) {
             snprintf(why, sizeof why, "empty path");
-            if (unknown_row(o, l, c, r, NULL, why) < 0) goto done;
+            if (prep_unknown_row(o, l, c, r, NULL, why) < 0) goto done;
             continue;
         }
         char *full = path[0] == '/' ? strdup(path) : xc_path_join(root, path);

@@ -126,6 +126,11 @@ static void add_streak(canvas *c, double x0, double y0, double x1, double y1, do
         }
 }
 
+/* Findings of the multi-label generator, drawn over a picture (bit k of `mask` = finding k). */
+static void render_findings(canvas *c, unsigned mask, rng *r, const double *lcx, double lcy, double lax,
+                            double lay);
+
+/* kind < 0: the multi-label picture with findings -kind - 1 (a bit mask). */
 static void render(canvas *c, int kind, rng *r) {
     int w = c->w, h = c->h;
     double ox = uni(r, -0.03, 0.03) * w, oy = uni(r, -0.03, 0.03) * h;
@@ -162,6 +167,7 @@ static void render(canvas *c, int kind, rng *r) {
             }
         }
     double amp = uni(r, 0.8, 1.2);
+    if (kind < 0) render_findings(c, (unsigned)(-kind - 1), r, lcx, lcy, lax, lay);
     switch (kind) {
     case K_BACTERIA:
     case K_STREP: { /* one lobar consolidation */
@@ -198,6 +204,31 @@ static void render(canvas *c, int kind, rng *r) {
     }
     double gain = uni(r, 0.85, 1.15), off = uni(r, -0.05, 0.05), noise = uni(r, 0.015, 0.04);
     for (size_t i = 0; i < (size_t)w * (size_t)h; i++) c->px[i] = (float)(c->px[i] * gain + off + noise * gauss(r));
+}
+
+const char *const xc_synthetic_findings[XC_SYNTH_NFINDINGS] = {"Consolidation", "Effusion", "Infiltration"};
+
+static void render_findings(canvas *c, unsigned mask, rng *r, const double *lcx, double lcy, double lax,
+                            double lay) {
+    double amp = uni(r, 0.8, 1.2);
+    if (mask & 1u) { /* Consolidation: a dense lobar blob in the upper or middle zone of one lung */
+        int side = (int)(next_u64(r) & 1);
+        add_gauss(c, lcx[side] + uni(r, -0.25, 0.25) * lax, lcy + uni(r, -0.5, 0.0) * lay, uni(r, 0.4, 0.55) * lax,
+                  uni(r, 0.25, 0.35) * lay, 0.55 * amp, 1);
+    }
+    if (mask & 2u) { /* Effusion: a bright meniscus at the base of one lung, lateral angle filled */
+        int side = (int)(next_u64(r) & 1);
+        add_gauss(c, lcx[side] + (side ? 0.3 : -0.3) * lax, lcy + uni(r, 0.8, 0.95) * lay, 0.9 * lax, 0.25 * lay,
+                  0.6 * amp, 0);
+    }
+    if (mask & 4u) /* Infiltration: interstitial streaks from both hila */
+        for (int side = 0; side < 2; side++) {
+            double hx = lcx[side] + (side ? -0.45 : 0.45) * lax, hy = lcy;
+            for (int s = 0; s < 14; s++) {
+                double a = uni(r, 0, 6.283185307179586), len = uni(r, 0.5, 1.0) * lax;
+                add_streak(c, hx, hy, hx + cos(a) * len, hy + sin(a) * len * 1.5, fmax(1.0, 0.012 * c->w), 0.3 * amp);
+            }
+        }
 }
 
 /* ---- writing ------------------------------------------------------------------------------- */
@@ -334,6 +365,77 @@ static char *csv_text(const row *rows, int n) {
     return t;
 }
 
+/* Runs the image workers over j. 0, or -1 with the first worker's message. */
+static int run_workers(struct job *j, int threads) {
+    if (threads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (int)c : 1;
+    }
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!tid) return xc_errorf("synthetic: out of memory");
+    int started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&tid[started], NULL, synth_worker, j) != 0) break;
+    if (started == 0) synth_worker(j);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    free(tid);
+    if (atomic_load(&j->failed)) return xc_errorf("synthetic: %s", j->err);
+    return 0;
+}
+
+int xc_synthetic_write_findings(const char *dir, const xc_synthetic_opts *so, int threads) {
+    if (so->n < 40 || so->n > 1000000) return xc_errorf("synthetic: %d images (40 to 1000000)", so->n);
+    if (so->min_side < 16 || so->max_side < so->min_side || so->max_side > 4096)
+        return xc_errorf("synthetic: image sides %d..%d (16 ≤ min ≤ max ≤ 4096)", so->min_side, so->max_side);
+    int rc = -1;
+    char *imgdir = xc_path_join(dir, "images"), *csvpath = xc_path_join(dir, "findings.csv"), *text = NULL;
+    row *rows = calloc((size_t)so->n, sizeof *rows);
+    struct job j;
+    memset(&j, 0, sizeof j);
+    pthread_mutex_init(&j.lock, NULL);
+    size_t cap = 64 + (size_t)so->n * 96, o = 0;
+    if (!imgdir || !csvpath || !rows || !(text = malloc(cap))) {
+        xc_errorf("synthetic: out of memory");
+        goto done;
+    }
+    if (xc_mkdir_p(imgdir) < 0) goto done;
+    /* each finding independently with p = 0.4; about one image in five goes to test */
+    rng r = {so->seed ^ 0xA0761D6478BD642FULL};
+    o += (size_t)snprintf(text, cap, "Image Index,Finding Labels,split\n");
+    for (int i = 0; i < so->n; i++) {
+        unsigned mask = 0;
+        for (int k = 0; k < XC_SYNTH_NFINDINGS; k++)
+            if (uni(&r, 0, 1) < 0.4) mask |= 1u << k;
+        int test = uni(&r, 0, 1) < 0.2;
+        rows[i] = (row){-(int)mask - 1, 0, i, ""};
+        snprintf(rows[i].name, sizeof rows[i].name, "%08d_000.%s", i, (i % 6) == 5 ? "png" : "jpg");
+        char labels[128] = "";
+        for (int k = 0; k < XC_SYNTH_NFINDINGS; k++)
+            if (mask & (1u << k))
+                snprintf(labels + strlen(labels), sizeof labels - strlen(labels), "%s%s", *labels ? "|" : "",
+                         xc_synthetic_findings[k]);
+        o += (size_t)snprintf(text + o, cap - o, "%s,%s,%s\n", rows[i].name, mask ? labels : "No Finding",
+                              test ? "test" : "train");
+    }
+    j.dirs[0] = j.dirs[1] = imgdir;
+    j.rows = rows;
+    j.n = so->n;
+    j.seed = so->seed;
+    j.min_side = so->min_side;
+    j.max_side = so->max_side;
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed, 0);
+    if (run_workers(&j, threads) < 0) goto done;
+    rc = xc_write_file_atomic(csvpath, text, strlen(text));
+done:
+    pthread_mutex_destroy(&j.lock);
+    free(text);
+    free(rows);
+    free(csvpath);
+    free(imgdir);
+    return rc;
+}
+
 int xc_synthetic_write(const char *dir, const xc_synthetic_opts *so, int threads) {
     if (so->n < 40 || so->n > 1000000) return xc_errorf("synthetic: %d images (40 to 1000000)", so->n);
     if (so->min_side < 16 || so->max_side < so->min_side || so->max_side > 4096)
@@ -343,8 +445,6 @@ int xc_synthetic_write(const char *dir, const xc_synthetic_opts *so, int threads
                      prep_strdupf("%s/Coronahack-Chest-XRay-Dataset/Coronahack-Chest-XRay-Dataset/test", dir)};
     char *csvpath = xc_path_join(dir, "Chest_xray_Corona_Metadata.csv"), *text = NULL;
     row *rows = make_rows(so->n, so->seed);
-    pthread_t *tid = NULL;
-    int started = 0;
     struct job j;
     memset(&j, 0, sizeof j);
     pthread_mutex_init(&j.lock, NULL);
@@ -362,22 +462,7 @@ int xc_synthetic_write(const char *dir, const xc_synthetic_opts *so, int threads
     j.max_side = so->max_side;
     atomic_init(&j.next, 0);
     atomic_init(&j.failed, 0);
-    if (threads <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? (int)c : 1;
-    }
-    if (!(tid = calloc((size_t)threads, sizeof *tid))) {
-        xc_errorf("synthetic: out of memory");
-        goto done;
-    }
-    for (; started < threads; started++)
-        if (pthread_create(&tid[started], NULL, synth_worker, &j) != 0) break;
-    if (started == 0) synth_worker(&j);
-    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
-    if (atomic_load(&j.failed)) {
-        xc_errorf("synthetic: %s", j.err);
-        goto done;
-    }
+    if (run_workers(&j, threads) < 0) goto done;
     if (!(text = csv_text(rows, so->n))) {
         xc_errorf("synthetic: out of memory");
         goto done;
@@ -385,7 +470,6 @@ int xc_synthetic_write(const char *dir, const xc_synthetic_opts *so, int threads
     rc = xc_write_file_atomic(csvpath, text, strlen(text));
 done:
     pthread_mutex_destroy(&j.lock);
-    free(tid);
     free(text);
     free(rows);
     free(csvpath);
