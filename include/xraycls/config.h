@@ -12,8 +12,15 @@
  *            weights "imagenet"|"chexnet"|"none"|PATH ("imagenet"), weights_dir
  *            ($XRAYCLS_WEIGHTS, else "data/weights"), freeze_backbone_epochs 0,
  *            channels_last "auto"|"on"|"off"
- *   loss     type "ce"|"focal" ("ce"), gamma 2.0, alpha null|[per class],
- *            class_weights null|"inverse_frequency"|[per class]
+ *   loss     type "ce"|"focal"|"bce" ("ce"), gamma 2.0, alpha null|[per class],
+ *            class_weights null|"inverse_frequency"|[per class],
+ *            pos_weight null|"inverse_frequency"|[per finding]
+ *            A multi-label dataset (prepare.h) trains with "bce" (BCE with logits) or "focal"
+ *            (the sigmoid focal loss; alpha then [per finding] in [0, 1], the weight of the
+ *            positives, 1 − alpha that of the negatives), both over the known entries only;
+ *            pos_weight ("bce" only) multiplies the positives' term, "inverse_frequency" =
+ *            negatives / positives of each finding in the training split (PyTorch's recipe).
+ *            "ce" and class_weights are single-label and refused there.
  *   optim    lr 1e-3, betas [0.9, 0.999], eps 1e-8, weight_decay 0
  *   schedule type "step"|"cosine"|"none" ("step"), step_size 10, gamma 0.5, min_lr 0
  *   train    epochs 20, seed 0, device "auto", best_metric "val_accuracy"|"val_loss"|
@@ -39,7 +46,7 @@ extern "C" {
 #define XC_CONFIG_MAX_CLASSES 64
 
 typedef enum { XC_CFG_SAMPLER_WEIGHTED = 0, XC_CFG_SAMPLER_SHUFFLE } xc_cfg_sampler;
-typedef enum { XC_LOSS_CE = 0, XC_LOSS_FOCAL } xc_loss_kind;
+typedef enum { XC_LOSS_CE = 0, XC_LOSS_FOCAL, XC_LOSS_BCE } xc_loss_kind;
 typedef enum { XC_CW_NONE = 0, XC_CW_INVERSE_FREQUENCY, XC_CW_LIST } xc_class_weight_kind;
 typedef enum { XC_SCHED_STEP = 0, XC_SCHED_COSINE, XC_SCHED_NONE } xc_sched_kind;
 typedef enum { XC_BEST_VAL_ACCURACY = 0, XC_BEST_VAL_LOSS, XC_BEST_VAL_BALANCED_ACCURACY } xc_best_kind;
@@ -72,6 +79,9 @@ typedef struct {
         xc_class_weight_kind class_weights;
         int n_class_weights;
         double class_weight[XC_CONFIG_MAX_CLASSES];
+        xc_class_weight_kind pos_weights; /* multi-label "bce" */
+        int n_pos_weight;
+        double pos_weight[XC_CONFIG_MAX_CLASSES];
     } loss;
     struct {
         double lr, beta1, beta2, eps, weight_decay;

@@ -30,14 +30,14 @@
 #include <stdint.h>
 
 #include "xraycls/error.h"
+#include "xraycls/findings.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* The 14 ChestX-ray14 findings in CheXNet's output order. */
-#define XC_CHEXNET_NUM_CLASSES 14
-extern const char *const xc_chexnet_classes[XC_CHEXNET_NUM_CLASSES];
+/* CheXNet's findings: xraycls/findings.h (xc_chexnet_classes). */
 
 typedef struct {
     const char *arch;            /* "densenet121", … (xc_arch_check) */

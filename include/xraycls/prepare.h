@@ -182,9 +182,6 @@ typedef enum { XC_POLICY_ERROR = 0, XC_POLICY_SKIP } xc_policy;
 /* What an uncertain (-1) finding becomes: unknown (masked), negative, positive. */
 typedef enum { XC_UNCERTAIN_IGNORE = 0, XC_UNCERTAIN_ZEROS, XC_UNCERTAIN_ONES } xc_uncertain;
 
-/* CheXNet's (ChestX-ray14's) 14 findings, in its output order. */
-#define XC_CHEXNET_FINDINGS 14
-extern const char *const xc_chexnet_findings[XC_CHEXNET_FINDINGS];
 
 /* Extra labelled images (--add-folder CLASS=DIR): every image in dir (xc_image_is_candidate). */
 typedef struct {

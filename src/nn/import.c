@@ -16,11 +16,6 @@
 #include "xraycls/safetensors.h"
 #include "xraycls/weights.h"
 
-const char *const xc_chexnet_classes[XC_CHEXNET_NUM_CLASSES] = {
-    "Atelectasis", "Cardiomegaly", "Effusion",  "Infiltration",  "Mass",
-    "Nodule",      "Pneumonia",    "Pneumothorax", "Consolidation", "Edema",
-    "Emphysema",   "Fibrosis",     "Pleural_Thickening", "Hernia"};
-
 void xc_import_result_free(xc_import_result *r) {
     if (!r) return;
     for (int i = 0; i < r->n_unused; i++) free(r->unused[i]);

@@ -589,6 +589,7 @@ static int write_split(const char *path, const xc_prepare_opts *o, const xc_prep
     int64_t *labels = malloc((size_t)(n ? n : 1) * sizeof *labels);
     char *files = files_json(l->items, from, to), *classes = classes_json(&l->audit);
     xc_st_writer *w = xc_st_writer_new();
+    uint8_t *y = NULL, *mask = NULL;
     int rc = -1;
     if (!labels || !files || !classes || !w) {
         xc_errorf("cannot write '%s': out of memory", path);
@@ -603,10 +604,10 @@ static int write_split(const char *path, const xc_prepare_opts *o, const xc_prep
     if (l->audit.multilabel) {
         int k = l->audit.nclasses;
         size_t nk = (size_t)n * (size_t)k;
-        uint8_t *y = malloc(nk ? nk : 1), *mask = malloc(nk ? nk : 1);
+        /* the writer borrows the data until it writes: freed at the end */
+        y = malloc(nk ? nk : 1);
+        mask = malloc(nk ? nk : 1);
         if (!y || !mask) {
-            free(y);
-            free(mask);
             xc_errorf("cannot write '%s': out of memory", path);
             goto done;
         }
@@ -622,8 +623,6 @@ static int write_split(const char *path, const xc_prepare_opts *o, const xc_prep
                 xc_st_writer_add(w, "mask", XC_U8, 2, mshape, mask, nk) < 0 ||
                 xc_st_writer_meta(w, "xraycls.multilabel", "1") < 0 ||
                 xc_st_writer_meta(w, "xraycls.uncertain", xc_uncertain_name(o->uncertain)) < 0;
-        free(y);
-        free(mask);
         if (e) goto done;
     } else if (xc_st_writer_add(w, "labels", XC_I64, 1, lshape, labels, (size_t)n * sizeof *labels) < 0) {
         goto done;
@@ -645,6 +644,8 @@ static int write_split(const char *path, const xc_prepare_opts *o, const xc_prep
     rc = xc_st_writer_write(w, path);
 done:
     xc_st_writer_free(w);
+    free(y);
+    free(mask);
     free(labels);
     free(files);
     free(classes);

@@ -14,11 +14,8 @@
 
 #include "prepare_internal.h"
 #include "xraycls/csv.h"
+#include "xraycls/findings.h"
 #include "xraycls/fs.h"
-
-const char *const xc_chexnet_findings[XC_CHEXNET_FINDINGS] = {
-    "Atelectasis", "Cardiomegaly", "Effusion",      "Infiltration", "Mass",     "Nodule",            "Pneumonia",
-    "Pneumothorax", "Consolidation", "Edema",       "Emphysema",    "Fibrosis", "Pleural_Thickening", "Hernia"};
 
 static const char *const uncertain_names[] = {"ignore", "zeros", "ones"};
 
@@ -39,16 +36,16 @@ int xc_prepare_is_multilabel(const xc_prepare_opts *o) { return o->nfindings > 0
 
 int xc_prepare_set_findings(xc_prepare_opts *o, const char *list) {
     if (!strcmp(list, "chexnet")) {
-        char **v = calloc(XC_CHEXNET_FINDINGS, sizeof *v);
+        char **v = calloc(XC_CHEXNET_NUM_CLASSES, sizeof *v);
         if (!v) return xc_errorf("out of memory");
-        for (int k = 0; k < XC_CHEXNET_FINDINGS; k++)
-            if (!(v[k] = strdup(xc_chexnet_findings[k]))) {
+        for (int k = 0; k < XC_CHEXNET_NUM_CLASSES; k++)
+            if (!(v[k] = strdup(xc_chexnet_classes[k]))) {
                 prep_free_strv(v, k);
                 return xc_errorf("out of memory");
             }
         prep_free_strv(o->findings, o->nfindings);
         o->findings = v;
-        o->nfindings = XC_CHEXNET_FINDINGS;
+        o->nfindings = XC_CHEXNET_NUM_CLASSES;
         return 0;
     }
     /* The class-list parser does the trimming and the checks; its result is moved over. */

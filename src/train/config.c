@@ -27,7 +27,7 @@ typedef struct {
 } key_def;
 
 static const char *const sampler_names[] = {"weighted", "shuffle", NULL};
-static const char *const loss_names[] = {"ce", "focal", NULL};
+static const char *const loss_names[] = {"ce", "focal", "bce", NULL};
 static const char *const sched_names[] = {"step", "cosine", "none", NULL};
 static const char *const best_names[] = {"val_accuracy", "val_loss", "val_balanced_accuracy", NULL};
 static const char *const precision_names[] = {"auto", "fp32", "bf16", "fp16", NULL};
@@ -58,6 +58,7 @@ static const key_def keys[] = {
     {"loss.gamma", K_NUM, OFF(loss.gamma), 0, NULL, 0, 100, 0},
     {"loss.alpha", K_LIST, OFF(loss.alpha), 0, NULL, 0, BIG, OFF(loss.n_alpha)},
     {"loss.class_weights", K_CLASS_WEIGHTS, OFF(loss.class_weight), 0, NULL, 0, BIG, OFF(loss.n_class_weights)},
+    {"loss.pos_weight", K_CLASS_WEIGHTS, OFF(loss.pos_weight), 0, NULL, 0, BIG, OFF(loss.n_pos_weight)},
     {"optim.lr", K_NUM, OFF(optim.lr), 0, NULL, 0, BIG, 0},
     {"optim.betas", K_BETAS, OFF(optim.beta1), 0, NULL, 0, 0, 0},
     {"optim.eps", K_NUM, OFF(optim.eps), 0, NULL, 0, 1, 0},
@@ -309,9 +310,11 @@ static int set_leaf(xc_config *c, const key_def *k, const cJSON *j, const char *
     case K_LIST:
     case K_CLASS_WEIGHTS: {
         int *count = (int *)(base + k->count_off);
+        /* loss.class_weights and loss.pos_weight share the form: null, "inverse_frequency", a list */
+        xc_class_weight_kind *wk = k->off == OFF(loss.pos_weight) ? &c->loss.pos_weights : &c->loss.class_weights;
         if (cJSON_IsNull(j)) {
             *count = 0;
-            if (k->type == K_CLASS_WEIGHTS) c->loss.class_weights = XC_CW_NONE;
+            if (k->type == K_CLASS_WEIGHTS) *wk = XC_CW_NONE;
             return 0;
         }
         if (k->type == K_CLASS_WEIGHTS && cJSON_IsString(j)) {
@@ -319,7 +322,7 @@ static int set_leaf(xc_config *c, const key_def *k, const cJSON *j, const char *
                 return xc_errorf("config '%s': %s: '%s' is not null, \"inverse_frequency\" or an "
                                  "array of numbers", what, k->path, j->valuestring);
             *count = 0;
-            c->loss.class_weights = XC_CW_INVERSE_FREQUENCY;
+            *wk = XC_CW_INVERSE_FREQUENCY;
             return 0;
         }
         if (!cJSON_IsArray(j))
@@ -328,7 +331,7 @@ static int set_leaf(xc_config *c, const key_def *k, const cJSON *j, const char *
                              json_type_name(j));
         if (read_number_list(j, what, k->path, (double *)(base + k->off), count, k->lo) < 0)
             return -1;
-        if (k->type == K_CLASS_WEIGHTS) c->loss.class_weights = XC_CW_LIST;
+        if (k->type == K_CLASS_WEIGHTS) *wk = XC_CW_LIST;
         return 0;
     }
     }
@@ -516,7 +519,8 @@ char *xc_config_to_json(const xc_config *c) {
         case K_LIST:
         case K_CLASS_WEIGHTS: {
             int n = *(const int *)(base + k->count_off);
-            if (k->type == K_CLASS_WEIGHTS && c->loss.class_weights == XC_CW_INVERSE_FREQUENCY)
+            xc_class_weight_kind wk = k->off == OFF(loss.pos_weight) ? c->loss.pos_weights : c->loss.class_weights;
+            if (k->type == K_CLASS_WEIGHTS && wk == XC_CW_INVERSE_FREQUENCY)
                 v = cJSON_CreateString("inverse_frequency");
             else if (n == 0)
                 v = cJSON_CreateNull();

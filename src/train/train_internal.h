@@ -37,6 +37,8 @@ typedef struct {
     xc_augment aug;
     xt_tensor *class_weight; /* (K) float32 on dev, caller-owned, or NULL */
     xt_tensor *alpha;        /* (K) float32 on dev, caller-owned, or NULL */
+    xt_tensor *pos_weight;   /* multi-label "bce": (K) float32 on dev, caller-owned, or NULL */
+    int multilabel;          /* the dataset has K independent findings (sigmoid head) */
     int autocast;            /* 1: forward under autocast in amp_dtype */
     xt_dtype amp_dtype;
     double loss_scale;       /* fp16 only: dynamic loss scale; 1 otherwise */
@@ -79,7 +81,9 @@ void tr_dist_close(run *r);
 /* One step, one validation (train_step.c). */
 typedef struct {
     double loss;
-    int64_t correct;
+    int64_t correct; /* right predictions; multi-label: the batch's images times the share of
+                        its known entries right at 0.5 (rounded), so that correct / images
+                        is that share */
     int finite; /* 0: the loss or a gradient was not finite, nothing was updated */
 } step_out;
 
@@ -90,9 +94,13 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out);
 
 typedef struct {
     double loss, acc, bacc;
+    double auroc; /* macro AUROC over the classes/findings where it is defined (NaN if none) */
 } val_out;
 
-/* Loss, accuracy and balanced accuracy over the validation set (NaN without one). */
+/* Loss, accuracy, balanced accuracy and macro AUROC over the validation set (NaN without one).
+ * Multi-label: the unweighted masked BCE, the accuracy of the known entries at 0.5, the mean
+ * over findings of (sensitivity + specificity) / 2 at 0.5, and the macro AUROC over the
+ * findings, each finding's on its known entries. */
 int tr_validate(run *r, xt_arena *arena, val_out *v);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xraycls/findings.h"
 #include "xraycls/fs.h"
 #include "xraycls/weights.h"
 
@@ -55,6 +56,67 @@ int tr_make_dir(run *r) {
     return xc_mkdir_p(r->dir);
 }
 
+/* CheXNet's head onto a multi-label dataset's findings, by name: row k of the new head is
+ * CheXNet's row of the finding named like the dataset's finding k (xc_finding_same), or the
+ * model's fresh initialisation for a finding CheXNet lacks. The whole head is kept as it is
+ * when the findings are CheXNet's 14 in its order. w, b: the file's head tensors, replaced in
+ * place by the mapped (K, F) / (K) float32 copies in *wbuf / *bbuf (malloc'd, caller frees). */
+static int map_chexnet_head(run *r, xc_st_tensor *w, xc_st_tensor *b, float **wbuf, float **bbuf) {
+    int k = xc_model_num_classes(r->model);
+    if (w->dtype != XC_F32 || b->dtype != XC_F32 || w->ndim != 2 || b->ndim != 1 ||
+        w->shape[0] != XC_CHEXNET_NUM_CLASSES || b->shape[0] != XC_CHEXNET_NUM_CLASSES)
+        return xc_errorf("weights: the CheXNet head is not float32 (14, F) and (14): cannot map it onto the findings");
+    int64_t f = w->shape[1];
+    int src[XC_INFO_MAX_CLASSES], mapped = 0, in_order = k == XC_CHEXNET_NUM_CLASSES;
+    for (int i = 0; i < k; i++) {
+        src[i] = xc_finding_index(xc_chexnet_classes, XC_CHEXNET_NUM_CLASSES, xc_dataset_class(r->train, i));
+        mapped += src[i] >= 0;
+        in_order &= src[i] == i;
+    }
+    if (in_order) {
+        tr_log(r, "head: CheXNet's 14-finding head kept (the dataset's findings are CheXNet's)");
+        return 0;
+    }
+    /* the fresh head, then CheXNet's rows over it */
+    const xc_model_entry *hw = NULL, *hb = NULL;
+    char wname[300], bname[300];
+    snprintf(wname, sizeof wname, "%s.weight", xc_model_head_name(r->model));
+    snprintf(bname, sizeof bname, "%s.bias", xc_model_head_name(r->model));
+    for (int i = 0; i < xc_model_state_count(r->model); i++) {
+        const xc_model_entry *e = xc_model_state_at(r->model, i);
+        if (!strcmp(e->name, wname)) hw = e;
+        if (!strcmp(e->name, bname)) hb = e;
+    }
+    if (!hw || !hb || xt_size(hw->tensor, 1) != f) return xc_errorf("weights: the model's head does not take %lld features", (long long)f);
+    *wbuf = malloc((size_t)k * (size_t)f * sizeof **wbuf);
+    *bbuf = malloc((size_t)k * sizeof **bbuf);
+    if (!*wbuf || !*bbuf) return xc_errorf("out of memory");
+    xt_tensor *cw = xt_to_device(hw->tensor, XT_CPU, 0), *cb = xt_to_device(hb->tensor, XT_CPU, 0);
+    if (!cw || !cb || xt_to_host(cw, *wbuf, (size_t)k * (size_t)f * sizeof **wbuf) < 0 ||
+        xt_to_host(cb, *bbuf, (size_t)k * sizeof **bbuf) < 0)
+        return -1;
+    char kept[1024] = "", fresh[1024] = "";
+    for (int i = 0; i < k; i++) {
+        char *list = src[i] >= 0 ? kept : fresh;
+        size_t used = strlen(list);
+        if (used < 900) snprintf(list + used, 1024 - used, "%s%s", used ? ", " : "", xc_dataset_class(r->train, i));
+        if (src[i] < 0) continue;
+        /* the map may be unaligned for float: copy bytes */
+        memcpy(*wbuf + (size_t)i * (size_t)f, (const char *)w->data + (size_t)src[i] * (size_t)f * sizeof(float),
+               (size_t)f * sizeof(float));
+        memcpy(*bbuf + i, (const char *)b->data + (size_t)src[i] * sizeof(float), sizeof(float));
+    }
+    w->shape[0] = k;
+    b->shape[0] = k;
+    w->data = *wbuf;
+    b->data = *bbuf;
+    w->nbytes = (size_t)k * (size_t)f * sizeof(float);
+    b->nbytes = (size_t)k * sizeof(float);
+    tr_log(r, "head: CheXNet's rows for %d of %d findings by name (%s)%s%s%s", mapped, k, mapped ? kept : "none",
+           mapped < k ? "; new rows for " : "", mapped < k ? fresh : "", "");
+    return 0;
+}
+
 /* Loads pretrained weights into a freshly built model: a safetensors file, or a torch.save
  * file read by xraycls/weights.h with torchvision names. A head of another class count is
  * re-initialised (reported). */
@@ -74,6 +136,7 @@ static int load_pretrained(run *r, const char *file) {
         rc = xc_torchfile_st_tensors(tf, 1, &src, &ns);
         xc_st_tensor *t = rc == 0 ? malloc((size_t)(ns ? ns : 1) * sizeof *t) : NULL;
         char (*names)[256] = rc == 0 ? malloc((size_t)(ns ? ns : 1) * sizeof *names) : NULL;
+        float *wbuf = NULL, *bbuf = NULL;
         if (rc == 0 && (!t || !names)) rc = xc_errorf("out of memory");
         if (rc == 0) {
             /* A Linear+Sigmoid head stored as "<head>.0.weight" (CheXNet's) is the head. */
@@ -86,10 +149,25 @@ static int load_pretrained(run *r, const char *file) {
                     t[i].name = names[i];
                 }
             }
-            rc = xc_model_load_named(r->model, t, ns, file, &rep);
+            /* a multi-label dataset fine-tuning CheXNet: its head, mapped by finding name */
+            if (r->multilabel && !strcmp(r->c->model.weights, "chexnet")) {
+                xc_st_tensor *hw = NULL, *hb = NULL;
+                char wname[300], bname[300];
+                snprintf(wname, sizeof wname, "%s.weight", head);
+                snprintf(bname, sizeof bname, "%s.bias", head);
+                for (int i = 0; i < ns; i++) {
+                    if (!strcmp(t[i].name, wname)) hw = &t[i];
+                    if (!strcmp(t[i].name, bname)) hb = &t[i];
+                }
+                if (!hw || !hb) rc = xc_errorf("weights '%s': no CheXNet head (%s, %s)", file, wname, bname);
+                else rc = map_chexnet_head(r, hw, hb, &wbuf, &bbuf);
+            }
+            if (rc == 0) rc = xc_model_load_named(r->model, t, ns, file, &rep);
         }
         free(t);
         free(names);
+        free(wbuf);
+        free(bbuf);
         xc_torchfile_close(tf);
     }
     if (rc == 0) {
@@ -118,9 +196,64 @@ static xt_tensor *class_vector(const double *v, int k, xt_device dev) {
     return d;
 }
 
+/* The multi-label losses: "bce" with pos_weight, or the sigmoid focal loss with alpha. */
+static int setup_loss_multilabel(run *r) {
+    const xc_config *c = r->c;
+    int k = xc_dataset_num_classes(r->train);
+    const char *data = xc_dataset_path(r->train);
+    if (c->loss.type == XC_LOSS_CE)
+        return xc_errorf("loss.type \"ce\" is single-label, and '%s' is multi-label (%d findings): use \"bce\" "
+                         "or \"focal\" (the sigmoid focal loss)", data, k);
+    if (c->loss.class_weights != XC_CW_NONE)
+        return xc_errorf("loss.class_weights weighs the classes of single-label cross-entropy; for the findings "
+                         "of '%s' use loss.pos_weight (\"bce\") or loss.alpha (\"focal\")", data);
+    if (c->loss.pos_weights != XC_CW_NONE && c->loss.type != XC_LOSS_BCE)
+        return xc_errorf("loss.pos_weight applies to loss.type \"bce\"; the focal loss is weighted by loss.alpha");
+    if (c->loss.n_alpha && c->loss.type != XC_LOSS_FOCAL)
+        return xc_errorf("loss.alpha applies to loss.type \"focal\"; \"bce\" is weighted by loss.pos_weight");
+    if (c->loss.n_alpha) {
+        if (c->loss.n_alpha != k)
+            return xc_errorf("loss.alpha has %d values, the dataset has %d findings", c->loss.n_alpha, k);
+        for (int i = 0; i < k; i++)
+            if (c->loss.alpha[i] > 1)
+                return xc_errorf("loss.alpha[%d]: %g is not in [0, 1] (the weight of a finding's positives; its "
+                                 "negatives weigh 1 - alpha)", i, c->loss.alpha[i]);
+        if (!(r->alpha = class_vector(c->loss.alpha, k, r->dev))) return -1;
+    }
+    if (c->loss.pos_weights == XC_CW_LIST) {
+        if (c->loss.n_pos_weight != k)
+            return xc_errorf("loss.pos_weight has %d values, the dataset has %d findings", c->loss.n_pos_weight, k);
+        if (!(r->pos_weight = class_vector(c->loss.pos_weight, k, r->dev))) return -1;
+    }
+    if (c->loss.pos_weights == XC_CW_INVERSE_FREQUENCY) {
+        /* negatives / positives of each finding among the known entries (PyTorch's recipe for
+         * pos_weight); a finding without positives gets 1 */
+        double w[XC_CONFIG_MAX_CLASSES];
+        char buf[512];
+        size_t used = 0;
+        for (int i = 0; i < k; i++) {
+            int64_t p = xc_dataset_class_count(r->train, i), q = xc_dataset_negative_count(r->train, i);
+            w[i] = p ? (double)q / (double)p : 1.0;
+            if (used < sizeof buf)
+                used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s %.4g", i ? ", " : "",
+                                         xc_dataset_class(r->train, i), w[i]);
+        }
+        if (!(r->pos_weight = class_vector(w, k, r->dev))) return -1;
+        tr_log(r, "pos_weight (negatives / positives): %s", buf);
+    }
+    return 0;
+}
+
 static int setup_loss(run *r) {
     const xc_config *c = r->c;
     int k = xc_dataset_num_classes(r->train);
+    if (r->multilabel) return setup_loss_multilabel(r);
+    if (c->loss.type == XC_LOSS_BCE)
+        return xc_errorf("loss.type \"bce\" trains independent findings: '%s' is a single-label dataset (use \"ce\" "
+                         "or \"focal\"; prepare a multi-label one with --findings)", xc_dataset_path(r->train));
+    if (c->loss.pos_weights != XC_CW_NONE)
+        return xc_errorf("loss.pos_weight applies to multi-label \"bce\"; single-label cross-entropy is weighted "
+                         "by loss.class_weights");
     if (c->loss.n_alpha && c->loss.n_alpha != k)
         return xc_errorf("loss.alpha has %d values, the dataset has %d classes", c->loss.n_alpha, k);
     if (c->loss.class_weights == XC_CW_LIST && c->loss.n_class_weights != k)
@@ -177,6 +310,7 @@ int tr_build(run *r, const xc_config *c) {
         return xc_errorf("train.device: %s", xc_error());
     r->train = xc_dataset_open(c->data.path, "train");
     if (!r->train) return xc_errorf("data.path: %s", xc_error());
+    r->multilabel = xc_dataset_multilabel(r->train);
     if (c->data.val_split[0]) {
         char file[1200];
         snprintf(file, sizeof file, "%s/%s.safetensors", c->data.path, c->data.val_split);
@@ -186,15 +320,22 @@ int tr_build(run *r, const xc_config *c) {
             if (xc_dataset_num_classes(r->val) != xc_dataset_num_classes(r->train))
                 return xc_errorf("'%s' has %d classes, the training split %d", file,
                                  xc_dataset_num_classes(r->val), xc_dataset_num_classes(r->train));
+            if (xc_dataset_multilabel(r->val) != r->multilabel)
+                return xc_errorf("'%s' is %s, the training split %s", file,
+                                 r->multilabel ? "single-label" : "multi-label",
+                                 r->multilabel ? "multi-label" : "single-label");
         } else {
             tr_log(r, "no validation split ('%s' absent): the best checkpoint follows the "
                        "training numbers", file);
         }
     }
     int k = xc_dataset_num_classes(r->train);
-    if (k < 2 || k > XC_INFO_MAX_CLASSES)
-        return xc_errorf("'%s': %d classes; training needs 2 to %d", xc_dataset_path(r->train), k,
-                         XC_INFO_MAX_CLASSES);
+    if (k < (r->multilabel ? 1 : 2) || k > XC_INFO_MAX_CLASSES)
+        return xc_errorf("'%s': %d %s; training needs %d to %d", xc_dataset_path(r->train), k,
+                         r->multilabel ? "findings" : "classes", r->multilabel ? 1 : 2, XC_INFO_MAX_CLASSES);
+    if (r->multilabel && k > XC_CONFIG_MAX_CLASSES)
+        return xc_errorf("'%s': %d findings; training takes at most %d", xc_dataset_path(r->train), k,
+                         XC_CONFIG_MAX_CLASSES);
 
     /* What the checkpoint says about the model. */
     memset(&r->info, 0, sizeof r->info);
@@ -206,7 +347,7 @@ int tr_build(run *r, const xc_config *c) {
             return xc_errorf("'%s': class name '%s' is too long", xc_dataset_path(r->train), name);
         snprintf(r->info.classes[i], XC_CLASS_NAME_MAX, "%s", name);
     }
-    snprintf(r->info.head, sizeof r->info.head, "softmax");
+    snprintf(r->info.head, sizeof r->info.head, r->multilabel ? "sigmoid" : "softmax");
     r->norm = xc_normalize_imagenet();
     r->info.image_size = xc_dataset_size(r->train);
     r->info.channels = xc_dataset_channels(r->train);
@@ -217,8 +358,9 @@ int tr_build(run *r, const xc_config *c) {
 
     char devname[32];
     xt_device_string(r->dev, devname, sizeof devname);
-    tr_log(r, "run '%s' on %s, %s, %d classes, %" PRId64 " training images%s", r->dir, devname,
-            c->model.arch, k, xc_dataset_len(r->train), r->val ? "" : ", no validation");
+    tr_log(r, "run '%s' on %s, %s, %d %s, %" PRId64 " training images%s", r->dir, devname,
+            c->model.arch, k, r->multilabel ? "findings (multi-label, sigmoid head)" : "classes",
+            xc_dataset_len(r->train), r->val ? "" : ", no validation");
 
     /* The model: seeded initialisation, then weights. */
     xt_manual_seed(c->train.seed);
@@ -253,8 +395,21 @@ int tr_build(run *r, const xc_config *c) {
     tr_log(r, "model: %" PRId64 " parameters in %d tensors", xc_model_param_numel(r->model), np);
 
     xc_sampler_kind sk = c->data.sampler == XC_CFG_SAMPLER_SHUFFLE ? XC_SAMPLER_SHUFFLE : XC_SAMPLER_WEIGHTED;
-    r->sampler = xc_sampler_new(sk, xc_dataset_labels(r->train), xc_dataset_len(r->train), k,
-                                c->train.seed);
+    if (r->multilabel) {
+        /* Multi-label, "weighted" draws each image's rarest positive finding (or "no finding")
+         * equally often: P(i) ∝ 1 / count(group(i)) over the K + 1 groups
+         * (xc_dataset_rarest_groups). */
+        int64_t *groups = xc_dataset_rarest_groups(r->train);
+        if (!groups) return -1;
+        r->sampler = xc_sampler_new(sk, groups, xc_dataset_len(r->train), k + 1, c->train.seed);
+        free(groups);
+        if (sk == XC_SAMPLER_WEIGHTED)
+            tr_log(r, "sampler: weighted by the rarest positive finding of each image (and the images "
+                      "without one), each group drawn equally often");
+    } else {
+        r->sampler = xc_sampler_new(sk, xc_dataset_labels(r->train), xc_dataset_len(r->train), k,
+                                    c->train.seed);
+    }
     if (!r->sampler) return -1;
     if (setup_loss(r) < 0 || setup_precision(r) < 0 || tr_dist_attach(r) < 0) return -1;
     if (r->dev >= 0 && xc_dataset_make_resident(r->train, r->dev) < 0)

@@ -10,8 +10,14 @@
 
 #include "xraycls/metrics.h"
 
-static xt_tensor *compute_loss(run *r, const xt_tensor *logits, const xt_tensor *y, int train) {
-    // logits: (N, K) float32, y: (N) int64
+static xt_tensor *compute_loss(run *r, const xt_tensor *logits, const xt_tensor *y, const xt_tensor *mask,
+                               int train) {
+    // logits: (N, K) float32, y: (N) int64 — multi-label: y (N, K) float32 0/1, mask (N, K) float32
+    if (r->multilabel) {
+        if (!train) return xc_loss_bce_masked(logits, y, mask, NULL);
+        if (r->c->loss.type == XC_LOSS_FOCAL) return xc_loss_focal_sigmoid(logits, y, mask, r->c->loss.gamma, r->alpha);
+        return xc_loss_bce_masked(logits, y, mask, r->pos_weight);
+    }
     if (!train) return xc_loss_cross_entropy(logits, y, NULL);
     if (r->c->loss.type == XC_LOSS_FOCAL) return xc_loss_focal(logits, y, r->c->loss.gamma, r->alpha);
     return xc_loss_cross_entropy(logits, y, r->class_weight);
@@ -66,27 +72,41 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
     xt_tensor *y = NULL;
     xt_tensor *x = xc_dataset_batch(r->train, idx + lo, hi - lo, r->dev, &aug, &r->norm, &y);
     if (!x) return -1;
+    xt_tensor *mask = r->multilabel ? xc_dataset_batch_mask(r->train, idx + lo, hi - lo, r->dev) : NULL;
+    if (r->multilabel && !mask) return -1;
     xt_tensor *logits = forward(r, x);
     if (!logits) return -1;
-    xt_tensor *loss = compute_loss(r, logits, y, 1);
+    xt_tensor *loss = compute_loss(r, logits, y, mask, 1);
     if (!loss) return -1;
-    xt_tensor *pred = xt_argmax(logits, 1, 0);
-    xt_tensor *corr = pred ? xt_sum(xt_to_dtype(xt_eq(pred, y), XT_I64)) : NULL;
-    double lv, cv;
-    if (!corr || xt_item(loss, &lv) < 0 || xt_item(corr, &cv) < 0) return -1;
+    xt_tensor *corr, *seen = NULL;
+    if (r->multilabel) {
+        /* known entries whose logit has the target's sign (probability on the right side of 0.5) */
+        xt_tensor *pred = xt_to_dtype(xt_gt_scalar(logits, 0.0), XT_F32);
+        xt_tensor *right = pred ? xt_to_dtype(xt_eq(pred, y), XT_F32) : NULL;
+        corr = right ? xt_sum(xt_mul(right, mask)) : NULL;
+        seen = xt_sum(mask);
+        if (!seen) return -1;
+    } else {
+        xt_tensor *pred = xt_argmax(logits, 1, 0);
+        corr = pred ? xt_sum(xt_to_dtype(xt_eq(pred, y), XT_I64)) : NULL;
+    }
+    double lv, cv, sv = (double)(hi - lo);
+    if (!corr || xt_item(loss, &lv) < 0 || xt_item(corr, &cv) < 0 || (seen && xt_item(seen, &sv) < 0)) return -1;
     if (r->dist) {
         /* The whole batch's mean loss and correct count; every rank decides alike. The slice's
          * loss is weighted by its share: averaging the ranks' gradients then gives the gradient
-         * of the whole batch's mean. */
-        double st[2] = {lv * (double)(hi - lo), cv};
-        if (xt_dist_sum_host(r->dist, st, 2) < 0) return -1;
+         * of the whole batch's mean (multi-label: of the mean of the slices' masked means,
+         * weighted by their images). */
+        double st[3] = {lv * (double)(hi - lo), cv, sv};
+        if (xt_dist_sum_host(r->dist, st, 3) < 0) return -1;
         lv = st[0] / (double)n;
         cv = st[1];
+        sv = st[2];
         loss = xt_mul_scalar(loss, (double)(hi - lo) * r->world / (double)n);
         if (!loss) return -1;
     }
     out->loss = lv;
-    out->correct = (int64_t)cv;
+    out->correct = r->multilabel ? (sv > 0 ? (int64_t)llround((double)n * cv / sv) : 0) : (int64_t)llround(cv);
     out->finite = isfinite(lv);
     if (!out->finite) return 0;
     if (r->loss_scale != 1.0) loss = xt_mul_scalar(loss, r->loss_scale);
@@ -119,8 +139,53 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
     return 0;
 }
 
+/* The multi-label validation numbers from logits (n, k) (see val_out). */
+static int multilabel_summary(const float *logits, const uint8_t *y, const uint8_t *mask, int64_t n, int k,
+                              val_out *v) {
+    float *col = malloc((size_t)(n ? n : 1) * sizeof *col);
+    uint8_t *pos = malloc((size_t)(n ? n : 1));
+    if (!col || !pos) {
+        free(col);
+        free(pos);
+        return xc_errorf("out of memory");
+    }
+    int64_t right = 0, known = 0;
+    double bacc_sum = 0, auc_sum = 0;
+    int nbacc = 0, nauc = 0, rc = 0;
+    for (int c = 0; c < k && rc == 0; c++) {
+        int64_t m = 0, tp = 0, tn = 0, np = 0, nn = 0;
+        for (int64_t i = 0; i < n; i++) {
+            size_t q = (size_t)i * (size_t)k + (size_t)c;
+            if (!mask[q]) continue;
+            int p = logits[q] > 0.0f;
+            col[m] = logits[q];
+            pos[m] = y[q];
+            m++;
+            if (y[q]) np++, tp += p;
+            else nn++, tn += !p;
+        }
+        right += tp + tn;
+        known += m;
+        if (np > 0 && nn > 0) {
+            bacc_sum += 0.5 * ((double)tp / (double)np + (double)tn / (double)nn);
+            nbacc++;
+        }
+        double auc;
+        int e = m > 0 ? xc_auroc(col, pos, m, &auc) : 1;
+        if (e < 0) rc = -1;
+        else if (e == 0) auc_sum += auc, nauc++;
+    }
+    free(col);
+    free(pos);
+    if (rc < 0) return xc_errorf("validation metrics: %s", xc_error());
+    v->acc = known ? (double)right / (double)known : NAN;
+    v->bacc = nbacc ? bacc_sum / nbacc : NAN;
+    v->auroc = nauc ? auc_sum / nauc : NAN;
+    return 0;
+}
+
 int tr_validate(run *r, xt_arena *arena, val_out *v) {
-    v->loss = v->acc = v->bacc = NAN;
+    v->loss = v->acc = v->bacc = v->auroc = NAN;
     if (!r->val) return 0;
     int64_t n = xc_dataset_len(r->val);
     int k = xc_dataset_num_classes(r->val);
@@ -147,10 +212,11 @@ int tr_validate(run *r, xt_arena *arena, val_out *v) {
         int64_t m = hi - i < bs ? hi - i : bs;
         for (int64_t j = 0; j < m; j++) idx[j] = i + j;
         xt_arena_clear(arena);
-        xt_tensor *y = NULL;
+        xt_tensor *y = NULL, *mask = NULL;
         xt_tensor *x = xc_dataset_batch(r->val, idx, m, r->dev, NULL, &r->norm, &y);
+        if (x && r->multilabel && !(mask = xc_dataset_batch_mask(r->val, idx, m, r->dev))) x = NULL;
         xt_tensor *logits = x ? forward(r, x) : NULL;
-        xt_tensor *loss = logits ? compute_loss(r, logits, y, 0) : NULL;
+        xt_tensor *loss = logits ? compute_loss(r, logits, y, mask, 0) : NULL;
         double lv;
         if (!loss || xt_item(loss, &lv) < 0 ||
             xt_to_host(logits, scores + i * k, (size_t)(m * k) * sizeof *scores) < 0) {
@@ -187,7 +253,10 @@ int tr_validate(run *r, xt_arena *arena, val_out *v) {
         }
         free(all);
     }
-    if (rc == 0) {
+    if (rc == 0 && r->multilabel) {
+        v->loss = loss_sum / (double)n; /* batch means weighted by images: close to the mean over entries */
+        rc = multilabel_summary(scores, xc_dataset_targets(r->val), xc_dataset_mask(r->val), n, k, v);
+    } else if (rc == 0) {
         v->loss = loss_sum / (double)n;
         xc_metrics_params mp = xc_metrics_default();
         mp.bootstrap = 0;
@@ -197,6 +266,7 @@ int tr_validate(run *r, xt_arena *arena, val_out *v) {
         } else {
             v->acc = m->accuracy.value;
             v->bacc = m->balanced_accuracy.present ? m->balanced_accuracy.value : NAN;
+            v->auroc = m->macro_auroc.present ? m->macro_auroc.value : NAN;
             xc_metrics_free(m);
         }
     }

@@ -117,6 +117,10 @@ int cmd_eval(int argc, char **argv) {
     float *probs = NULL;
     char *task = NULL, *out_dir = NULL;
     xc_metrics *met = NULL;
+    if (xc_dataset_multilabel(d)) {
+        cli_fail("'%s' is a multi-label dataset: per-finding evaluation is not in this build yet", xc_dataset_path(d));
+        goto done;
+    }
     int same = xc_dataset_num_classes(d) == k;
     for (int c = 0; same && c < k; c++) same = !strcmp(info.classes[c], xc_dataset_class(d, c));
     if (!same) {
