@@ -47,6 +47,16 @@ int main(void) {
     CHECK(c.loss.class_weights == XC_CW_INVERSE_FREQUENCY);
     CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"loss\": {\"class_weights\": [1, 2, 3]}}") == 0);
     CHECK(c.loss.class_weights == XC_CW_LIST && c.loss.n_class_weights == 3 && c.loss.class_weight[2] == 3);
+    /* multi-label: bce with pos_weight, in the same three forms, independent of class_weights */
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"loss\": {\"type\": \"bce\", \"pos_weight\": \"inverse_frequency\"}}") == 0);
+    CHECK(c.loss.type == XC_LOSS_BCE && c.loss.pos_weights == XC_CW_INVERSE_FREQUENCY && c.loss.class_weights == XC_CW_NONE);
+    char *pj = xc_config_to_json(&c);
+    CHECK(pj && strstr(pj, "\"pos_weight\":\t\"inverse_frequency\"") && strstr(pj, "\"class_weights\":\tnull"));
+    free(pj);
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"loss\": {\"type\": \"bce\", \"pos_weight\": [1, 4]}}") == 0);
+    CHECK(c.loss.pos_weights == XC_CW_LIST && c.loss.n_pos_weight == 2 && c.loss.pos_weight[1] == 4);
+    expect_error("{\"data\": {\"path\": \"d\"}, \"loss\": {\"pos_weight\": \"balanced\"}}",
+                 "loss.pos_weight: 'balanced' is not null, \"inverse_frequency\" or an array of numbers");
 
     /* Strictness: every message names the file and the key path. */
     expect_error("{\"data\": {\"path\": \"d\"}, \"optim\": {\"lr\": \"fast\"}}",
@@ -59,7 +69,7 @@ int main(void) {
                  "unknown key 'data.augment.hflp' (did you mean 'hflip'?)");
     expect_error("{\"data\": {\"path\": \"d\", \"sampler\": \"random\"}}",
                  "data.sampler: 'random' is not one of \"weighted\" or \"shuffle\"");
-    expect_error("{\"data\": {\"path\": \"d\"}, \"loss\": {\"type\": 3}}", "loss.type: expected \"ce\" or \"focal\", got a number");
+    expect_error("{\"data\": {\"path\": \"d\"}, \"loss\": {\"type\": 3}}", "loss.type: expected \"ce\", \"focal\" or \"bce\", got a number");
     expect_error("{\"data\": {\"path\": \"d\", \"batch_size\": 2.5}}", "data.batch_size: expected a whole number");
     expect_error("{\"data\": {\"path\": \"d\", \"batch_size\": 0}}", "data.batch_size: 0 is out of range");
     expect_error("{\"data\": {\"path\": \"d\", \"augment\": {\"hflip\": 1.5}}}", "data.augment.hflip: 1.5 is out of range");
