@@ -13,6 +13,7 @@
 #include "xraycls/fs.h"
 #include "xraycls/json.h"
 #include "xraycls/plot.h"
+#include "report_internal.h"
 
 /* ---- a growable string ------------------------------------------------------------------- */
 
@@ -103,7 +104,7 @@ static void md_cell(sbuf *b, const char *s) {
 
 /* ---- eval.json --------------------------------------------------------------------------- */
 
-static cJSON *metric_json(const xc_metric *m) {
+cJSON *xc_report_metric_json(const xc_metric *m) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     if (m->present) cJSON_AddNumberToObject(o, "value", m->value);
@@ -157,23 +158,23 @@ char *xc_report_json(const xc_metrics *m, const xc_report_info *info) {
     cJSON_AddStringToObject(iv, "proportions", closed ? xc_ci_method_name(m->ci) : "bootstrap-percentile");
     cJSON_AddStringToObject(iv, "auroc", closed ? "delong" : "bootstrap-percentile");
     cJSON_AddStringToObject(iv, "other", m->bootstrap > 0 ? "bootstrap-percentile" : "none");
-    cJSON_AddItemToObject(root, "accuracy", metric_json(&m->accuracy));
-    cJSON_AddItemToObject(root, "balanced_accuracy", metric_json(&m->balanced_accuracy));
-    cJSON_AddItemToObject(root, "macro_f1", metric_json(&m->macro_f1));
-    cJSON_AddItemToObject(root, "weighted_f1", metric_json(&m->weighted_f1));
-    cJSON_AddItemToObject(root, "macro_auroc", metric_json(&m->macro_auroc));
+    cJSON_AddItemToObject(root, "accuracy", xc_report_metric_json(&m->accuracy));
+    cJSON_AddItemToObject(root, "balanced_accuracy", xc_report_metric_json(&m->balanced_accuracy));
+    cJSON_AddItemToObject(root, "macro_f1", xc_report_metric_json(&m->macro_f1));
+    cJSON_AddItemToObject(root, "weighted_f1", xc_report_metric_json(&m->weighted_f1));
+    cJSON_AddItemToObject(root, "macro_auroc", xc_report_metric_json(&m->macro_auroc));
     cJSON *pc = cJSON_AddObjectToObject(root, "per_class");
     for (int c = 0; c < k; c++) {
         const xc_class_metrics *o = &m->per_class[c];
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "support", (double)o->support);
         if (o->support == 0) cJSON_AddTrueToObject(e, "absent");
-        cJSON_AddItemToObject(e, "precision", metric_json(&o->precision));
-        cJSON_AddItemToObject(e, "recall", metric_json(&o->recall));
-        cJSON_AddItemToObject(e, "f1", metric_json(&o->f1));
-        cJSON_AddItemToObject(e, "specificity", metric_json(&o->specificity));
-        cJSON_AddItemToObject(e, "auroc", metric_json(&o->auroc));
-        cJSON_AddItemToObject(e, "npv", metric_json(&o->npv));
+        cJSON_AddItemToObject(e, "precision", xc_report_metric_json(&o->precision));
+        cJSON_AddItemToObject(e, "recall", xc_report_metric_json(&o->recall));
+        cJSON_AddItemToObject(e, "f1", xc_report_metric_json(&o->f1));
+        cJSON_AddItemToObject(e, "specificity", xc_report_metric_json(&o->specificity));
+        cJSON_AddItemToObject(e, "auroc", xc_report_metric_json(&o->auroc));
+        cJSON_AddItemToObject(e, "npv", xc_report_metric_json(&o->npv));
         cJSON_AddItemToObject(pc, info->classes[c], e);
     }
     if (m->confusion) {

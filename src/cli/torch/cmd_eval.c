@@ -13,6 +13,7 @@
 #include "xraycls/fs.h"
 #include "xraycls/json.h"
 #include "xraycls/metrics.h"
+#include "xraycls/metrics_findings.h"
 #include "xraycls/nn.h"
 #include "xraycls/predict.h"
 #include "xraycls/progress.h"
@@ -22,6 +23,7 @@
 static const char usage[] =
     "usage: xraycls eval --model FILE --data DIR [--split test] [-o DIR] [--batch N]\n"
     "                    [--device auto|cpu|cuda[:N]] [--bootstrap N] [--seed S]\n"
+    "                    [--threshold-split val|none]\n"
     "\n"
     "Scores every image of a split of a prepared dataset (no augmentation, eval mode) and writes\n"
     "eval.json, eval.csv, eval.md and confusion_matrix.png: accuracy, balanced accuracy, per-class\n"
@@ -37,7 +39,16 @@ static const char usage[] =
     "  --bootstrap N    bootstrap resamples for the intervals, 0 for none (1000)\n"
     "  --seed S         seed of the bootstrap (0)\n"
     "\n"
-    "A class with no image in the split is reported as absent (null), never as 0.\n";
+    "  --threshold-split S  multi-label: the split whose scores choose each finding's decision\n"
+    "                   threshold (Youden's J), or none for 0.5 (val; 0.5 when it is absent)\n"
+    "\n"
+    "A class with no image in the split is reported as absent (null), never as 0.\n"
+    "\n"
+    "A multi-label dataset (prepare --findings) is evaluated finding by finding over its known\n"
+    "labels: AUROC with a 95% DeLong interval, average precision, sensitivity and specificity\n"
+    "(Wilson intervals) at the thresholds chosen on --threshold-split, and their macro and micro\n"
+    "means (eval.json, eval.csv, eval.md; docs/MULTILABEL.md). predict --thresholds eval.json\n"
+    "applies those thresholds.\n";
 
 /* "a, b, c" into buf. */
 static void join_names(char *buf, size_t cap, int n, const char *(*name)(const void *, int), const void *ctx) {
@@ -74,12 +85,113 @@ static char *dir_of(const char *path) {
 
 static void on_progress(void *ud, int64_t done) { xc_progress_update(ud, done, NULL); }
 
+/* Scores a split into a new (n, k) array (caller frees), with a progress bar. */
+static float *score_split(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, const char *what) {
+    int64_t n = xc_dataset_len(d);
+    float *probs = malloc((size_t)(n ? n : 1) * (size_t)info->num_classes * sizeof *probs);
+    if (!probs) return xc_errorf("out of memory for %lld x %d scores", (long long)n, info->num_classes), NULL;
+    xc_progress *bar = xc_progress_start(n, what, cli_is_tty());
+    int prc = xc_predict_dataset(m, info, d, batch, probs, on_progress, bar);
+    xc_progress_finish(bar);
+    if (prc < 0) {
+        free(probs);
+        return NULL;
+    }
+    return probs;
+}
+
+
+/* eval of a multi-label dataset (xraycls/metrics_findings.h): thresholds on thr_split, metrics
+ * on split. Returns the exit code. */
+static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, const char *model_path,
+                         const char *data, const char *split, const char *thr_split, const char *out, int batch) {
+    int k = info->num_classes, rc = XC_EXIT_FAIL;
+    if (strcmp(info->head, "sigmoid") != 0)
+        return cli_fail("'%s' is multi-label, and model '%s' has a %s head: a multi-label model has independent "
+                        "sigmoid outputs (train it with loss.type \"bce\" or \"focal\")", xc_dataset_path(d),
+                        model_path, info->head);
+    int same = xc_dataset_num_classes(d) == k;
+    for (int c = 0; same && c < k; c++) same = !strcmp(info->classes[c], xc_dataset_class(d, c));
+    if (!same) {
+        char a[4096], b[4096];
+        join_names(a, sizeof a, k, model_class, info);
+        join_names(b, sizeof b, xc_dataset_num_classes(d), data_class, d);
+        return cli_fail("the findings differ: model '%s' has [%s], dataset '%s' has [%s]", model_path, a,
+                        xc_dataset_path(d), b);
+    }
+    double thr[XC_INFO_MAX_CLASSES];
+    int chosen[XC_INFO_MAX_CLASSES] = {0};
+    for (int c = 0; c < k; c++) thr[c] = 0.5;
+    const char *used_split = NULL;
+    float *probs = NULL;
+    char *out_dir = NULL;
+    xc_findings_metrics *met = NULL;
+    xc_dataset *tv = NULL;
+    if (strcmp(thr_split, "none") != 0) {
+        char *f = NULL;
+        char name[300];
+        snprintf(name, sizeof name, "%s.safetensors", thr_split);
+        f = xc_path_join(data, name);
+        int there = f && xc_is_file(f);
+        free(f);
+        if (!there) {
+            fprintf(stderr, "eval: no split '%s' in %s: every threshold is 0.5\n", thr_split, data);
+        } else {
+            if (!strcmp(thr_split, split))
+                fprintf(stderr, "warning: the thresholds are chosen on the evaluated split '%s' itself: its "
+                                "sensitivity and specificity are optimistic\n", split);
+            if (!(tv = xc_dataset_open(data, thr_split))) goto done;
+            float *tp = score_split(m, info, tv, batch, "thresholds");
+            if (!tp) goto done;
+            int e = xc_findings_thresholds(tp, xc_dataset_targets(tv), xc_dataset_mask(tv), xc_dataset_len(tv), k,
+                                           XC_OP_YOUDEN, 0, thr, chosen);
+            free(tp);
+            if (e < 0) goto done;
+            used_split = thr_split;
+        }
+    }
+    fprintf(stderr, "eval: %s (%s, %d findings) on %s: %lld images of split '%s'\n", model_path, info->arch, k, data,
+            (long long)xc_dataset_len(d), split);
+    if (!(probs = score_split(m, info, d, batch, "eval"))) goto done;
+    if (!(met = xc_findings_metrics_compute(probs, xc_dataset_targets(d), xc_dataset_mask(d), xc_dataset_len(d), k,
+                                            thr, chosen, 0.95)))
+        goto done;
+    if (out) out_dir = strdup(out);
+    else {
+        char *md = dir_of(model_path);
+        char sub[96];
+        snprintf(sub, sizeof sub, "eval-%s", split);
+        out_dir = md ? xc_path_join(md, sub) : NULL;
+        free(md);
+    }
+    const char *names[XC_INFO_MAX_CLASSES];
+    for (int c = 0; c < k; c++) names[c] = info->classes[c];
+    xc_findings_info fi = {model_path, data, split, info->arch, info->head, used_split, "youden", names};
+    if (!out_dir || xc_findings_write(out_dir, met, &fi) < 0) goto done;
+    char a[96], b[96], c3[96];
+    printf("macro AUROC %s  micro AUROC %s  macro AP %s\n", xc_metric_format(&met->macro_auroc, a, sizeof a),
+           xc_metric_format(&met->micro_auroc, b, sizeof b), xc_metric_format(&met->macro_ap, c3, sizeof c3));
+    for (int c = 0; c < k; c++)
+        printf("  %-24s AUROC %s  AP %s  sens %s @ %.3g\n", names[c], xc_metric_format(&met->per[c].auroc, a, sizeof a),
+               xc_metric_format(&met->per[c].ap, b, sizeof b), xc_metric_format(&met->per[c].sensitivity, c3, sizeof c3),
+               met->per[c].threshold);
+    printf("wrote %s/{eval.json, eval.csv, eval.md}\n", out_dir);
+    rc = XC_EXIT_OK;
+done:
+    if (rc != XC_EXIT_OK) cli_fail(NULL);
+    xc_findings_metrics_free(met);
+    xc_dataset_close(tv);
+    free(probs);
+    free(out_dir);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return XC_EXIT_OK;
     }
-    const char *model_path = NULL, *data = NULL, *split = "test", *out = NULL, *device = "auto";
+    const char *model_path = NULL, *data = NULL, *split = "test", *out = NULL, *device = "auto", *thr_split = "val";
     long long batch = 64, bootstrap = 1000, seed = 0;
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i];
@@ -90,6 +202,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--split")) split = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--threshold-split")) thr_split = v;
         else if (!strcmp(a, "--batch")) {
             if (cli_parse_ll(v, 1, 65536, &batch) < 0) return cli_usage_error("eval", usage, "--batch '%s' is not in 1..65536", v);
         } else if (!strcmp(a, "--bootstrap")) {
@@ -118,7 +231,7 @@ int cmd_eval(int argc, char **argv) {
     char *task = NULL, *out_dir = NULL;
     xc_metrics *met = NULL;
     if (xc_dataset_multilabel(d)) {
-        cli_fail("'%s' is a multi-label dataset: per-finding evaluation is not in this build yet", xc_dataset_path(d));
+        rc = eval_findings(m, &info, d, model_path, data, split, thr_split, out, (int)batch);
         goto done;
     }
     int same = xc_dataset_num_classes(d) == k;

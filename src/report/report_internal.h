@@ -1,0 +1,14 @@
+/* report_internal.h — what the report_*.c / metrics_*.c files of src/report share and nothing
+ * outside uses. */
+#ifndef XRAYCLS_REPORT_INTERNAL_H
+#define XRAYCLS_REPORT_INTERNAL_H
+
+#include <cjson/cJSON.h>
+
+#include "xraycls/metrics.h"
+
+/* A metric as eval.json writes it: {"value", "ci_low", "ci_high", "method"[, "degenerate"]
+ * [, "absent": true]} (xraycls/report.h). NULL when out of memory. */
+cJSON *xc_report_metric_json(const xc_metric *m);
+
+#endif
