@@ -24,7 +24,8 @@
  *   optim    lr 1e-3, betas [0.9, 0.999], eps 1e-8, weight_decay 0
  *   schedule type "step"|"cosine"|"none" ("step"), step_size 10, gamma 0.5, min_lr 0
  *   train    epochs 20, seed 0, device "auto", best_metric "val_accuracy"|"val_loss"|
- *            "val_balanced_accuracy", precision "auto"|"fp32"|"bf16"|"fp16", on_nonfinite
+ *            "val_balanced_accuracy"|"val_auroc" (macro AUROC over the classes, or the findings
+ *            of a multi-label dataset, where defined), precision "auto"|"fp32"|"bf16"|"fp16", on_nonfinite
  *            "stop"|"skip", log_every 50 (steps between train.log lines), max_steps_per_epoch 0
  *            (0: whole epoch; a positive number cuts epochs short, for smoke tests),
  *            distributed {backend "auto"|"gloo"|"nccl", sync_bn false, overlap true,
@@ -49,7 +50,7 @@ typedef enum { XC_CFG_SAMPLER_WEIGHTED = 0, XC_CFG_SAMPLER_SHUFFLE } xc_cfg_samp
 typedef enum { XC_LOSS_CE = 0, XC_LOSS_FOCAL, XC_LOSS_BCE } xc_loss_kind;
 typedef enum { XC_CW_NONE = 0, XC_CW_INVERSE_FREQUENCY, XC_CW_LIST } xc_class_weight_kind;
 typedef enum { XC_SCHED_STEP = 0, XC_SCHED_COSINE, XC_SCHED_NONE } xc_sched_kind;
-typedef enum { XC_BEST_VAL_ACCURACY = 0, XC_BEST_VAL_LOSS, XC_BEST_VAL_BALANCED_ACCURACY } xc_best_kind;
+typedef enum { XC_BEST_VAL_ACCURACY = 0, XC_BEST_VAL_LOSS, XC_BEST_VAL_BALANCED_ACCURACY, XC_BEST_VAL_AUROC } xc_best_kind;
 typedef enum { XC_PREC_AUTO = 0, XC_PREC_FP32, XC_PREC_BF16, XC_PREC_FP16 } xc_precision;
 typedef enum { XC_NONFINITE_STOP = 0, XC_NONFINITE_SKIP } xc_nonfinite;
 typedef enum { XC_TRISTATE_AUTO = 0, XC_TRISTATE_ON, XC_TRISTATE_OFF } xc_tristate;

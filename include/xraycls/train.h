@@ -42,6 +42,7 @@ typedef struct {
     int epochs;
     double train_loss, train_acc;
     double val_loss, val_acc, val_balanced_acc;
+    double val_auroc; /* macro AUROC over the classes (findings) where defined */
     double lr;
     double seconds, images_per_s;
     int improved; /* 1 when best.safetensors was written for this epoch */

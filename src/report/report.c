@@ -411,10 +411,39 @@ static const char *const T_HEAD[T_METRICS] = {"accuracy", "balanced_accuracy", "
 static const char *const T_MD_HEAD[T_METRICS] = {"accuracy", "balanced acc.", "macro-F1", "COVID-19 recall",
                                                  "macro AUROC"};
 
+/* Per-finding AUROC columns of multi-label runs (the union of their findings, in order). */
+#define T_MAX_FINDINGS 64
+
 typedef struct {
     char name[256], arch[32], weights[1024], loss[64], sampler[32], task[64];
     xc_metric m[T_METRICS];
+    int nfindings; /* multi-label: the findings of its eval.json (0: single-label) */
+    char findings[T_MAX_FINDINGS][64];
+    xc_metric finding_auroc[T_MAX_FINDINGS];
 } table_row;
+
+/* A multi-label eval.json (xraycls/metrics_findings.h): macro AUROC and each finding's AUROC;
+ * the single-label columns are absent. */
+static int read_findings(const cJSON *ev, table_row *r) {
+    const cJSON *classes, *pf;
+    if (xc_json_get_array(ev, "", "classes", 1, &classes) < 0 || xc_json_get_object(ev, "", "per_finding", 1, &pf) < 0 ||
+        read_metric(ev, "", "macro_auroc", &r->m[T_AUROC]) < 0)
+        return -1;
+    int n = cJSON_GetArraySize(classes);
+    if (n > T_MAX_FINDINGS) return xc_errorf("%d findings: the table shows at most %d", n, T_MAX_FINDINGS);
+    snprintf(r->task, sizeof r->task, "%d findings", n);
+    for (int j = 0; j < n; j++) {
+        const cJSON *c = cJSON_GetArrayItem(classes, j);
+        const cJSON *e;
+        if (!cJSON_IsString(c)) return xc_errorf("classes[%d]: not a string", j);
+        if (xc_json_get_object(pf, "per_finding", c->valuestring, 1, &e) < 0 ||
+            read_metric(e, c->valuestring, "auroc", &r->finding_auroc[j]) < 0)
+            return -1;
+        snprintf(r->findings[j], sizeof r->findings[j], "%s", c->valuestring);
+    }
+    r->nfindings = n;
+    return 0;
+}
 
 /* The last component of a path ("runs/a/" → "a") into buf. */
 static void base_name(const char *p, char *buf, size_t cap) {
@@ -471,6 +500,14 @@ static int read_run(const char *dir, const char *split, table_row *r) {
     else snprintf(r->loss, sizeof r->loss, "%s", loss);
     snprintf(r->sampler, sizeof r->sampler, "%s", sampler);
 
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "multilabel"))) {
+        if (read_findings(ev, r) < 0) {
+            xc_errorf("'%s': %s", ev_path, xc_error());
+            goto done;
+        }
+        rc = 0;
+        goto done;
+    }
     const cJSON *classes, *pc;
     if (xc_json_get_array(ev, "", "classes", 1, &classes) < 0 || xc_json_get_object(ev, "", "per_class", 1, &pc) < 0) {
         xc_errorf("'%s': %s", ev_path, xc_error());
@@ -514,15 +551,41 @@ int xc_results_table(const char *const *run_dirs, int n, const char *split, char
             free(rows);
             return -1;
         }
+    /* the findings of the multi-label runs, in order of first appearance */
+    char (*fnames)[64] = calloc(T_MAX_FINDINGS, sizeof *fnames);
+    int nf = 0;
+    if (!fnames) {
+        free(rows);
+        return xc_errorf("table: out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < rows[i].nfindings; j++) {
+            int seen = 0;
+            for (int q = 0; q < nf && !seen; q++) seen = !strcmp(fnames[q], rows[i].findings[j]);
+            if (!seen && nf < T_MAX_FINDINGS) snprintf(fnames[nf++], sizeof fnames[0], "%s", rows[i].findings[j]);
+        }
     sbuf m = {0}, c = {0};
     char f[96];
     sb_printf(&m, "| run | arch | weights | loss | sampler | task |");
     for (int j = 0; j < T_METRICS; j++) sb_printf(&m, " %s |", T_MD_HEAD[j]);
+    for (int j = 0; j < nf; j++) sb_printf(&m, " AUROC %s |", fnames[j]);
     sb_printf(&m, "\n|---|---|---|---|---|---|");
-    for (int j = 0; j < T_METRICS; j++) sb_printf(&m, "---|");
+    for (int j = 0; j < T_METRICS + nf; j++) sb_printf(&m, "---|");
     sb_printf(&m, "\n");
     sb_printf(&c, "run,arch,weights,loss,sampler,task");
     for (int j = 0; j < T_METRICS; j++) sb_printf(&c, ",%s,%s_ci_low,%s_ci_high", T_HEAD[j], T_HEAD[j], T_HEAD[j]);
+    for (int j = 0; j < nf; j++) {
+        sb_printf(&c, ",");
+        char col[128];
+        snprintf(col, sizeof col, "auroc:%s", fnames[j]);
+        csv_field(&c, col);
+        sb_printf(&c, ",");
+        snprintf(col, sizeof col, "auroc:%s_ci_low", fnames[j]);
+        csv_field(&c, col);
+        sb_printf(&c, ",");
+        snprintf(col, sizeof col, "auroc:%s_ci_high", fnames[j]);
+        csv_field(&c, col);
+    }
     sb_printf(&c, "\n");
     for (int i = 0; i < n; i++) {
         table_row *r = &rows[i];
@@ -542,8 +605,19 @@ int xc_results_table(const char *const *run_dirs, int n, const char *split, char
             else if (!x->has_ci) sb_printf(&c, ",%.6f,,", x->value);
             else sb_printf(&c, ",%.6f,%.6f,%.6f", x->value, x->ci_low, x->ci_high);
         }
+        for (int j = 0; j < nf; j++) {
+            xc_metric none = {0};
+            const xc_metric *x = &none;
+            for (int q = 0; q < r->nfindings; q++)
+                if (!strcmp(r->findings[q], fnames[j])) x = &r->finding_auroc[q];
+            sb_printf(&m, " %s |", xc_metric_format(x, f, sizeof f));
+            if (!x->present) sb_printf(&c, ",absent,,");
+            else if (!x->has_ci) sb_printf(&c, ",%.6f,,", x->value);
+            else sb_printf(&c, ",%.6f,%.6f,%.6f", x->value, x->ci_low, x->ci_high);
+        }
         sb_printf(&m, "\n");
     }
+    free(fnames);
     free(rows);
     *md = sb_take(&m, "table");
     *csv = sb_take(&c, "table");

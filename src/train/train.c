@@ -82,7 +82,7 @@ static int write_metrics(run *r) {
     size_t lj = 0, lc = 0;
     lc += (size_t)snprintf(csv + lc, cap - lc,
                            "epoch,train_loss,train_acc,val_loss,val_acc,val_balanced_acc,lr,"
-                           "seconds,images_per_s\n");
+                           "seconds,images_per_s,val_auroc\n");
     for (int i = 0; i < r->nhist; i++) {
         const xc_epoch_result *e = &r->hist[i];
         cJSON *o = cJSON_CreateObject();
@@ -92,6 +92,7 @@ static int write_metrics(run *r) {
         json_num_or_null(o, "val_loss", e->val_loss);
         json_num_or_null(o, "val_acc", e->val_acc);
         json_num_or_null(o, "val_balanced_acc", e->val_balanced_acc);
+        json_num_or_null(o, "val_auroc", e->val_auroc);
         cJSON_AddNumberToObject(o, "lr", e->lr);
         cJSON_AddNumberToObject(o, "seconds", e->seconds);
         cJSON_AddNumberToObject(o, "images_per_s", e->images_per_s);
@@ -106,15 +107,15 @@ static int write_metrics(run *r) {
         }
         lj += (size_t)snprintf(jl + lj, cap - lj, "%s\n", s);
         free(s);
-        char v[3][32];
-        const double vv[3] = {e->val_loss, e->val_acc, e->val_balanced_acc};
-        for (int k = 0; k < 3; k++) {
+        char v[4][32];
+        const double vv[4] = {e->val_loss, e->val_acc, e->val_balanced_acc, e->val_auroc};
+        for (int k = 0; k < 4; k++) {
             if (isfinite(vv[k])) snprintf(v[k], sizeof v[k], "%.6f", vv[k]);
             else v[k][0] = 0;
         }
-        lc += (size_t)snprintf(csv + lc, cap - lc, "%d,%.6f,%.6f,%s,%s,%s,%.9g,%.3f,%.1f\n",
+        lc += (size_t)snprintf(csv + lc, cap - lc, "%d,%.6f,%.6f,%s,%s,%s,%.9g,%.3f,%.1f,%s\n",
                                e->epoch, e->train_loss, e->train_acc, v[0], v[1], v[2], e->lr,
-                               e->seconds, e->images_per_s);
+                               e->seconds, e->images_per_s, v[3]);
     }
     char *pj = xc_path_join(r->dir, "metrics.jsonl"), *pc = xc_path_join(r->dir, "metrics.csv");
     int rc = (pj && pc && xc_write_file_atomic(pj, jl, lj) == 0 &&
@@ -157,6 +158,7 @@ static int read_metrics(run *r, int upto) {
             e->val_loss = json_num(o, "val_loss");
             e->val_acc = json_num(o, "val_acc");
             e->val_balanced_acc = json_num(o, "val_balanced_acc");
+            e->val_auroc = json_num(o, "val_auroc");
             e->lr = json_num(o, "lr");
             e->seconds = json_num(o, "seconds");
             e->images_per_s = json_num(o, "images_per_s");
@@ -188,6 +190,8 @@ static double best_value_of(const xc_config *c, const xc_epoch_result *e) {
         return isfinite(e->val_balanced_acc) ? e->val_balanced_acc
                : isfinite(e->val_acc)        ? e->val_acc
                                              : e->train_acc;
+    case XC_BEST_VAL_AUROC: /* without a defined AUROC (no validation, or no positive there) */
+        return isfinite(e->val_auroc) ? e->val_auroc : isfinite(e->val_acc) ? e->val_acc : e->train_acc;
     case XC_BEST_VAL_ACCURACY:
     default: return isfinite(e->val_acc) ? e->val_acc : e->train_acc;
     }
@@ -386,6 +390,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
         e.val_loss = v.loss;
         e.val_acc = v.acc;
         e.val_balanced_acc = v.bacc;
+        e.val_auroc = v.auroc;
         double bv = best_value_of(c, &e);
         int lower = c->train.best_metric == XC_BEST_VAL_LOSS;
         e.improved = isfinite(bv) && (!st->has_best || (lower ? bv < st->best_value : bv > st->best_value));
@@ -410,8 +415,8 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
         }
         char line[512];
         snprintf(line, sizeof line, "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f "
-                 "bal %.4f  lr %.3g  %.1fs  %.1f img/s%s", e.epoch, e.epochs, e.train_loss,
-                 e.train_acc, e.val_loss, e.val_acc, e.val_balanced_acc, e.lr, e.seconds,
+                 "bal %.4f auroc %.4f  lr %.3g  %.1fs  %.1f img/s%s", e.epoch, e.epochs, e.train_loss,
+                 e.train_acc, e.val_loss, e.val_acc, e.val_balanced_acc, e.val_auroc, e.lr, e.seconds,
                  e.images_per_s, e.improved ? "  (best)" : "");
         /* The epoch goes to on_epoch when there is one, else to on_log like any line. */
         log_line(r, r->o->on_epoch == NULL, line);

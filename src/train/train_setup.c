@@ -412,6 +412,9 @@ int tr_build(run *r, const xc_config *c) {
     }
     if (!r->sampler) return -1;
     if (setup_loss(r) < 0 || setup_precision(r) < 0 || tr_dist_attach(r) < 0) return -1;
+    if (r->multilabel && c->train.best_metric == XC_BEST_VAL_ACCURACY)
+        tr_log(r, "note: train.best_metric \"val_accuracy\" on multi-label data is the accuracy of the known "
+                  "entries at 0.5; \"val_auroc\" (macro AUROC over the findings) is the usual choice");
     if (r->dev >= 0 && xc_dataset_make_resident(r->train, r->dev) < 0)
         tr_log(r, "dataset stays in host memory: %s", xc_error());
     return 0;

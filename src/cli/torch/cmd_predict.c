@@ -13,6 +13,7 @@
 #include "xraycls/checkpoint.h"
 #include "xraycls/fs.h"
 #include "xraycls/nn.h"
+#include "xraycls/metrics_findings.h"
 #include "xraycls/predict.h"
 #include "xraycls/shim.h"
 
@@ -20,7 +21,7 @@ static const char *getenv_c(const char *name) { return getenv(name); }
 
 static const char usage[] =
     "usage: xraycls predict --model FILE [--format csv|jsonl] [-o OUT] [--shard K/N] [--batch N]\n"
-    "                       [--threads T] [--device auto|cpu|cuda[:N]] PATH...\n"
+    "                       [--threads T] [--device auto|cpu|cuda[:N]] [--thresholds EVAL_JSON] PATH...\n"
     "\n"
     "Scores images with a checkpoint or model file. PATH is an image file (taken whatever its\n"
     "name) or a folder, searched recursively for .png/.jpg/.jpeg files (any case), sorted by\n"
@@ -39,8 +40,12 @@ static const char usage[] =
     "  --threads T      decoding threads (the number of CPUs, at most 16)\n"
     "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
     "\n"
+    "  --thresholds F   multi-label: the decision thresholds of an evaluation (its eval.json, see\n"
+    "                   xraycls eval): label lists the findings at or above their threshold, and\n"
+    "                   the columns positive:<finding> (jsonl: \"positive\") hold 0/1\n"
+    "\n"
     "label is the most probable class; for a sigmoid (multi-label) head it lists every class\n"
-    "above 0.5, separated by ';' (empty when none). A file that cannot be decoded is reported on\n"
+    "above 0.5 (or at or above its --thresholds value), separated by ';' (empty when none). A file that cannot be decoded is reported on\n"
     "standard error with its reason and skipped. Exit status: 0 when at least one image was\n"
     "scored (skipped files are counted in a warning), 1 when none could be (nothing is written).\n";
 
@@ -48,6 +53,7 @@ typedef struct {
     FILE *fp;
     int jsonl, sigmoid, k;
     const xc_model_info *info;
+    const double *thr; /* sigmoid head with --thresholds: (k) per-class thresholds, else NULL */
     char **skipped;   /* "path: reason" lines for the summary */
     int64_t nskipped, cap;
 } sink;
@@ -78,7 +84,7 @@ static void row_label(const sink *s, const float *p, char *buf, size_t cap) {
     }
     size_t len = 0;
     for (int c = 0; c < s->k && len + 1 < cap; c++)
-        if (p[c] > 0.5f) len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? ";" : "", s->info->classes[c]);
+        if (s->thr ? (double)p[c] >= s->thr[c] : p[c] > 0.5f) len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? ";" : "", s->info->classes[c]);
 }
 
 static int on_row(void *ud, const char *path, const float *p, const char *reason) {
@@ -104,6 +110,11 @@ static int on_row(void *ud, const char *path, const float *p, const char *reason
         probs = cJSON_AddObjectToObject(o, "probs");
         for (int c = 0; c < s->k; c++)
             cJSON_AddNumberToObject(probs, s->info->classes[c], round((double)p[c] * 1e6) / 1e6);
+        if (s->thr) {
+            cJSON *pos = cJSON_AddObjectToObject(o, "positive");
+            for (int c = 0; pos && c < s->k; c++)
+                cJSON_AddBoolToObject(pos, s->info->classes[c], (double)p[c] >= s->thr[c]);
+        }
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (!text) return xc_errorf("out of memory"), 1;
@@ -114,6 +125,7 @@ static int on_row(void *ud, const char *path, const float *p, const char *reason
         fputc(',', s->fp);
         csv_field(s->fp, label);
         for (int c = 0; c < s->k; c++) fprintf(s->fp, ",%.6f", p[c]);
+        for (int c = 0; s->thr && c < s->k; c++) fprintf(s->fp, ",%d", (double)p[c] >= s->thr[c]);
         fputc('\n', s->fp);
     }
     if (ferror(s->fp)) return xc_errorf_errno("cannot write the predictions"), 1;
@@ -125,7 +137,8 @@ int cmd_predict(int argc, char **argv) {
         fputs(usage, stdout);
         return XC_EXIT_OK;
     }
-    const char *model_path = NULL, *format = "csv", *out = NULL, *device = "auto", *shard_s = NULL;
+    const char *model_path = NULL, *format = "csv", *out = NULL, *device = "auto", *shard_s = NULL, *thr_file = NULL;
+    double thr[XC_INFO_MAX_CLASSES];
     long long batch = 32, threads = 0;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     int npaths = 0;
@@ -149,6 +162,7 @@ int cmd_predict(int argc, char **argv) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--shard")) shard_s = v;
+        else if (!strcmp(a, "--thresholds")) thr_file = v;
         else if (!strcmp(a, "--batch")) {
             if (cli_parse_ll(v, 1, 65536, &batch) < 0) bad = cli_usage_error("predict", usage, "--batch '%s' is not in 1..65536", v);
         } else if (!strcmp(a, "--threads")) {
@@ -218,6 +232,19 @@ int cmd_predict(int argc, char **argv) {
     s.sigmoid = !strcmp(info.head, "sigmoid");
     s.k = info.num_classes;
     s.info = &info;
+    if (thr_file) {
+        if (!s.sigmoid) {
+            cli_fail("--thresholds applies to a multi-label (sigmoid) model; '%s' has a %s head", model_path, info.head);
+            goto done;
+        }
+        const char *names[XC_INFO_MAX_CLASSES];
+        for (int c = 0; c < s.k; c++) names[c] = info.classes[c];
+        if (xc_findings_read_thresholds(thr_file, names, s.k, thr) < 0) {
+            cli_fail(NULL);
+            goto done;
+        }
+        s.thr = thr;
+    }
     if (out) {
         if (xc_atomic_open(&at, out) < 0) {
             cli_fail(NULL);
@@ -232,6 +259,13 @@ int cmd_predict(int argc, char **argv) {
         for (int c = 0; c < s.k; c++) {
             fputc(',', s.fp);
             csv_field(s.fp, info.classes[c]);
+        }
+        /* with thresholds: one 0/1 column per finding, after the probabilities */
+        for (int c = 0; s.thr && c < s.k; c++) {
+            char col[XC_CLASS_NAME_MAX + 16];
+            snprintf(col, sizeof col, "positive:%s", info.classes[c]);
+            fputc(',', s.fp);
+            csv_field(s.fp, col);
         }
         fputc('\n', s.fp);
     }

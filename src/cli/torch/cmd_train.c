@@ -2,6 +2,7 @@
  * training loop (xraycls/train.h); prints the epochs and says how to resume. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,10 @@ static void print_log(void *ud, const char *line) {
 static void print_epoch(void *ud, const xc_epoch_result *e) {
     (void)ud;
     printf("epoch %d/%d  train loss %.4f acc %.4f", e->epoch, e->epochs, e->train_loss, e->train_acc);
-    if (e->val_acc == e->val_acc)
+    if (e->val_acc == e->val_acc) {
         printf("  val loss %.4f acc %.4f bal %.4f", e->val_loss, e->val_acc, e->val_balanced_acc);
+        if (isfinite(e->val_auroc)) printf(" auroc %.4f", e->val_auroc);
+    }
     printf("  lr %.3g  %.1fs%s\n", e->lr, e->seconds, e->improved ? "  *best" : "");
     fflush(stdout);
 }
