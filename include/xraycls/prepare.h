@@ -330,8 +330,7 @@ typedef struct {
     /* Per-file display records (DICOM and 16-bit files). */
     xc_prep_display *display;
     int64_t ndisplay;
-    int64_t *counts;              /* [split * nclasses + class]: images written (multi-label:
-                                     unused, zero) */
+    /* multi-label: counts above unused (zero) */
     int multilabel;
     int64_t split_images[XC_NSPLITS]; /* multi-label: images written per split */
     int64_t *findings;            /* multi-label: [(split * nclasses + k) * 4 + XC_FC_*] */
