@@ -75,6 +75,25 @@ int xc_model_is_training(const xc_model *m);
  * the input is converted to channels_last memory first. */
 xt_tensor *xc_model_forward(xc_model *m, const xt_tensor *x);
 
+/* ---- a forward pass that keeps one layer's output (Grad-CAM) ----------------------------- */
+
+/* The layer Grad-CAM explains by default: the last convolutional block, "layer4" for ResNet,
+ * "features.norm5" (the final feature map, before the last ReLU) for DenseNet. Static. */
+const char *xc_model_cam_layer_default(const xc_model *m);
+/* 0 when `layer` names a module whose output xc_model_forward_tap can keep, in torchvision's
+ * names — ResNet: relu, maxpool, layer1..layer4, layerL.B (a block); DenseNet: features.relu0,
+ * features.pool0, features.denseblock1..4, features.transition1..3, features.norm5 (also
+ * "features") — else -1 with a message listing them. */
+int xc_model_layer_check(const xc_model *m, const char *layer);
+/* The forward pass of xc_model_forward (logits (N, K) float32, current arena) that also hands
+ * back *act, the output of `layer` (NULL: the default above): (N, C, h, w) float32, in the
+ * current arena, a leaf that requires grad. Gradients are recorded from that layer on only
+ * (whatever xt_grad_enabled_set says), so xt_grad_of(score, *act) costs a backward through
+ * the layers after it; everything before it runs as in inference. An arena must be current.
+ * NULL on a bad layer name
+ * (message as xc_model_layer_check) or a forward failure. */
+xt_tensor *xc_model_forward_tap(xc_model *m, const xt_tensor *x, const char *layer, xt_tensor **act);
+
 /* 1: every parameter except the head's stops requiring grad (its gradient is dropped); 0: all
  * require grad again. BatchNorm statistics are still updated in training mode (as torch does). */
 int xc_model_freeze_backbone(xc_model *m, int on);

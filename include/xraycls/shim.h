@@ -267,6 +267,11 @@ int xt_requires_grad(const xt_tensor *t);
 int xt_backward(const xt_tensor *loss);
 /* *out = the gradient of t (an arena/caller tensor as usual), or NULL when t has none yet. */
 int xt_grad(const xt_tensor *t, xt_tensor **out);
+/* *out = d y / d x (torch.autograd.grad(y, x)): y a one-element tensor computed from x with
+ * gradients recorded. Accumulates into no .grad (parameters' gradients are left as they
+ * are) and frees the graph. The result is in the current arena. Fails when y does not
+ * depend on x. */
+int xt_grad_of(const xt_tensor *y, const xt_tensor *x, xt_tensor **out);
 /* Drops t's gradient (set to none, as torch's zero_grad(set_to_none=True)). */
 int xt_zero_grad(xt_tensor *t);
 /* Enables or disables gradient recording on this thread; returns the previous setting. */

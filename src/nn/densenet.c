@@ -106,7 +106,9 @@ xt_tensor *nn_densenet_forward(xc_model *m, const xt_tensor *x) {
     xt_tensor *y = xt_conv2d(x, nn_t(m, d->conv0), NULL, 2, 3, 1, 1);
     if (y) y = nn_bn_forward(m, &d->norm0, y);
     if (y) y = xt_relu_(y);
+    if (y) y = nn_tap(m, 0, y);
     if (y) y = xt_max_pool2d(y, 3, 2, 1);
+    if (y) y = nn_tap(m, 1, y);
     xt_tensor *feats[64];
     int k = 0;
     for (int b = 0; y && b < 4; b++) {
@@ -118,10 +120,14 @@ xt_tensor *nn_densenet_forward(xc_model *m, const xt_tensor *x) {
         }
         if (y) y = xt_cat(feats, n, 1);
         // y: (N, features after block b, H', W')
+        if (y) y = nn_tap(m, 2 + 2 * b, y);
         if (y && b < 3) y = nn_transition_forward(m, &d->trans[b], y);
+        if (y && b < 3) y = nn_tap(m, 3 + 2 * b, y);
     }
     if (y) y = nn_bn_forward(m, &d->norm5, y);
-    if (y) y = xt_relu_(y);
+    if (y) y = nn_tap(m, NN_TAP_NORM5, y);
+    /* Not in place when norm5 is tapped: the tap is a leaf that autograd must keep intact. */
+    if (y) y = m->tap == NN_TAP_NORM5 ? xt_relu(y) : xt_relu_(y);
     if (y) y = xt_adaptive_avg_pool2d(y, 1, 1);
     if (y) y = xt_flatten(y, 1, -1);
     if (y) y = xt_linear(y, nn_t(m, m->head_w), nn_t(m, m->head_b));

@@ -60,6 +60,7 @@ xc_model *nn_model_alloc(const char *arch, xt_device dev) {
     m->dev = dev;
     m->training = 1;
     m->head_w = m->head_b = -1;
+    m->tap = NN_TAP_NONE;
     xt_arena *prev = xt_arena_push(NULL);
     m->one = xt_scalar(1, XT_I64, dev);
     xt_arena_push(prev);
@@ -264,6 +265,89 @@ xt_tensor *xc_model_forward(xc_model *m, const xt_tensor *x) {
     if (in) y = m->family == NN_RESNET ? nn_resnet_forward(m, in) : nn_densenet_forward(m, in);
     if (!y) xc_errorf("%s forward: %s", m->arch, xc_error());
     return nn_scope_end(&sc, y);
+}
+
+/* ---- tapped forward (Grad-CAM) ------------------------------------------------------------ */
+
+const char *xc_model_cam_layer_default(const xc_model *m) {
+    return m->family == NN_RESNET ? "layer4" : "features.norm5";
+}
+
+/* The tap point of `layer` in torchvision's module names, or -1 with a message listing them. */
+static int tap_resolve(const xc_model *m, const char *layer) {
+    int a = 0, b = 0, n = 0;
+    if (m->family == NN_RESNET) {
+        const nn_resnet *r = &m->resnet;
+        if (!strcmp(layer, "relu")) return 0;
+        if (!strcmp(layer, "maxpool")) return 1;
+        if (sscanf(layer, "layer%d%n", &a, &n) == 1 && a >= 1 && a <= 4) {
+            int first = 0;
+            for (int l = 0; l < a - 1; l++) first += r->layer_len[l];
+            if (!layer[n]) return 2 + first + r->layer_len[a - 1] - 1;
+            int n2 = 0;
+            if (sscanf(layer + n, ".%d%n", &b, &n2) == 1 && !layer[n + n2] && b >= 0 &&
+                b < r->layer_len[a - 1] && layer[n + 1] >= '0' && layer[n + 1] <= '9')
+                return 2 + first + b;
+        }
+        return xc_errorf("%s has no layer '%s' to explain (relu, maxpool, layer1..layer4, "
+                         "layerL.B for a block)", m->arch, layer);
+    }
+    if (m->family == NN_DENSENET) {
+        if (!strcmp(layer, "features.relu0")) return 0;
+        if (!strcmp(layer, "features.pool0")) return 1;
+        if (!strcmp(layer, "features.norm5") || !strcmp(layer, "features")) return NN_TAP_NORM5;
+        if (sscanf(layer, "features.denseblock%d%n", &a, &n) == 1 && !layer[n] && a >= 1 && a <= 4)
+            return 2 + 2 * (a - 1);
+        if (sscanf(layer, "features.transition%d%n", &a, &n) == 1 && !layer[n] && a >= 1 && a <= 3)
+            return 3 + 2 * (a - 1);
+        return xc_errorf("%s has no layer '%s' to explain (features.relu0, features.pool0, "
+                         "features.denseblock1..4, features.transition1..3, features.norm5)",
+                         m->arch, layer);
+    }
+    return xc_errorf("%s: no layer to explain in this model", m->arch);
+}
+
+int xc_model_layer_check(const xc_model *m, const char *layer) {
+    return tap_resolve(m, layer) < 0 ? -1 : 0;
+}
+
+xt_tensor *nn_tap(xc_model *m, int id, xt_tensor *y) {
+    if (m->tap != id) return y;
+    xt_tensor *leaf = xt_detach(y);
+    if (!leaf || xt_set_requires_grad(leaf, 1) < 0) return NULL;
+    xt_grad_enabled_set(1);
+    m->tap_out = leaf;
+    return leaf;
+}
+
+xt_tensor *xc_model_forward_tap(xc_model *m, const xt_tensor *x, const char *layer, xt_tensor **act) {
+    if (act) *act = NULL;
+    if (!m || !act) {
+        xc_errorf("xc_model_forward_tap: NULL %s", m ? "act" : "model");
+        return NULL;
+    }
+    if (!layer) layer = xc_model_cam_layer_default(m);
+    int id = tap_resolve(m, layer);
+    if (id < 0) return NULL;
+    xt_arena *cur = xt_arena_push(NULL);
+    xt_arena_push(cur);
+    if (!cur) { /* the kept layer output must outlive the forward's own scope */
+        xc_errorf("xc_model_forward_tap: no arena is current");
+        return NULL;
+    }
+    int prev = xt_grad_enabled_set(0);
+    m->tap = id;
+    m->tap_out = NULL;
+    xt_tensor *y = xc_model_forward(m, x);
+    xt_grad_enabled_set(prev);
+    m->tap = NN_TAP_NONE;
+    if (y && !m->tap_out) {
+        xc_errorf("%s forward: layer '%s' was not reached", m->arch, layer);
+        y = NULL;
+    }
+    if (y) *act = m->tap_out;
+    m->tap_out = NULL;
+    return y;
 }
 
 static void drop_params_cache(xc_model *m) {

@@ -33,6 +33,7 @@ typedef struct {
     nn_bn bn1;
     nn_res_block *blocks;
     int nblocks;
+    int layer_len[4]; /* blocks in layer1..layer4 */
 } nn_resnet;
 
 /* torchvision's _DenseLayer (bn_size × growth bottleneck, drop_rate 0). */
@@ -78,6 +79,11 @@ struct xc_model {
 
     xt_tensor *one;       /* int64 scalar 1 on dev: the num_batches_tracked increment */
 
+    /* A tapped forward (xc_model_forward_tap): the point whose output is wanted (NN_TAP_NONE
+     * in a plain forward) and, once passed, that output (a leaf requiring grad). */
+    int tap;
+    xt_tensor *tap_out;
+
     nn_resnet resnet;
     nn_densenet densenet;
 };
@@ -114,6 +120,18 @@ xt_tensor *nn_scope_end(nn_scope *sc, xt_tensor *y);
 
 /* The tensor of entry i (no checks). */
 static inline xt_tensor *nn_t(const xc_model *m, int i) { return m->entries[i].tensor; }
+
+/* Tap points, numbered in forward order (a layer name resolves to one in model.c).
+ *   ResNet:   0 relu (stem), 1 maxpool, 2 + i the output of block i (layerL.B)
+ *   DenseNet: 0 features.relu0, 1 features.pool0, 2 + 2b features.denseblock<b+1>,
+ *             3 + 2b features.transition<b+1> (b < 3), 9 features.norm5 */
+#define NN_TAP_NONE (-1)
+#define NN_TAP_NORM5 9
+/* Where the forward passes tap point `id`: in a tapped forward, the output y of that point is
+ * replaced by a detached copy that requires grad, and gradient recording is switched on from
+ * there (it was off before it): the backward of a score then stops at the tap. Returns y or
+ * the copy (NULL on failure). */
+xt_tensor *nn_tap(xc_model *m, int id, xt_tensor *y);
 
 /* BatchNorm in the model's mode (and the num_batches_tracked increment in training). */
 xt_tensor *nn_bn_forward(xc_model *m, const nn_bn *bn, const xt_tensor *x);

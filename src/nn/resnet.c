@@ -81,7 +81,7 @@ int nn_resnet_build(xc_model *m, int depth, int num_classes) {
     m->family = NN_RESNET;
     int bottleneck = cfgs[c].bottleneck, expansion = bottleneck ? 4 : 1;
     r->nblocks = 0;
-    for (int l = 0; l < 4; l++) r->nblocks += cfgs[c].blocks[l];
+    for (int l = 0; l < 4; l++) r->nblocks += r->layer_len[l] = cfgs[c].blocks[l];
     r->blocks = calloc((size_t)r->nblocks, sizeof *r->blocks);
     if (!r->blocks) return xc_errorf("out of memory");
 
@@ -107,8 +107,13 @@ xt_tensor *nn_resnet_forward(xc_model *m, const xt_tensor *x) {
     // x: (N, 3, H, W) float32
     const nn_resnet *r = &m->resnet;
     xt_tensor *y = conv_bn(m, x, r->conv1, &r->bn1, 2, 3, 1);
+    if (y) y = nn_tap(m, 0, y);
     if (y) y = xt_max_pool2d(y, 3, 2, 1);
-    for (int i = 0; y && i < r->nblocks; i++) y = nn_res_block_forward(m, &r->blocks[i], y);
+    if (y) y = nn_tap(m, 1, y);
+    for (int i = 0; y && i < r->nblocks; i++) {
+        y = nn_res_block_forward(m, &r->blocks[i], y);
+        if (y) y = nn_tap(m, 2 + i, y);
+    }
     // y: (N, 512 × expansion, H / 32, W / 32)
     if (y) y = xt_adaptive_avg_pool2d(y, 1, 1);
     if (y) y = xt_flatten(y, 1, -1);

@@ -6,6 +6,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <ATen/Parallel.h>
 
 #if XRAYCLS_HAVE_CUDA
@@ -488,6 +489,22 @@ int xt_grad(const xt_tensor *t, xt_tensor **out) {
         if (!out) throw std::invalid_argument("out is NULL");
         const at::Tensor &g = arg(t, "t").grad();
         if (g.defined()) *out = wrap(g);
+    });
+}
+
+int xt_grad_of(const xt_tensor *y, const xt_tensor *x, xt_tensor **out) {
+    if (out) *out = nullptr;
+    return guard_int(__func__, [&] {
+        if (!out) throw std::invalid_argument("out is NULL");
+        const at::Tensor &yt = arg(y, "y");
+        if (yt.numel() != 1)
+            throw std::invalid_argument("grad_of needs a one-element y, got " +
+                                        std::to_string(yt.numel()) + " elements");
+        // Only x's gradient is computed: parameters' .grad are left alone.
+        auto g = torch::autograd::grad({yt}, {arg(x, "x")}, /*grad_outputs=*/{},
+                                       /*retain_graph=*/false, /*create_graph=*/false,
+                                       /*allow_unused=*/false);
+        *out = wrap(g.at(0));
     });
 }
 
