@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "xraycls/cam.h"
 #include "xraycls/checkpoint.h"
 #include "xraycls/dataset.h"
 #include "xraycls/error.h"
@@ -44,9 +45,19 @@ int64_t xc_predict_shard(char **files, int64_t count, int shard, int shards);
 /* Parses "K/N" (1 <= K <= N): "--shard 2/4". */
 int xc_predict_parse_shard(const char *s, int *shard, int *shards);
 
+/* Called for each scored image when CAMs are asked for, right after its row: map i of b
+ * (xraycls/cam.h) and the image as the model saw it, (channels, S, S) uint8 after resizing,
+ * before normalisation (borrowed for the call). Non-zero stops the run, as row's. */
+typedef int (*xc_predict_cam_fn)(void *ud, const char *path, const xc_cam_batch *b, int i,
+                                 const uint8_t *image, int channels);
+
 typedef struct {
     int batch;     /* images per forward pass (32) */
     int threads;   /* decoding threads (0: the online CPUs, at most 16) */
+    const xc_cam_opts *cam; /* NULL; else each batch also goes through xc_cam_compute (its
+                             * probabilities are then the ones reported) and on_cam is called */
+    xc_predict_cam_fn on_cam;
+    void *cam_ud;
 } xc_predict_opts;
 
 xc_predict_opts xc_predict_default(void);

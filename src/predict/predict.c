@@ -148,7 +148,7 @@ int xc_predict_parse_shard(const char *s, int *shard, int *shards) {
 /* ---- the forward pass ------------------------------------------------------------------------ */
 
 xc_predict_opts xc_predict_default(void) {
-    xc_predict_opts o = {32, 0};
+    xc_predict_opts o = {32, 0, NULL, NULL, NULL};
     return o;
 }
 
@@ -314,6 +314,7 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
         pool_wait(&p);
     }
     int failed = 0;
+    xc_cam_batch cams = {0};
     for (int64_t b = 0; b < nb && !failed; b++) {
         slot *cur = &slots[b % 2], *nxt = &slots[(b + 1) % 2];
         if (b + 1 < nb) { /* decode the next batch while this one runs */
@@ -333,7 +334,13 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
             xt_tensor *x = xt_from_host(cur->pixels, 4, shape, XT_U8); // (ok, C, S, S) uint8
             if (x && dev != XT_CPU) x = xt_to_device(x, dev, 0);
             xt_tensor *xn = x ? xc_normalize_apply(x, &norm) : NULL; // (ok, 3, S, S) float32
-            if (!xn || forward_probs(m, sigmoid, xn, probs, ok) < 0) failed = 1;
+            if (!xn) failed = 1;
+            else if (o->cam) {
+                if (xc_cam_compute(m, xn, o->cam, sigmoid, &cams) < 0) failed = 1;
+                else memcpy(probs, cams.probs, (size_t)ok * K * sizeof *probs);
+            } else if (forward_probs(m, sigmoid, xn, probs, ok) < 0) {
+                failed = 1;
+            }
             xt_arena_clear(arena);
         }
         for (int64_t i = 0, j = 0; i < cur->count && !failed; i++) {
@@ -344,14 +351,19 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
                 stop = row(ud, path, NULL, cur->reason[i]);
             } else {
                 n_scored++;
-                stop = row(ud, path, probs + (size_t)j++ * K, NULL);
+                stop = row(ud, path, probs + (size_t)j * K, NULL);
+                if (!stop && o->cam && o->on_cam)
+                    stop = o->on_cam(o->cam_ud, path, &cams, (int)j, cur->pixels + (size_t)j * img, C);
+                j++;
             }
             if (stop) failed = 1; /* row left its message */
         }
         slot_clear(cur);
+        xc_cam_batch_free(&cams);
         if (b + 1 < nb) pool_wait(&p);
     }
     if (failed) pool_wait(&p);
+    xc_cam_batch_free(&cams);
     slot_clear(&slots[0]);
     slot_clear(&slots[1]);
     xt_grad_enabled_set(prev_grad);

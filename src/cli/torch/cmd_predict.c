@@ -21,7 +21,8 @@ static const char *getenv_c(const char *name) { return getenv(name); }
 
 static const char usage[] =
     "usage: xraycls predict --model FILE [--format csv|jsonl] [-o OUT] [--shard K/N] [--batch N]\n"
-    "                       [--threads T] [--device auto|cpu|cuda[:N]] [--thresholds EVAL_JSON] PATH...\n"
+    "                       [--threads T] [--device auto|cpu|cuda[:N]] [--thresholds EVAL_JSON]\n"
+    "                       [--cam DIR [--cam-class NAME] [--cam-layer L] [--cam-method M]] PATH...\n"
     "\n"
     "Scores images with a checkpoint or model file. PATH is an image file (taken whatever its\n"
     "name) or a folder, searched recursively for .png/.jpg/.jpeg files (any case), sorted by\n"
@@ -39,6 +40,16 @@ static const char usage[] =
     "  --batch N        images per forward pass (32)\n"
     "  --threads T      decoding threads (the number of CPUs, at most 16)\n"
     "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
+    "  --cam DIR        also explain each prediction with Grad-CAM: writes DIR/<name>.png (the\n"
+    "                   heat map over the image as the model saw it: resized, before\n"
+    "                   normalisation) and DIR/<name>.cam.safetensors (map: the layer's\n"
+    "                   resolution, map_input: the input's, float32, not normalised), <name>\n"
+    "                   being the file's name without extension (-2, -3, ... when repeated)\n"
+    "  --cam-class NAME the class explained (the most probable one of each image)\n"
+    "  --cam-layer L    the layer, in torchvision's module names: layer4 (default), layer3,\n"
+    "                   layer4.1, ... for ResNet; features.norm5 (default), features.denseblock3,\n"
+    "                   features.transition3, ... for DenseNet\n"
+    "  --cam-method M   gradcam (default) or gradcam++\n"
     "\n"
     "  --thresholds F   multi-label: the decision thresholds of an evaluation (its eval.json, see\n"
     "                   xraycls eval): label lists the findings at or above their threshold, and\n"
@@ -56,7 +67,52 @@ typedef struct {
     const double *thr; /* sigmoid head with --thresholds: (k) per-class thresholds, else NULL */
     char **skipped;   /* "path: reason" lines for the summary */
     int64_t nskipped, cap;
+    /* --cam */
+    const char *cam_dir;
+    char **names;     /* the base names used so far, to make repeated ones unique */
+    int64_t nnames, names_cap;
+    const xc_cam_opts *cam;
+    int64_t cams_written;
 } sink;
+
+/* DIR/<file name without extension>, with -2, -3, ... when that name was used before. */
+static char *cam_base(sink *s, const char *path) {
+    const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+    const char *dot = strrchr(name, '.');
+    size_t len = dot && dot > name ? (size_t)(dot - name) : strlen(name);
+    char stem[512];
+    snprintf(stem, sizeof stem, "%.*s", (int)(len < 400 ? len : 400), name);
+    char cand[600];
+    snprintf(cand, sizeof cand, "%s", stem);
+    for (int k = 2;; k++) {
+        int used = 0;
+        for (int64_t i = 0; i < s->nnames && !used; i++) used = !strcmp(s->names[i], cand);
+        if (!used) break;
+        snprintf(cand, sizeof cand, "%s-%d", stem, k);
+    }
+    if (s->nnames == s->names_cap) {
+        int64_t cap = s->names_cap ? s->names_cap * 2 : 64;
+        char **v = realloc(s->names, (size_t)cap * sizeof *v);
+        if (!v) return NULL;
+        s->names = v;
+        s->names_cap = cap;
+    }
+    if (!(s->names[s->nnames] = strdup(cand))) return NULL;
+    s->nnames++;
+    return xc_path_join(s->cam_dir, cand);
+}
+
+static int on_cam(void *ud, const char *path, const xc_cam_batch *b, int i, const uint8_t *image, int channels) {
+    sink *s = ud;
+    char *base = cam_base(s, path);
+    if (!base) return xc_errorf("out of memory"), 1;
+    int rc = xc_cam_write(base, b, i, image, channels, s->info->classes[b->class_index[i]], s->cam->layer,
+                          s->cam->method);
+    free(base);
+    if (rc < 0) return xc_errorf("explaining '%s': %s", path, xc_error()), 1;
+    s->cams_written++;
+    return 0;
+}
 
 /* A CSV field, quoted when it holds a separator, quote or line break. */
 static void csv_field(FILE *fp, const char *s) {
@@ -139,6 +195,7 @@ int cmd_predict(int argc, char **argv) {
     }
     const char *model_path = NULL, *format = "csv", *out = NULL, *device = "auto", *shard_s = NULL, *thr_file = NULL;
     double thr[XC_INFO_MAX_CLASSES];
+    const char *cam_dir = NULL, *cam_class = NULL, *cam_layer = NULL, *cam_method = "gradcam";
     long long batch = 32, threads = 0;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     int npaths = 0;
@@ -163,6 +220,10 @@ int cmd_predict(int argc, char **argv) {
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--shard")) shard_s = v;
         else if (!strcmp(a, "--thresholds")) thr_file = v;
+        else if (!strcmp(a, "--cam")) cam_dir = v;
+        else if (!strcmp(a, "--cam-class")) cam_class = v;
+        else if (!strcmp(a, "--cam-layer")) cam_layer = v;
+        else if (!strcmp(a, "--cam-method")) cam_method = v;
         else if (!strcmp(a, "--batch")) {
             if (cli_parse_ll(v, 1, 65536, &batch) < 0) bad = cli_usage_error("predict", usage, "--batch '%s' is not in 1..65536", v);
         } else if (!strcmp(a, "--threads")) {
@@ -200,6 +261,11 @@ int cmd_predict(int argc, char **argv) {
         }
     } else if (shard_s && xc_predict_parse_shard(shard_s, &shard, &shards) < 0)
         urc = cli_usage_error("predict", usage, "%s", xc_error());
+    else if (!cam_dir && (cam_class || cam_layer || strcmp(cam_method, "gradcam")))
+        urc = cli_usage_error("predict", usage, "--cam-class, --cam-layer and --cam-method need --cam DIR");
+    xc_cam_opts cam = xc_cam_default();
+    if (!urc && xc_cam_method_parse(cam_method, &cam.method) < 0)
+        urc = cli_usage_error("predict", usage, "--cam-method: %s", xc_error());
     if (urc) {
         free(paths);
         return urc;
@@ -227,6 +293,27 @@ int cmd_predict(int argc, char **argv) {
     if (xt_device_parse(device, &dev) < 0 || !(m = xc_checkpoint_load_model(model_path, dev, &info))) {
         cli_fail(NULL);
         goto done;
+    }
+    if (cam_dir) {
+        cam.layer = cam_layer ? cam_layer : xc_model_cam_layer_default(m);
+        if (cam_layer && xc_model_layer_check(m, cam_layer) < 0) {
+            rc = cli_usage_error("predict", usage, "--cam-layer: %s", xc_error());
+            goto done;
+        }
+        if (cam_class) {
+            for (int c = 0; c < info.num_classes && cam.class_index < 0; c++)
+                if (!strcmp(info.classes[c], cam_class)) cam.class_index = c;
+            if (cam.class_index < 0) {
+                rc = cli_usage_error("predict", usage, "--cam-class '%s' is not a class of '%s'", cam_class, model_path);
+                goto done;
+            }
+        }
+        if (xc_mkdir_p(cam_dir) < 0) {
+            cli_fail(NULL);
+            goto done;
+        }
+        s.cam_dir = cam_dir;
+        s.cam = &cam;
     }
     s.jsonl = !strcmp(format, "jsonl");
     s.sigmoid = !strcmp(info.head, "sigmoid");
@@ -272,6 +359,11 @@ int cmd_predict(int argc, char **argv) {
     xc_predict_opts po = xc_predict_default();
     po.batch = (int)batch;
     po.threads = (int)threads;
+    if (cam_dir) {
+        po.cam = &cam;
+        po.on_cam = on_cam;
+        po.cam_ud = &s;
+    }
     int64_t scored = 0, skipped = 0;
     if (xc_predict_files(m, &info, (const char *const *)files, nfiles, &po, on_row, &s, &scored, &skipped) < 0) {
         cli_fail(NULL);
@@ -296,11 +388,16 @@ int cmd_predict(int argc, char **argv) {
         cli_fail("cannot write the predictions: %s", strerror(errno));
         goto done;
     }
+    if (cam_dir)
+        fprintf(stderr, "wrote %lld heat maps (%s of %s) to %s\n", (long long)s.cams_written,
+                xc_cam_method_name(cam.method), cam.layer, cam_dir);
     if (skipped) fprintf(stderr, "warning: %lld file%s skipped\n", (long long)skipped, skipped == 1 ? "" : "s");
     rc = XC_EXIT_OK;
 done:
     xc_atomic_abort(&at);
     for (int64_t i = 0; i < s.nskipped; i++) free(s.skipped[i]);
+    for (int64_t i = 0; i < s.nnames; i++) free(s.names[i]);
+    free(s.names);
     free(s.skipped);
     xc_model_free(m);
     xc_predict_files_free(files, nfiles);
