@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include "xraycls/dataset.h"
 #include "xraycls/error.h"
 #include "xraycls/shim.h"
 
@@ -76,6 +77,17 @@ double xc_cam_pearson(const float *a, const double *b, int64_t n);
  * class_name names the class explained; layer the layer (NULL: "default"). */
 int xc_cam_write(const char *base, const xc_cam_batch *b, int i, const uint8_t *image, int channels,
                  const char *class_name, const char *layer, xc_cam_method method);
+
+/* `eval --cam-worst K`: for each true class c, the K samples of class c that the model got
+ * wrong with the highest probability for the (wrong) class it chose, explained for that class
+ * (o->class_index is ignored; o->layer and o->method apply). Writes, with xc_cam_write,
+ *   <dir>/<true class>/<rank>-sample<i>-as-<predicted class>{.png,.cam.safetensors}
+ * rank 1 the most confident error. probs (N, K) are the split's scores (xc_predict_dataset);
+ * norm: the model's input normalisation (xc_predict_normalize). sigmoid as in xc_cam_compute (the label is then the argmax too). *written (may be NULL)
+ * receives the number of samples explained. Class folders are made only when they get a file. */
+int xc_cam_worst(xc_model *m, xc_dataset *d, const float *probs, const char *const *class_names,
+                 const xc_normalize *norm, int k_worst, const char *dir, const xc_cam_opts *o, int sigmoid,
+                 int64_t *written);
 
 #ifdef __cplusplus
 }

@@ -64,6 +64,8 @@ int64_t xc_dataset_negative_count(const xc_dataset *d, int k);
 int64_t *xc_dataset_rarest_groups(const xc_dataset *d);
 /* The source file of sample i, as recorded by prepare ("" when not recorded). Borrowed. */
 const char *xc_dataset_file(const xc_dataset *d, int64_t i);
+/* The pixels of sample i: (C, S, S) uint8, borrowed (into the map); NULL when i is out of range. */
+const uint8_t *xc_dataset_image(const xc_dataset *d, int64_t i);
 /* The path of the split file (borrowed). */
 const char *xc_dataset_path(const xc_dataset *d);
 

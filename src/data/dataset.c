@@ -230,6 +230,11 @@ const char *xc_dataset_file(const xc_dataset *d, int64_t i) {
     const cJSON *it = cJSON_GetArrayItem(d->files, (int)i);
     return cJSON_IsString(it) ? it->valuestring : "";
 }
+const uint8_t *xc_dataset_image(const xc_dataset *d, int64_t i) {
+    if (i < 0 || i >= d->n) return NULL;
+    return d->images + (size_t)i * d->c * d->s * d->s;
+}
+
 const char *xc_dataset_path(const xc_dataset *d) { return xc_st_path(d->file); }
 
 int xc_dataset_make_resident(xc_dataset *d, xt_device dev) {

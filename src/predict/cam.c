@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xraycls/dataset.h"
+#include "xraycls/fs.h"
 #include "xraycls/image.h"
 #include "xraycls/nn.h"
 #include "xraycls/safetensors.h"
@@ -233,5 +235,87 @@ done:
     xc_image_free(&img);
     xc_st_writer_free(st);
     free(path);
+    return rc;
+}
+
+/* ---- eval --cam-worst ------------------------------------------------------------------------ */
+
+#define XC_CLASS_NAME_MAX_CAM 128
+
+typedef struct {
+    int64_t i;
+    float p;
+} err_item;
+
+static int err_cmp(const void *a, const void *b) {
+    const err_item *x = a, *y = b;
+    if (x->p != y->p) return x->p < y->p ? 1 : -1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* A class name safe as one path component. */
+static void safe_name(const char *s, char *out, size_t cap) {
+    size_t k = 0;
+    for (; *s && k + 1 < cap; s++, k++) out[k] = (*s == '/' || (*s == '.' && k == 0)) ? '_' : *s;
+    out[k] = 0;
+}
+
+int xc_cam_worst(xc_model *m, xc_dataset *d, const float *probs, const char *const *class_names,
+                 const xc_normalize *norm, int k_worst, const char *dir, const xc_cam_opts *o, int sigmoid,
+                 int64_t *written) {
+    int64_t n = xc_dataset_len(d), done = 0;
+    int K = xc_model_num_classes(m), C = xc_dataset_channels(d), S = xc_dataset_size(d);
+    const int64_t *labels = xc_dataset_labels(d);
+    if (written) *written = 0;
+    err_item *errs = malloc((size_t)(n ? n : 1) * sizeof *errs);
+    if (!errs) return xc_errorf("out of memory");
+    int rc = 0;
+    for (int c = 0; c < K && rc == 0; c++) {
+        int64_t ne = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (labels[i] != c) continue;
+            const float *p = probs + (size_t)i * K;
+            int best = 0;
+            for (int j = 1; j < K; j++)
+                if (p[j] > p[best]) best = j;
+            if (best != c) errs[ne].i = i, errs[ne++].p = p[best];
+        }
+        qsort(errs, (size_t)ne, sizeof *errs, err_cmp);
+        if (ne > k_worst) ne = k_worst;
+        char cdir_name[XC_CLASS_NAME_MAX_CAM];
+        safe_name(class_names[c], cdir_name, sizeof cdir_name);
+        char *cdir = ne ? xc_path_join(dir, cdir_name) : NULL;
+        if (ne && (!cdir || xc_mkdir_p(cdir) < 0)) rc = -1;
+        for (int64_t r = 0; r < ne && rc == 0; r++) {
+            int64_t i = errs[r].i;
+            xt_arena *a = xt_arena_new(), *prev = xt_arena_push(a);
+            int64_t shape[4] = {1, C, S, S};
+            xt_tensor *x = xt_from_host(xc_dataset_image(d, i), 4, shape, XT_U8);
+            if (x && xc_model_device(m) != XT_CPU) x = xt_to_device(x, xc_model_device(m), 0);
+            xt_tensor *xn = x ? xc_normalize_apply(x, norm) : NULL; // (1, 3, S, S) float32
+            xc_cam_batch b = {0};
+            xc_cam_opts oo = *o;
+            oo.class_index = -1; /* the wrong class the model chose */
+            if (!xn || xc_cam_compute(m, xn, &oo, sigmoid, &b) < 0) {
+                rc = xc_errorf("explaining sample %lld of '%s': %s", (long long)i, xc_dataset_path(d), xc_error());
+            } else {
+                char stem[256], pred[XC_CLASS_NAME_MAX_CAM];
+                safe_name(class_names[b.class_index[0]], pred, sizeof pred);
+                snprintf(stem, sizeof stem, "%lld-sample%lld-as-%s", (long long)(r + 1), (long long)i, pred);
+                char *base = xc_path_join(cdir, stem);
+                if (!base || xc_cam_write(base, &b, 0, xc_dataset_image(d, i), C, class_names[b.class_index[0]],
+                                          o->layer ? o->layer : xc_model_cam_layer_default(m), o->method) < 0)
+                    rc = -1;
+                free(base);
+                done++;
+            }
+            xc_cam_batch_free(&b);
+            xt_arena_push(prev);
+            xt_arena_free(a);
+        }
+        free(cdir);
+    }
+    free(errs);
+    if (written) *written = done;
     return rc;
 }

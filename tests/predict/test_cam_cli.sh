@@ -109,5 +109,28 @@ check '[ $rc -eq 2 ] && grep -q "need --cam DIR" "$T/e3"' "--cam-class alone: rc
 "$B" predict --model "$M" --device cpu --cam "$T/cam3" --cam-method gradcam3 "$T/img" >/dev/null 2>"$T/e4"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "neither gradcam nor gradcam++" "$T/e4"' "bad method: rc $rc $(cat "$T/e4")"
 
+# eval --cam-worst: per true class, min(K, its errors) overlays, each for the wrong class chosen.
+"$B" eval --model "$M" --data "$T/data" --split val --device cpu --bootstrap 0 -o "$T/ev" --cam-worst 2 >"$T/ev.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ]' "eval --cam-worst failed: $(tail -3 "$T/ev.out")"
+check '$PY - "$T/ev" <<PY
+import glob, json, os, struct, sys
+d = sys.argv[1]; j = json.load(open(d + "/eval.json")); cm = j["confusion_matrix"]; names = list(j["per_class"])
+total = 0
+for t, row in enumerate(cm):
+    errs = sum(row) - row[t]
+    files = sorted(glob.glob(f"{d}/cam-worst/{names[t]}/*.png"))
+    assert len(files) == min(2, errs), (names[t], len(files), errs)
+    for r, f in enumerate(files):
+        base = os.path.basename(f)[:-4]
+        assert base.startswith(f"{r + 1}-sample"), base
+        pred = base.split("-as-")[1]; assert pred != names[t] and pred in names, base
+        b = open(f[:-4] + ".cam.safetensors", "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+        meta = json.loads(b[8:8 + n])["__metadata__"]; assert meta["xraycls.cam.class"] == pred, meta
+    total += len(files)
+assert total > 0, "no error to explain: the test needs a model that errs"
+PY' "eval --cam-worst files"
+"$B" eval --model "$M" --data "$T/data" --device cpu --cam-layer layer4 >/dev/null 2>"$T/e5"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "need --cam-worst" "$T/e5"' "--cam-layer without --cam-worst: rc $rc $(cat "$T/e5")"
+
 [ $fail -eq 0 ] && echo "test_cam_cli: ok"
 exit $fail

@@ -24,6 +24,7 @@ static const char usage[] =
     "usage: xraycls eval --model FILE --data DIR [--split test] [-o DIR] [--batch N]\n"
     "                    [--device auto|cpu|cuda[:N]] [--bootstrap N] [--seed S]\n"
     "                    [--threshold-split val|none]\n"
+    "                    [--cam-worst K [--cam-layer L] [--cam-method gradcam|gradcam++]]\n"
     "\n"
     "Scores every image of a split of a prepared dataset (no augmentation, eval mode) and writes\n"
     "eval.json, eval.csv, eval.md and confusion_matrix.png: accuracy, balanced accuracy, per-class\n"
@@ -38,6 +39,11 @@ static const char usage[] =
     "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
     "  --bootstrap N    bootstrap resamples for the intervals, 0 for none (1000)\n"
     "  --seed S         seed of the bootstrap (0)\n"
+    "  --cam-worst K    Grad-CAM overlays of the K most confident errors of each true class, for\n"
+    "                   the class chosen: <out>/cam-worst/<class>/<rank>-sample<i>-as-<class>.png\n"
+    "                   and .cam.safetensors (see xraycls predict --help, --cam)\n"
+    "  --cam-layer L    the layer explained (layer4 for ResNet, features.norm5 for DenseNet)\n"
+    "  --cam-method M   gradcam (default) or gradcam++\n"
     "\n"
     "  --threshold-split S  multi-label: the split whose scores choose each finding's decision\n"
     "                   threshold (Youden's J), or none for 0.5 (val; 0.5 when it is absent)\n"
@@ -192,7 +198,8 @@ int cmd_eval(int argc, char **argv) {
         return XC_EXIT_OK;
     }
     const char *model_path = NULL, *data = NULL, *split = "test", *out = NULL, *device = "auto", *thr_split = "val";
-    long long batch = 64, bootstrap = 1000, seed = 0;
+    long long batch = 64, bootstrap = 1000, seed = 0, cam_worst = 0;
+    const char *cam_layer = NULL, *cam_method = "gradcam";
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -210,11 +217,20 @@ int cmd_eval(int argc, char **argv) {
                 return cli_usage_error("eval", usage, "--bootstrap '%s' is not in 0..1000000", v);
         } else if (!strcmp(a, "--seed")) {
             if (cli_parse_ll(v, 0, (1LL << 62), &seed) < 0) return cli_usage_error("eval", usage, "--seed '%s' is not a number >= 0", v);
-        } else return cli_usage_error("eval", usage, "unknown argument '%s'", a);
+        } else if (!strcmp(a, "--cam-worst")) {
+            if (cli_parse_ll(v, 1, 100000, &cam_worst) < 0)
+                return cli_usage_error("eval", usage, "--cam-worst '%s' is not in 1..100000", v);
+        } else if (!strcmp(a, "--cam-layer")) cam_layer = v;
+        else if (!strcmp(a, "--cam-method")) cam_method = v;
+        else return cli_usage_error("eval", usage, "unknown argument '%s'", a);
     }
     if (!model_path) return cli_usage_error("eval", usage, "--model is required");
     if (!data) return cli_usage_error("eval", usage, "--data is required");
     if (!*split || strchr(split, '/')) return cli_usage_error("eval", usage, "--split '%s' is not a split name", split);
+    xc_cam_opts cam = xc_cam_default();
+    if (!cam_worst && (cam_layer || strcmp(cam_method, "gradcam")))
+        return cli_usage_error("eval", usage, "--cam-layer and --cam-method need --cam-worst K");
+    if (xc_cam_method_parse(cam_method, &cam.method) < 0) return cli_usage_error("eval", usage, "--cam-method: %s", xc_error());
 
     xt_device dev;
     if (xt_device_parse(device, &dev) < 0) return cli_fail(NULL);
@@ -227,6 +243,12 @@ int cmd_eval(int argc, char **argv) {
         return cli_fail(NULL);
     }
     int rc = XC_EXIT_FAIL, k = info.num_classes;
+    if (cam_layer && xc_model_layer_check(m, cam_layer) < 0) {
+        xc_model_free(m);
+        xc_dataset_close(d);
+        return cli_usage_error("eval", usage, "--cam-layer: %s", xc_error());
+    }
+    cam.layer = cam_layer;
     float *probs = NULL;
     char *task = NULL, *out_dir = NULL;
     xc_metrics *met = NULL;
@@ -288,6 +310,20 @@ int cmd_eval(int argc, char **argv) {
     if (summary) fputs(summary, stdout);
     free(summary);
     printf("wrote %s/{eval.json, eval.csv, eval.md, confusion_matrix.png}\n", out_dir);
+    if (cam_worst) {
+        char *cdir = xc_path_join(out_dir, "cam-worst");
+        xc_normalize norm = xc_predict_normalize(&info);
+        int64_t nw = 0;
+        int crc = cdir ? xc_cam_worst(m, d, probs, names, &norm, (int)cam_worst, cdir, &cam,
+                                      !strcmp(info.head, "sigmoid"), &nw)
+                       : -1;
+        if (crc == 0) printf("wrote %lld Grad-CAM overlays of errors to %s\n", (long long)nw, cdir);
+        free(cdir);
+        if (crc < 0) {
+            cli_fail(NULL);
+            goto done;
+        }
+    }
     rc = XC_EXIT_OK;
 done:
     xc_metrics_free(met);
