@@ -140,6 +140,15 @@ int xc_torchfile_st_tensors(xc_torchfile *f, int normalized, const xc_st_tensor 
  * "classifier.weight") so that an importer can tell a Linear+Sigmoid head apart. */
 int xc_weights_normalize_name(const char *in, char *out, size_t cap);
 
+/* ---- writing ------------------------------------------------------------------------------ */
+
+/* Writes tensors[0..n) (contiguous little-endian data; names as given, in order) as torch.save
+ * writes a state dict — the zip format of torch >= 1.6, an OrderedDict of CPU tensors that do
+ * not require grad — atomically to `path` (built in memory first: about the tensors' size).
+ * Every xc_dtype but U16-like ones has a torch storage. -1 naming the path on failure, or when
+ * the file would exceed 4 GiB (no zip64 records are written). */
+int xc_torchsave_write(const char *path, const xc_st_tensor *tensors, int n);
+
 #ifdef __cplusplus
 }
 #endif

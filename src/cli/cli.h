@@ -24,6 +24,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* The library's exports (src/cli/torch_entry.c), looked up by main.c with dlsym under these
  * names. CLI_TORCH_CMD runs the command `name` (argv[0] is the command name) and returns its exit

@@ -30,6 +30,7 @@ static const struct command commands[] = {
     {"table", cmd_table, "the results table (Markdown, CSV) of evaluated runs"},
     {"merge", cmd_merge, "join the outputs of predict --shard 1/N … N/N in input order"},
     {"import", NULL, "pretrained weights (.pth, safetensors) as a model file for predict/eval"},
+    {"export", NULL, "a model as torchvision weights (safetensors, .pth) or as ONNX"},
     {"bench", NULL, "images/s of training and inference steps of an architecture"},
 };
 

@@ -23,7 +23,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
 } commands[] = {
     {"train", cmd_train},   {"eval", cmd_eval},   {"predict", cmd_predict},
-    {"import", cmd_import}, {"bench", cmd_bench},
+    {"import", cmd_import}, {"bench", cmd_bench}, {"export", cmd_export},
 };
 
 CLI_EXPORT int xraycls_torch_cmd(const char *name, int argc, char **argv) {
