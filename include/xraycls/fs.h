@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "xraycls/error.h"
 
@@ -24,8 +25,13 @@ typedef struct {
 } xc_atomic;
 
 /* Creates the temporary file beside `path` (same folder, so rename is atomic), named
- * ".<name>.<pid>.<n>.tmp" and distinct across threads; mode 0666 less the umask. On failure
- * (missing folder, no permission, …) *a is zeroed and nothing is created. */
+ * ".<name>.<pid>.<n>.tmp" and distinct across threads; mode 0666 less the umask. The temporary
+ * is flock'ed until it is renamed or removed, so that a later run can tell a dead writer's
+ * leftover (xc_remove_stale_temporaries). An existing target must be a regular file: a folder,
+ * device (/dev/null), FIFO or socket is refused. A symbolic link to a regular file is followed:
+ * the file it names is replaced (its temporary beside it) and the link stays; a dangling link or
+ * one to a non-regular file is refused. On failure (missing folder, no permission, …) *a is
+ * zeroed and nothing is created. */
 int xc_atomic_open(xc_atomic *a, const char *path);
 /* Flushes, fsyncs, closes, renames over `path`, fsyncs the folder. On failure the temporary is
  * removed and `path` untouched. Frees a's strings either way. */
@@ -35,10 +41,31 @@ void xc_atomic_abort(xc_atomic *a);
 /* One call: the whole of data to path, atomically. */
 int xc_write_file_atomic(const char *path, const void *data, size_t len);
 
-/* Reads a whole file (NUL-terminated, *len excludes the NUL; len may be NULL). Refuses files over
- * max bytes and folders; files whose size stat cannot tell (pipes, /proc) are read to the end.
- * malloc'd, caller frees. */
+/* Opens `path` for reading, only if it is a regular file: the open never blocks (a FIFO would
+ * wait for a writer for ever), and folders, FIFOs, devices and sockets are refused with
+ * "cannot read 'x.jpg': is a FIFO, not a regular file". Every reader of an outside file goes
+ * through it (xc_read_file, safetensors and torch.save maps, images, CSVs, configs). Returns the
+ * descriptor (O_CLOEXEC, blocking, caller closes) and fills *st (may be NULL); -1 on failure. */
+int xc_open_regular(const char *path, struct stat *st);
+/* "regular file", "folder", "FIFO", "character device", … for a st_mode. Static string. */
+const char *xc_file_kind(unsigned mode);
+
+/* Reads a whole file (NUL-terminated, *len excludes the NUL; len may be NULL), through
+ * xc_open_regular. Refuses files over max bytes; files whose size stat cannot tell (/proc) are
+ * read to the end, up to max. malloc'd, caller frees. */
 char *xc_read_file(const char *path, size_t *len, size_t max);
+
+/* Temporaries left in folder `dir` by writers that died (kill -9, power cut): entries named
+ * ".<name>.<pid>.<n>.tmp" (files of xc_atomic_open, folders of xc_temp_dir_create) whose lock
+ * no process holds are removed. Returns how many were removed, -1 if `dir` cannot be listed.
+ * *live (may be NULL) counts those still held by a running process, *live_pid (may be NULL) is
+ * the pid in one of their names. This process's own temporaries are never touched. */
+int xc_remove_stale_temporaries(const char *dir, int *live, long *live_pid);
+/* Creates the folder "<parent>/.<stem>.<pid>.<n>.tmp" and holds an flock on it (descriptor in
+ * *lock_fd: close it after the folder is emptied and removed, which releases the lock). The
+ * files written into it are plain (not atomic: the folder is the temporary). malloc'd path,
+ * caller frees; NULL on failure. */
+char *xc_temp_dir_create(const char *parent, const char *stem, int *lock_fd);
 
 /* mkdir -p (mode 0777 less the umask); existing folders are fine, an existing non-folder on the
  * way is an error naming it. */

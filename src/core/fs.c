@@ -2,15 +2,19 @@
  * bounded whole-file reads, mkdir -p and path helpers (see xraycls/fs.h).
  *
  * Paths are byte strings: spaces and non-ASCII names need nothing special. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE
 #include "xraycls/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,23 +38,93 @@ static char *dir_of(const char *path) {
     return d;
 }
 
+const char *xc_file_kind(unsigned mode) {
+    if (S_ISREG(mode)) return "regular file";
+    if (S_ISDIR(mode)) return "folder";
+    if (S_ISFIFO(mode)) return "FIFO";
+    if (S_ISCHR(mode)) return "character device";
+    if (S_ISBLK(mode)) return "block device";
+    if (S_ISSOCK(mode)) return "socket";
+    if (S_ISLNK(mode)) return "symbolic link";
+    return "special file";
+}
+
+int xc_open_regular(const char *path, struct stat *st_out) {
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever; the
+     * type is known only once it is open, so the open itself must not block. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return xc_errorf_errno("cannot read '%s'", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        xc_errorf_errno("cannot read '%s'", path);
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        xc_errorf("cannot read '%s': is a %s, not a regular file", path, xc_file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    /* Reads of a regular file never block anyway; clear the flag so that nothing downstream
+     * (stdio, mmap) sees EAGAIN semantics. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (st_out) *st_out = st;
+    return fd;
+}
+
 /* Makes every temporary name of this process distinct, across threads. */
 static atomic_uint tmp_counter;
 
-int xc_atomic_open(xc_atomic *a, const char *path) {
+/* What an existing `path` lets an atomic write do. A regular file is replaced; a symbolic link
+ * is followed (the file it names is replaced and the link kept, *resolved = its target); a
+ * dangling link, a folder, a device, a FIFO or a socket is refused: rename() would put a
+ * regular file in place of /dev/null or of a link the user made on purpose. */
+static int check_target(const char *path, char **resolved) {
+    *resolved = NULL;
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) return 0;
+        return xc_errorf_errno("cannot write '%s'", path);
+    }
+    if (S_ISLNK(st.st_mode)) {
+        struct stat tst;
+        if (stat(path, &tst) != 0)
+            return xc_errorf("cannot write '%s': is a symbolic link to a missing file (remove the link or "
+                             "create its target)", path);
+        if (!S_ISREG(tst.st_mode))
+            return xc_errorf("cannot write '%s': is a symbolic link to a %s, not to a regular file", path,
+                             xc_file_kind(tst.st_mode));
+        char *r = realpath(path, NULL);
+        if (!r) return xc_errorf_errno("cannot write '%s': cannot resolve the link", path);
+        *resolved = r;
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode))
+        return xc_errorf("cannot write '%s': exists and is a %s, not a regular file", path, xc_file_kind(st.st_mode));
+    return 0;
+}
+
+int xc_atomic_open(xc_atomic *a, const char *path_in) {
     memset(a, 0, sizeof *a);
-    if (!path || !*path) return xc_errorf("cannot write '': empty path");
-    size_t len = strlen(path);
-    if (path[len - 1] == '/') return xc_errorf("cannot write '%s': is a folder name", path);
+    if (!path_in || !*path_in) return xc_errorf("cannot write '': empty path");
+    size_t len = strlen(path_in);
+    if (path_in[len - 1] == '/') return xc_errorf("cannot write '%s': is a folder name", path_in);
+    char *resolved;
+    if (check_target(path_in, &resolved) < 0) return -1;
+    const char *path = resolved ? resolved : path_in;
+    len = strlen(path);
     const char *slash = strrchr(path, '/');
     size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0; /* keeps the slash */
     size_t cap = len + 64;
     char *tmp = malloc(cap);
     char *final = dup_str(path);
+    free(resolved); /* final holds it now */
+    path = final;
     if (!tmp || !final) {
         free(tmp);
         free(final);
-        return xc_errorf("cannot write '%s': out of memory", path);
+        return xc_errorf("cannot write '%s': out of memory", path_in);
     }
     /* ".<name>.<pid>.<n>.tmp" in the target's folder: hidden, and never a name we write. */
     int fd = -1;
@@ -66,6 +140,10 @@ int xc_atomic_open(xc_atomic *a, const char *path) {
         free(final);
         return -1;
     }
+    /* Held until the rename: a later run that finds the temporary unlocked knows its writer
+     * died (the kernel drops the lock with the process) and removes it
+     * (xc_remove_stale_temporaries); a locked one belongs to a live writer. */
+    (void)flock(fd, LOCK_EX | LOCK_NB);
     FILE *fp = fdopen(fd, "wb");
     if (!fp) {
         xc_errorf_errno("cannot write '%s'", path);
@@ -129,13 +207,19 @@ int xc_atomic_commit(xc_atomic *a) {
         xc_errorf_errno("cannot write '%s'", a->path);
         failed = 1;
     }
-    if (fclose(fp) != 0 && !failed) {
-        xc_errorf_errno("cannot write '%s'", a->path);
-        failed = 1;
-    }
+    /* Renamed while still open, so that the temporary's lock covers its whole life. */
     if (!failed && rename(a->tmp, a->path) != 0) {
         xc_errorf_errno("cannot write '%s': rename failed", a->path);
         failed = 1;
+    }
+    if (fclose(fp) != 0 && !failed) {
+        /* Flushed and synced above, so the content is in place; report it all the same. */
+        xc_errorf_errno("cannot write '%s'", a->path);
+        failed = 2;
+    }
+    if (failed == 2) {
+        atomic_release(a);
+        return -1;
     }
     if (failed) {
         unlink(a->tmp);
@@ -160,29 +244,16 @@ int xc_write_file_atomic(const char *path, const void *data, size_t len) {
 
 char *xc_read_file(const char *path, size_t *len, size_t max) {
     if (len) *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        xc_errorf_errno("cannot read '%s'", path);
-        return NULL;
-    }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        xc_errorf_errno("cannot read '%s'", path);
-        close(fd);
-        return NULL;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        xc_errorf("cannot read '%s': is a folder", path);
-        close(fd);
-        return NULL;
-    }
-    if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > (uintmax_t)max) {
+    int fd = xc_open_regular(path, &st);
+    if (fd < 0) return NULL;
+    if ((uintmax_t)st.st_size > (uintmax_t)max) {
         xc_errorf("cannot read '%s': %jd bytes, more than the limit of %zu", path, (intmax_t)st.st_size, max);
         close(fd);
         return NULL;
     }
-    /* Regular files are read in one go; pipes and /proc files (size 0) grow the buffer. */
-    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
+    /* Regular files are read in one go; /proc files (size 0) grow the buffer. */
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
     size_t n = 0;
     char *buf = malloc(cap);
     if (!buf) {
@@ -277,4 +348,120 @@ char *xc_path_join(const char *a, const char *b) {
     if (sep) r[na] = '/';
     memcpy(r + na + (size_t)sep, b, nb + 1);
     return r;
+}
+
+/* ---- temporaries of writers that died ------------------------------------------------------- */
+
+/* The pid in a temporary's name ".<name>.<pid>.<n>.tmp", or 0 when the name is not ours. */
+static long temp_name_pid(const char *name) {
+    size_t n = strlen(name);
+    if (n < 9 || name[0] != '.' || strcmp(name + n - 4, ".tmp") != 0) return 0;
+    const char *end = name + n - 4; /* at ".tmp" */
+    const char *p = end;
+    while (p > name && p[-1] >= '0' && p[-1] <= '9') p--;
+    if (p == end || p <= name + 1 || p[-1] != '.') return 0; /* <n> */
+    const char *q = p - 1;
+    const char *d = q;
+    while (d > name && d[-1] >= '0' && d[-1] <= '9') d--;
+    if (d == q || d <= name + 1 || d[-1] != '.') return 0; /* <pid> */
+    long pid = 0;
+    for (const char *c = d; c < q; c++) {
+        if (pid > (long)INT_MAX / 10) return 0;
+        pid = pid * 10 + (*c - '0');
+    }
+    return pid;
+}
+
+/* Removes a temporary folder's files (temporaries hold files only), then the folder. */
+static int remove_temp_tree(int dirfd, const char *name) {
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) (void)unlinkat(fd, e->d_name, 0);
+    closedir(d);
+    return unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+int xc_remove_stale_temporaries(const char *dir, int *live, long *live_pid) {
+    if (live) *live = 0;
+    if (live_pid) *live_pid = 0;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return xc_errorf_errno("cannot list '%s'", dir);
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return xc_errorf_errno("cannot list '%s'", dir);
+    }
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid = temp_name_pid(e->d_name);
+        if (pid <= 0) continue;
+        int fd = openat(dfd, e->d_name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat st;
+        int is_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+        if (!is_dir && !S_ISREG(st.st_mode)) {
+            close(fd);
+            continue;
+        }
+        /* The writer holds LOCK_EX for the temporary's whole life and the kernel drops it when the
+         * process ends, however it ends: a lock we can take means nobody is writing it. A
+         * temporary of this very process is never touched (its lock may not be taken yet). */
+        int free_lock = pid != (long)getpid() && flock(fd, LOCK_EX | LOCK_NB) == 0;
+        if (!free_lock) {
+            if (live) (*live)++;
+            if (live_pid && !*live_pid) *live_pid = pid;
+            close(fd);
+            continue;
+        }
+        int r = is_dir ? remove_temp_tree(dfd, e->d_name) : unlinkat(dfd, e->d_name, 0);
+        close(fd);
+        if (r == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+char *xc_temp_dir_create(const char *parent, const char *stem, int *lock_fd) {
+    *lock_fd = -1;
+    static atomic_uint dir_counter;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned n = atomic_fetch_add(&dir_counter, 1u);
+        size_t cap = strlen(parent) + strlen(stem) + 64;
+        char *p = malloc(cap);
+        if (!p) {
+            xc_errorf("cannot create a folder in '%s': out of memory", parent);
+            return NULL;
+        }
+        snprintf(p, cap, "%s/.%s.%ld.%u.tmp", parent, stem, (long)getpid(), n);
+        if (mkdir(p, 0777) != 0) {
+            int e = errno;
+            if (e == EEXIST) { /* a leftover of an earlier process with our pid */
+                free(p);
+                continue;
+            }
+            xc_errorf_errno("cannot create '%s'", p);
+            free(p);
+            return NULL;
+        }
+        int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            xc_errorf_errno("cannot lock '%s'", p);
+            if (fd >= 0) close(fd);
+            rmdir(p);
+            free(p);
+            return NULL;
+        }
+        *lock_fd = fd;
+        return p;
+    }
+    xc_errorf("cannot create a temporary folder in '%s': too many leftovers", parent);
+    return NULL;
 }

@@ -146,6 +146,10 @@ static int cmp_name_idx(const void *a, const void *b, void *ctx) {
     return strcmp(t[*(const int *)a].name, t[*(const int *)b].name);
 }
 
+static int cmp_str_ptr(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* A small merge sort with a context pointer (qsort_r is not C11); n is tensor count. */
 static void sort_by_name(int *idx, int *tmp, int n, const xc_st_tensor *t) {
     if (n < 2) return;
@@ -243,6 +247,9 @@ static int parse_into(xc_st_file *f, const unsigned char *buf, size_t len) {
     if (n > len - 8)
         return bad(what, "header length %llu exceeds the %zu bytes after it (truncated file?)", (unsigned long long)n,
                    len - 8);
+    /* cJSON would skip a UTF-8 byte-order mark; safetensors headers are bare JSON objects. */
+    if (n >= 3 && buf[8] == 0xEF && buf[9] == 0xBB && buf[10] == 0xBF)
+        return bad(what, "the header starts with a UTF-8 byte-order mark (a safetensors header is a bare JSON object)");
     const char *text_err = check_text(buf + 8, (size_t)n, 0);
     if (text_err) return bad(what, "%s", text_err);
     /* cJSON wants a NUL after the text to refuse trailing garbage; spaces (padding) are fine. */
@@ -279,11 +286,22 @@ static int parse_into(xc_st_file *f, const unsigned char *buf, size_t len) {
         for (const cJSON *m = meta->child; m; m = m->next) {
             if (!cJSON_IsString(m))
                 return bad(what, "__metadata__ '%s': expected a string, got %s", m->string, json_kind(m));
-            for (int i = 0; i < f->meta_count; i++)
-                if (!strcmp(f->meta_keys[i], m->string)) return bad(what, "duplicate __metadata__ key '%s'", m->string);
             f->meta_keys[f->meta_count] = m->string;
             f->meta_values[f->meta_count++] = m->valuestring;
         }
+        /* Duplicates are neighbours once sorted: n log n, where comparing each key with every
+         * earlier one took hours on a header near the size limit. */
+        const char **sorted = malloc(((size_t)f->meta_count + 1) * sizeof *sorted);
+        if (!sorted) return bad(what, "out of memory");
+        memcpy(sorted, f->meta_keys, (size_t)f->meta_count * sizeof *sorted);
+        qsort(sorted, (size_t)f->meta_count, sizeof *sorted, cmp_str_ptr);
+        for (int i = 1; i < f->meta_count; i++)
+            if (!strcmp(sorted[i - 1], sorted[i])) {
+                int r = bad(what, "duplicate __metadata__ key '%s'", sorted[i]);
+                free(sorted);
+                return r;
+            }
+        free(sorted);
     }
 
     int nt = entries - (meta ? 1 : 0);
@@ -376,22 +394,9 @@ xc_st_file *xc_st_parse(const void *buf, size_t len, const char *what) {
 }
 
 xc_st_file *xc_st_open(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        xc_errorf_errno("cannot open '%s'", path);
-        return NULL;
-    }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        xc_errorf_errno("cannot open '%s'", path);
-        close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        xc_errorf("cannot open '%s': not a regular file", path);
-        close(fd);
-        return NULL;
-    }
+    int fd = xc_open_regular(path, &st);
+    if (fd < 0) return NULL;
     xc_st_file *f = file_new(path);
     if (!f) {
         close(fd);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "xraycls/fs.h"
 #include "xraycls/nn.h"
 #include "xraycls/safetensors.h"
 #include "xraycls/weights.h"
@@ -46,12 +48,12 @@ static void source_close(source *s) {
 
 /* 1 when the file starts like a safetensors file (8-byte header length, then '{'). */
 static int looks_like_safetensors(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return xc_errorf_errno("cannot open '%s'", path);
+    int fd = xc_open_regular(path, NULL);
+    if (fd < 0) return -1;
     unsigned char head[9];
-    size_t got = fread(head, 1, sizeof head, fp);
-    fclose(fp);
-    return got == sizeof head && head[8] == '{';
+    ssize_t got = pread(fd, head, sizeof head, 0);
+    close(fd);
+    return got == (ssize_t)sizeof head && head[8] == '{';
 }
 
 static int source_open(source *s, const char *path) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "xraycls/fs.h"
 
 struct xc_torchfile {
     char *what;
@@ -310,19 +311,11 @@ xc_torchfile *xc_torchfile_parse(const void *buf, size_t len, const char *what) 
 }
 
 xc_torchfile *xc_torchfile_open(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        xc_errorf_errno("cannot open '%s'", path);
-        return NULL;
-    }
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        xc_errorf_errno("cannot stat '%s'", path);
-        close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-        xc_errorf("cannot read '%s': %s", path, S_ISREG(st.st_mode) ? "empty file" : "not a regular file");
+    int fd = xc_open_regular(path, &st);
+    if (fd < 0) return NULL;
+    if (st.st_size == 0) {
+        xc_errorf("cannot read '%s': empty file", path);
         close(fd);
         return NULL;
     }

@@ -3,13 +3,17 @@
  * Only what a torch file needs: one disk, zip64 end records and extra fields (torch writes the
  * zip64 end records always, and zip64 extras once a file passes 4 GiB). Each entry's local
  * header is checked against the directory and a stored entry's CRC-32 verified, so a flipped
- * byte anywhere in the data is caught. Nothing is extracted: entries point into the buffer;
+ * byte anywhere in the data is caught. The checks that cost nothing come first: duplicate
+ * names, and local records that are out of the directory's order or overlap, are refused
+ * before any checksum, so the checksums read each byte of the file at most once (a directory
+ * of many entries aimed at one big record cost entries × size before). Nothing is extracted: entries point into the buffer;
  * compressed ones are listed (a TorchScript archive deflates its code) for the reader to
  * refuse should it need one. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "xraycls/checksum.h"
 
 #define SIG_LOCAL 0x04034b50u
 #define SIG_CENTRAL 0x02014b50u
@@ -21,29 +25,6 @@ static uint64_t le(const uint8_t *p, int n) {
     uint64_t x = 0;
     for (int i = n - 1; i >= 0; i--) x = (x << 8) | p[i];
     return x;
-}
-
-/* CRC-32 (zip's, reflected 0xedb88320), eight bytes a step ("slicing-by-8"): t[k][b] is the
- * CRC of byte b followed by k zero bytes. */
-static void crc32_tables(uint32_t t[8][256]) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        t[0][i] = c;
-    }
-    for (int k = 1; k < 8; k++)
-        for (int i = 0; i < 256; i++) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
-}
-
-static uint32_t crc32_of(const uint32_t t[8][256], const uint8_t *p, uint64_t n) {
-    uint32_t c = 0xffffffffu;
-    for (; n >= 8; n -= 8, p += 8) {
-        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-        c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
-            t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
-    }
-    for (; n; n--, p++) c = t[0][(c ^ *p) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
 }
 
 static int by_name(const void *a, const void *b) {
@@ -111,12 +92,12 @@ int wt_zip_read(wt_arena *a, const uint8_t *buf, size_t len, const char *what,
     if (cd_off > cd_limit || cd_size > cd_limit - cd_off) return xc_errorf("cannot read '%s': zip directory lies outside the file", what);
     if (n_total > cd_size / 46 || n_total > XC_TORCHFILE_MAX_STACK) return xc_errorf("cannot read '%s': zip directory claims %llu entries in %llu bytes", what, (unsigned long long)n_total, (unsigned long long)cd_size);
 
-    uint32_t(*table)[256] = wt_alloc(a, 8 * sizeof *table);
-    if (!table) return -1;
-    crc32_tables(table);
     wt_zip_entry *ents = wt_alloc(a, (size_t)(n_total ? n_total : 1) * sizeof *ents);
-    if (!ents) return -1;
+    uint32_t *crcs = wt_alloc(a, (size_t)(n_total ? n_total : 1) * sizeof *crcs);
+    if (!ents || !crcs) return -1;
     size_t p = (size_t)cd_off, cd_end = (size_t)(cd_off + cd_size);
+    uint64_t prev_end = 0; /* where the previous entry's local record (header + data) ends */
+    const char *prev_name = NULL;
     for (uint64_t i = 0; i < n_total; i++) {
         if (cd_end - p < 46 || le(buf + p, 4) != SIG_CENTRAL) return xc_errorf("cannot read '%s': bad zip directory entry %llu", what, (unsigned long long)i);
         const uint8_t *c = buf + p;
@@ -141,16 +122,35 @@ int wt_zip_read(wt_arena *a, const uint8_t *buf, size_t len, const char *what,
         uint64_t data = lho + 30 + lnlen + lelen;
         if (data > cd_off || csize > cd_off - data || lnlen != nlen || memcmp(buf + lho + 30, name, nlen) != 0)
             return xc_errorf("cannot read '%s': bad local header of zip entry '%s'", what, nm);
-        if (method == 0 && crc32_of(table, buf + data, usize) != crc) return xc_errorf("cannot read '%s': zip entry '%s' fails its CRC check (corrupt file)", what, nm);
+        /* torch.save (like every zip writer) lays the records out in the directory's order, one
+         * after another: a record that starts inside the previous one, or before it, is a
+         * crafted overlap (one byte range counted as two entries). */
+        if (i > 0 && lho < prev_end)
+            return xc_errorf("cannot read '%s': zip entry '%s' overlaps or precedes entry '%s' (its local record "
+                             "starts at byte %llu, before the other's ends at %llu)", what, nm, prev_name,
+                             (unsigned long long)lho, (unsigned long long)prev_end);
+        prev_end = data + csize;
+        prev_name = nm;
         ents[i].name = nm;
         ents[i].data = buf + data;
         ents[i].size = csize;
         ents[i].method = method;
+        crcs[i] = crc;
         p += 46 + nlen + elen + clen;
     }
-    qsort(ents, (size_t)n_total, sizeof *ents, by_name);
+    /* Names: sorted for lookup, duplicates are neighbours. The CRCs travel with a copy in
+     * directory order, so they are checked (each byte once, thanks to the order check) only
+     * once everything cheap has passed. */
+    wt_zip_entry *sorted = wt_alloc(a, (size_t)(n_total ? n_total : 1) * sizeof *sorted);
+    if (!sorted) return -1;
+    memcpy(sorted, ents, (size_t)n_total * sizeof *ents);
+    qsort(sorted, (size_t)n_total, sizeof *sorted, by_name);
     for (uint64_t i = 1; i < n_total; i++)
-        if (strcmp(ents[i - 1].name, ents[i].name) == 0) return xc_errorf("cannot read '%s': zip entry '%s' appears twice", what, ents[i].name);
+        if (strcmp(sorted[i - 1].name, sorted[i].name) == 0) return xc_errorf("cannot read '%s': zip entry '%s' appears twice", what, sorted[i].name);
+    for (uint64_t i = 0; i < n_total; i++)
+        if (ents[i].method == 0 && xc_crc32(0, ents[i].data, (size_t)ents[i].size) != crcs[i])
+            return xc_errorf("cannot read '%s': zip entry '%s' fails its CRC check (corrupt file)", what, ents[i].name);
+    ents = sorted;
     *entries = ents;
     *count = (int)n_total;
     return 0;

@@ -1,0 +1,22 @@
+/* xraycls/checksum.h — CRC-32 (zip's and PNG's: reflected polynomial 0xedb88320), for zip
+ * entries of torch files and for the parts of a prepared dataset (dataset.json).
+ *
+ * Not a cryptographic hash: it catches corruption and mixed-up files, not forgery. */
+#ifndef XRAYCLS_CHECKSUM_H
+#define XRAYCLS_CHECKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The CRC-32 of p[0..n) continuing from `crc` (0 to start): crc32(crc32(0, a), b) = crc32(0, ab).
+ * Never fails; thread-safe. About 1.5 GB/s (eight bytes a step). */
+uint32_t xc_crc32(uint32_t crc, const void *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
