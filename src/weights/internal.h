@@ -13,9 +13,21 @@
 typedef struct wt_chunk wt_chunk;
 typedef struct {
     wt_chunk *head;
+    /* One budget for everything a file's parse allocates here (pickle values, dict copies,
+     * copies of strided views): 0 = none. A few kilobytes of pickle can otherwise build
+     * gigabytes (a memoised list handed to OrderedDict again and again, thousands of broadcast
+     * views each copied out). Set by torchfile.c from the file's size (WT_BUDGET). */
+    size_t limit, total;
+    const char *what; /* the file, for the budget's message */
 } wt_arena;
 
-/* Zeroed, 16-byte aligned; NULL with a message on exhaustion. */
+/* The memory a torch file's parse may take: 16 bytes per byte of file, plus 64 MiB. Real files
+ * use a small fraction (their pickles are a few bytes per value, and the tensor data is never
+ * copied unless strided). */
+#define WT_BUDGET(file_len) ((size_t)16 * (file_len) + ((size_t)64 << 20))
+
+/* Zeroed, 16-byte aligned; NULL with a message on exhaustion or when the arena's budget would be
+ * passed ("cannot read 'x.pth': it needs more than N MiB to unpickle, …"). */
 void *wt_alloc(wt_arena *a, size_t n);
 char *wt_strndup(wt_arena *a, const char *s, size_t n); /* NUL-terminated copy */
 void wt_arena_free(wt_arena *a);

@@ -23,8 +23,19 @@ struct wt_chunk {
 #define CHUNK_MIN ((size_t)64 << 10)
 
 void *wt_alloc(wt_arena *a, size_t n) {
+    if (n > SIZE_MAX - 16) {
+        xc_errorf("out of memory");
+        return NULL;
+    }
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
+    if (a->limit && (n > a->limit || a->total > a->limit - n)) {
+        xc_errorf("cannot read '%s': unpickling it needs more than %zu MiB of memory, the limit for a file of "
+                  "its size (16 bytes per byte + 64 MiB): a pickle that multiplies its values (repeated "
+                  "OrderedDict calls, broadcast views) is refused", a->what ? a->what : "(buffer)", a->limit >> 20);
+        return NULL;
+    }
+    a->total += n;
     wt_chunk *c = a->head;
     if (!c || c->cap - c->used < n) {
         size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;

@@ -270,6 +270,8 @@ static int build_tensors(xc_torchfile *f, const pv *sd) {
 static xc_torchfile *parse(xc_torchfile *f, const uint8_t *buf, size_t len) {
     pv *top = NULL;
     f->len = len;
+    f->m.arena.limit = WT_BUDGET(len);
+    f->m.arena.what = f->what;
     int rc;
     if (len >= 4 && (memcmp(buf, "PK\x03\x04", 4) == 0 || memcmp(buf, "PK\x05\x06", 4) == 0)) {
         f->format = XC_TORCHFILE_ZIP;
