@@ -29,6 +29,115 @@ char *xc_json_key_path(char *buf, size_t cap, const char *path, const char *key)
     return buf;
 }
 
+/* ---- duplicate keys ------------------------------------------------------------------------- */
+
+/* cJSON keeps a repeated key as a second member that every lookup skips, so `"lr": 0.001,
+ * "lr": 10` would silently mean whichever the reader happens to find. The tree is checked
+ * (each object's names sorted, so the check is n log n); only when a duplicate is found is the
+ * text scanned again for the lines of both, pairing the k-th '{' of the text with the k-th
+ * object of a pre-order walk of the tree and the j-th key with the j-th member. */
+
+typedef struct {
+    const cJSON *obj; /* the object holding the duplicate */
+    int ordinal;      /* its place among the objects, in document order */
+    int first, second; /* member indices */
+    char path[512];
+} dup_found;
+
+static int cmp_member(const void *a, const void *b) {
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    int c = strcmp(x->string, y->string);
+    if (c) return c;
+    return x < y ? -1 : x > y; /* same name: keep a stable pair */
+}
+
+static int member_index(const cJSON *obj, const cJSON *m) {
+    int i = 0;
+    for (const cJSON *c = obj->child; c; c = c->next, i++)
+        if (c == m) return i;
+    return -1;
+}
+
+/* 1 when a duplicate was found (d filled), 0 when none, -1 when out of memory. */
+static int find_dup(const cJSON *item, const char *path, int *ordinal, dup_found *d) {
+    if (cJSON_IsObject(item)) {
+        int me = (*ordinal)++;
+        int n = 0;
+        for (const cJSON *c = item->child; c; c = c->next) n++;
+        if (n > 1) {
+            const cJSON **v = malloc((size_t)n * sizeof *v);
+            if (!v) return -1;
+            int k = 0;
+            for (const cJSON *c = item->child; c; c = c->next) v[k++] = c;
+            qsort(v, (size_t)n, sizeof *v, cmp_member);
+            for (int i = 1; i < n; i++) {
+                if (strcmp(v[i - 1]->string, v[i]->string)) continue;
+                int a = member_index(item, v[i - 1]), b = member_index(item, v[i]);
+                d->obj = item;
+                d->ordinal = me;
+                d->first = a < b ? a : b;
+                d->second = a < b ? b : a;
+                xc_json_key_path(d->path, sizeof d->path, path, v[i]->string);
+                free(v);
+                return 1;
+            }
+            free(v);
+        }
+    }
+    if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
+        int i = 0;
+        for (const cJSON *c = item->child; c; c = c->next, i++) {
+            char sub[512];
+            if (cJSON_IsObject(item)) xc_json_key_path(sub, sizeof sub, path, c->string);
+            else snprintf(sub, sizeof sub, "%s[%d]", path ? path : "", i);
+            int r = find_dup(c, sub, ordinal, d);
+            if (r) return r;
+        }
+    }
+    return 0;
+}
+
+/* The lines of keys `first` and `second` of the ordinal-th object of valid JSON text. */
+static void dup_lines(const char *t, size_t len, const dup_found *d, int *l1, int *l2) {
+    *l1 = *l2 = 0;
+    int line = 1, objects = 0;
+    /* Per open container: its ordinal (-1 for arrays), the next member's index, and whether the
+     * next string in it is a key. */
+    enum { DEPTH = 1024 };
+    static _Thread_local int ord[DEPTH], member[DEPTH];
+    static _Thread_local char want_key[DEPTH];
+    int depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = t[i];
+        if (c == '\n') line++;
+        else if (c == '{' || c == '[') {
+            if (depth < DEPTH) {
+                ord[depth] = c == '{' ? objects : -1;
+                member[depth] = 0;
+                want_key[depth] = c == '{';
+            }
+            if (c == '{') objects++;
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ',') {
+            if (depth > 0 && depth <= DEPTH && ord[depth - 1] >= 0) want_key[depth - 1] = 1;
+        } else if (c == '"') {
+            int is_key = depth > 0 && depth <= DEPTH && ord[depth - 1] >= 0 && want_key[depth - 1];
+            if (is_key) {
+                want_key[depth - 1] = 0;
+                if (ord[depth - 1] == d->ordinal) {
+                    if (member[depth - 1] == d->first) *l1 = line;
+                    if (member[depth - 1] == d->second) *l2 = line;
+                }
+                member[depth - 1]++;
+            }
+            for (i++; i < len && t[i] != '"'; i++)
+                if (t[i] == '\\') i++; /* strings hold no raw newline in valid JSON */
+        }
+    }
+}
+
 cJSON *xc_json_parse(const char *text, size_t len, const char *what) {
     /* cJSON refuses trailing garbage only when a NUL follows the text, so copy it. */
     char *copy = malloc(len + 1);
@@ -53,6 +162,22 @@ cJSON *xc_json_parse(const char *text, size_t len, const char *what) {
             else col++;
         }
         xc_errorf("invalid JSON in '%s' at line %d, column %d", what, line, col);
+    } else {
+        dup_found d;
+        int ordinal = 0;
+        int r = find_dup(root, "", &ordinal, &d);
+        if (r != 0) {
+            if (r < 0) {
+                xc_errorf("cannot parse '%s': out of memory", what);
+            } else {
+                int l1, l2;
+                dup_lines(copy, len, &d, &l1, &l2);
+                xc_errorf("invalid JSON in '%s': key '%s' appears twice, at line %d and line %d (a repeated key "
+                          "would silently override the first)", what, d.path, l1, l2);
+            }
+            cJSON_Delete(root);
+            root = NULL;
+        }
     }
     free(copy);
     return root;
