@@ -6,6 +6,7 @@
 #include "xraycls/config.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "xraycls/fs.h"
+#include "xraycls/json.h"
 
 typedef enum { K_NUM, K_INT, K_U64, K_STR, K_ENUM, K_BETAS, K_LIST, K_CLASS_WEIGHTS, K_BOOL } key_type;
 
@@ -74,7 +76,7 @@ static const key_def keys[] = {
     {"train.precision", K_ENUM, OFF(train.precision), 0, precision_names, 0, 0, 0},
     {"train.on_nonfinite", K_ENUM, OFF(train.on_nonfinite), 0, nonfinite_names, 0, 0, 0},
     {"train.log_every", K_INT, OFF(train.log_every), 0, NULL, 1, 1e9, 0},
-    {"train.max_steps_per_epoch", K_INT, OFF(train.max_steps_per_epoch), 0, NULL, 0, 1e12, 0},
+    {"train.max_steps_per_epoch", K_INT, OFF(train.max_steps_per_epoch), 0, NULL, 0, INT_MAX, 0},
     {"train.distributed.backend", K_ENUM, OFF(train.distributed.backend), 0, backend_names, 0, 0, 0},
     {"train.distributed.sync_bn", K_BOOL, OFF(train.distributed.sync_bn), 0, NULL, 0, 0, 0},
     {"train.distributed.overlap", K_BOOL, OFF(train.distributed.overlap), 0, NULL, 0, 0, 0},
@@ -242,9 +244,16 @@ static int set_leaf(xc_config *c, const key_def *k, const cJSON *j, const char *
         double v = j->valuedouble;
         if (k->type == K_INT && (v != floor(v)))
             return xc_errorf("config '%s': %s: expected a whole number, got %g", what, k->path, v);
-        if (!isfinite(v) || v < k->lo || v > k->hi)
-            return xc_errorf("config '%s': %s: %g is out of range [%g, %g]", what, k->path, v,
-                             k->lo, k->hi);
+        /* A K_INT lands in a C int: the range is the table's within the type's, whatever the
+         * table says (3000000000 would otherwise wrap to -2147483648 and the run's own
+         * resolved config would then fail its check on --resume). */
+        double lo = k->lo, hi = k->hi;
+        if (k->type == K_INT) {
+            if (lo < (double)INT_MIN) lo = (double)INT_MIN;
+            if (hi > (double)INT_MAX) hi = (double)INT_MAX;
+        }
+        if (!isfinite(v) || v < lo || v > hi)
+            return xc_errorf("config '%s': %s: %.17g is out of range [%.17g, %.17g]", what, k->path, v, lo, hi);
         if (k->type == K_NUM) *(double *)(base + k->off) = v;
         else *(int *)(base + k->off) = (int)v;
         return 0;
@@ -438,6 +447,11 @@ int xc_config_parse(xc_config *c, const char *text, const char *what, const char
         for (size_t i = 0; i < off && text[i]; i++) line += text[i] == '\n';
         return xc_errorf("config '%s': not valid JSON (line %d)", what, line);
     }
+    /* Valid JSON: now the strict reader, which refuses repeated keys ("lr" twice, two "train"
+     * sections) naming both lines. */
+    cJSON_Delete(root);
+    root = xc_json_parse(text, strlen(text), what);
+    if (!root) return xc_errorf("config '%s': %s", what, xc_error());
     int rc = -1;
     if (!cJSON_IsObject(root)) {
         xc_errorf("config '%s': expected a JSON object at the top, got %s", what, json_type_name(root));
