@@ -17,7 +17,9 @@ build=(build-essential cmake ninja-build pkg-config libtorch-dev libpng-dev libj
 optional=(libgloo-dev libdcmtk-dev libcharls-dev libopenjp2-7-dev libcairo2-dev fonts-dejavu-core
           libprotobuf-c-dev protobuf-c-compiler)
 refs=(python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn
-      python3-statsmodels python3-pydicom python3-gdcm python3-onnx python3-protobuf nodejs npm)
+      python3-statsmodels python3-pydicom python3-gdcm python3-onnx python3-protobuf)
+# npm (for onnxruntime-node below) comes with the machine's Node.js; Debian's nodejs and npm
+# packages conflict with that installation, so they are not installed here.
 missing=()
 for p in "${build[@]}" "${optional[@]}" "${refs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
