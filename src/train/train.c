@@ -463,11 +463,24 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     if (tr_dist_agree(&r, r.rank != 0 || tr_prepare_dir(&r) == 0) < 0) goto done;
     if (r.rank != 0 && tr_prepare_dir_name(&r) < 0) goto done;
     if (o->resume) {
+        /* The run's log so far, then the lines this start has logged already (the
+         * distributed launch). */
         char *p = xc_path_join(r.dir, "train.log");
         size_t len = 0;
-        r.log = p && xc_is_file(p) ? xc_read_file(p, &len, 64u << 20) : NULL;
-        r.log_len = r.log ? len : 0;
+        char *old = p && xc_is_file(p) ? xc_read_file(p, &len, 64u << 20) : NULL;
         free(p);
+        if (old) {
+            char *both = realloc(old, len + r.log_len + 1);
+            if (both) {
+                if (r.log_len) memcpy(both + len, r.log, r.log_len);
+                both[len + r.log_len] = '\0';
+                free(r.log);
+                r.log = both;
+                r.log_len += len;
+            } else {
+                free(old);
+            }
+        }
     }
     r.config_json = xc_config_to_json(c);
     if (tr_dist_agree(&r, r.config_json && tr_build(&r, c) == 0) < 0) goto done;
