@@ -7,13 +7,13 @@
  * TUPLE, REDUCE, SETITEMS, NEWFALSE) inside an uncompressed zip archive
  *   archive/data.pkl, archive/data/<k> (one storage per tensor, raw little-endian bytes,
  *   64-byte aligned as torch aligns them), archive/version ("3\n")
- * with CRC-32s from zlib. The reader of src/weights/ (and torch) reads it back; tests/weights/
+ * with CRC-32s from xc_crc32. The reader of src/weights/ (and torch) reads it back; tests/weights/
  * test_torchsave.c checks both. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "xraycls/checksum.h"
 #include "xraycls/fs.h"
 #include "xraycls/weights.h"
 
@@ -139,14 +139,7 @@ static void zip_add(buf *z, zentry *e, const char *name, const void *data, size_
     size_t nl = strlen(name), head = 30 + nl;
     size_t pad = (64 - (z->n + head + 4) % 64) % 64;
     e->name = strdup(name);
-    /* crc32 takes uInt lengths: feed large storages in pieces */
-    uLong c = crc32(0L, Z_NULL, 0);
-    for (size_t off = 0; off < size;) {
-        size_t k = size - off > (1u << 30) ? (1u << 30) : size - off;
-        c = crc32(c, (const Bytef *)data + off, (uInt)k);
-        off += k;
-    }
-    e->crc = (uint32_t)c;
+    e->crc = xc_crc32(0, data, size); /* the one CRC-32 of the tree (xraycls/checksum.h) */
     e->size = size;
     e->offset = z->n;
     put_le(z, 0x04034b50, 4);
