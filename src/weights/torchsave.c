@@ -7,8 +7,8 @@
  * TUPLE, REDUCE, SETITEMS, NEWFALSE) inside an uncompressed zip archive
  *   archive/data.pkl, archive/data/<k> (one storage per tensor, raw little-endian bytes,
  *   64-byte aligned as torch aligns them), archive/version ("3\n")
- * with CRC-32s from xc_crc32. The reader of src/weights/ (and torch) reads it back; tests/weights/
- * test_torchsave.c checks both. */
+ * with CRC-32s from xc_crc32. The reader of src/weights/ (and torch) reads it back;
+ * tests/export/test_export_cli.sh loads the result with torch.load. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
