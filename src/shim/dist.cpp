@@ -66,7 +66,6 @@ struct bucket {
     std::vector<int64_t> offset;
     at::Tensor flat;
     int ready = 0;
-    bool launched = false;
     c10::intrusive_ptr<c10d::Work> work;
 };
 
@@ -184,7 +183,6 @@ void launch_ready(xt_dist *d) {
         if (b.ready < (int)b.params.size()) return;
         std::vector<at::Tensor> v{b.flat};
         b.work = d->pg->allreduce(v);
-        b.launched = true;
         d->next_launch++;
     }
 }
@@ -446,7 +444,6 @@ int xt_dist_grads_finish(xt_dist *d) {
                 bucket &b = d->buckets[d->next_launch];
                 std::vector<at::Tensor> v{b.flat};
                 b.work = d->pg->allreduce(v);
-                b.launched = true;
             }
             for (bucket &b : d->buckets) b.work->wait(d->timeout);
         } catch (const c10::Error &e) {
@@ -471,7 +468,6 @@ int xt_dist_grads_finish(xt_dist *d) {
             }
             b.flat.zero_();
             b.ready = 0;
-            b.launched = false;
             b.work.reset();
         }
         d->next_launch = 0;
