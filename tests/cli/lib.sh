@@ -5,6 +5,8 @@
 #                                 differing names and exits 1
 #   close_ckpt TOL A B            the same tensors agree to TOL times each tensor's largest
 #                                 magnitude; prints the worst relative difference
+#   drop RUN…                     deletes the checkpoints of runs a test is done with, so a
+#                                 test holds a few at a time on disk, not all it made
 fail=0
 check() { if eval "$1"; then :; else echo "FAIL: $2" >&2; fail=1; fi; }
 
@@ -40,3 +42,4 @@ PY
 }
 same() { compare_ckpt exact "$1" "$2"; }
 close_ckpt() { compare_ckpt "$@"; }
+drop() { local d; for d; do rm -f -- "$d"/*.safetensors; done; }

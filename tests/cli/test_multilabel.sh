@@ -177,11 +177,13 @@ check '[ "$(head -1 "$T/pred0.csv")" = "path,label,Consolidation,Effusion,Infilt
 check '[ $rc -eq 1 ]' "predict --thresholds with a non-JSON file should fail"
 "$B" table "$T/runs/ml" >"$T/table.out" 2>&1; rc=$?
 check '[ $rc -eq 0 ] && grep -q "AUROC Consolidation" "$T/table.out" && grep -q "AUROC Infiltration" "$T/table.out"' "table: $(cat "$T/table.out")"
+drop "$T/runs/ml"
 
 # the weighted sampler has a multi-label meaning; ce and class_weights are refused with a reason
 "$B" train --config "$T/ml.json" --set data.sampler=weighted --set train.epochs=1 --set train.max_steps_per_epoch=2 \
   --set output.name=weighted >"$T/weighted.out" 2>&1; rc=$?
 check '[ $rc -eq 0 ] && grep -q "weighted by the rarest positive finding" "$T/runs/weighted/train.log"' "weighted sampler: $(tail -2 "$T/weighted.out")"
+drop "$T/runs/weighted"
 "$B" train --config "$T/ml.json" --set loss.type=ce --set loss.pos_weight=null --set output.name=ce >"$T/ce.out" 2>&1; rc=$?
 check '[ $rc -eq 1 ] && grep -q "\"ce\" is single-label" "$T/ce.out"' "ce on multi-label: $(cat "$T/ce.out")"
 "$B" train --config "$T/ml.json" --set loss.pos_weight=null --set loss.class_weights=inverse_frequency --set output.name=cw \
@@ -190,6 +192,7 @@ check '[ $rc -eq 1 ] && grep -q "use loss.pos_weight" "$T/cw.out"' "class_weight
 "$B" train --config "$T/ml.json" --set loss.type=focal --set loss.pos_weight=null --set 'loss.alpha=[0.25,0.25,0.25]' \
   --set train.epochs=1 --set train.max_steps_per_epoch=2 --set output.name=focal >"$T/focal.out" 2>&1; rc=$?
 check '[ $rc -eq 0 ]' "multi-label focal: $(tail -2 "$T/focal.out")"
+drop "$T/runs/focal"
 "$B" prepare synthetic -o "$T/single" --n 60 --size 32 >/dev/null 2>&1
 "$B" train --config "$T/ml.json" --set data.path="$T/single" --set output.name=single >"$T/single.out" 2>&1; rc=$?
 check '[ $rc -eq 1 ] && grep -q "\"bce\" trains independent findings" "$T/single.out"' "bce on single-label: $(cat "$T/single.out")"

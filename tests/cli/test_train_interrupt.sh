@@ -41,6 +41,7 @@ for at in "epoch 2 step 2 " "epoch 3 step 1 "; do
   rc=$?; check '[ $rc -eq 0 ]' "$name: resume failed: $(tail -3 "$T/$name.res.err")"
   check 'same "$T/runs/full/last.safetensors" "$T/runs/$name/last.safetensors"' "$name: resumed weights differ"
   check '[ $(wc -l <"$T/runs/$name/metrics.jsonl") -eq 3 ]' "$name: metrics.jsonl should have 3 lines"
+  drop "$T/runs/$name"
 done
 
 # SIGINT mid-epoch: a consistent mid-epoch checkpoint, exit 130, exact resume.
@@ -51,6 +52,7 @@ check 'grep -q "resume" "$T/int.err"' "no resume hint after SIGINT"
 "$B" train --resume "$T/runs/int" >"$T/int.res.out" 2>"$T/int.res.err"
 rc=$?; check '[ $rc -eq 0 ]' "resume after SIGINT failed: $(tail -3 "$T/int.res.err")"
 check 'same "$T/runs/full/last.safetensors" "$T/runs/int/last.safetensors"' "SIGINT + resume differs"
+drop "$T/runs/int"
 
 # Two signals in a row: the run exits without a new checkpoint, the previous one intact.
 start_until twice "epoch 2 step 2 "; rc=$?; check '[ $rc -eq 0 ]' "twice run never reached epoch 2"

@@ -41,6 +41,7 @@ rc=$?; check '[ $rc -eq 0 ]' "resume failed: $(tail -3 "$T/res.err")"
 check 'same "$T/runs/full/last.safetensors" "$T/runs/part/last.safetensors"' "1+1 epochs differ from 2 epochs"
 check '[ $(wc -l <"$T/runs/part/metrics.jsonl") -eq 2 ]' "resumed metrics.jsonl should have 2 lines"
 check 'cmp -s <(cut -d, -f1-6 "$T/runs/full/metrics.csv") <(cut -d, -f1-6 "$T/runs/part/metrics.csv")' "resumed metrics differ"
+drop "$T/runs/part"
 
 # 3. SIGTERM mid-epoch, then --resume.
 "$B" train --config "$T/tiny.json" --set output.name=sig >"$T/sig.out" 2>"$T/sig.err" &

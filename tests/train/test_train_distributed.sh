@@ -70,6 +70,7 @@ ranks 2 plain --config "$T/cfg.json" --set output.name=plain --set train.distrib
 check '[ "$(cat "$T/plain.rc0") $(cat "$T/plain.rc1")" = "0 0" ]' "2 ranks without overlap: $(tail -2 "$T/plain.err0")"
 close_ckpt 1e-3 "$T/runs/one/last.safetensors" "$T/runs/plain/last.safetensors" >"$T/close2" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "2 × 8 (plain) differs from 1 × 16: $(cat "$T/close2")"
+drop "$T/runs/two" "$T/runs/plain"
 
 # 2. Resume at another world size, both ways.
 ranks 2 r21 --config "$T/cfg.json" --set output.name=r21 --set train.epochs=1
@@ -77,12 +78,14 @@ ranks 2 r21 --config "$T/cfg.json" --set output.name=r21 --set train.epochs=1
 rc=$?; check '[ $rc -eq 0 ]' "resume of a 2-rank run by 1 process: exit $rc: $(tail -2 "$T/r21b.err")"
 close_ckpt 1e-3 "$T/runs/one/last.safetensors" "$T/runs/r21/last.safetensors" >"$T/close3" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "2 ranks + 1 process differ: $(cat "$T/close3")"
+drop "$T/runs/r21"
 "$B" train --config "$T/cfg.json" --set output.name=r12 --set train.epochs=1 >/dev/null 2>&1
 ranks 2 r12b --resume "$T/runs/r12" --set train.epochs=2
 check '[ "$(cat "$T/r12b.rc0") $(cat "$T/r12b.rc1")" = "0 0" ]' "resume by 2 ranks: $(tail -n 2 "$T/r12b.err0" "$T/r12b.err1")"
 close_ckpt 1e-3 "$T/runs/one/last.safetensors" "$T/runs/r12/last.safetensors" >"$T/close4" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "1 process + 2 ranks differ: $(cat "$T/close4")"
 check '[ $(wc -l <"$T/runs/r12/metrics.jsonl") -eq 2 ]' "resumed 2-rank run: metrics.jsonl should hold 2 epochs"
+drop "$T/runs/one" "$T/runs/r12"
 
 # start2 NAME: 2 ranks of a 3-epoch run in the background (pids in pid0, pid1); returns once
 # rank 0 is into epoch 2, so the epoch-1 checkpoint exists
@@ -105,6 +108,7 @@ check '[ $rc0 -ne 0 ] || grep -q "stopped" "$T/term.err0"' "rank 0 did not stop:
 check 'grep -q "stopped at epoch 2" "$T/runs/term/train.log"' "no mid-epoch stop in the log: $(tail -3 "$T/runs/term/train.log")"
 "$B" train --resume "$T/runs/term" >"$T/term2.out" 2>"$T/term2.err"
 rc=$?; check '[ $rc -eq 0 ]' "resume after SIGTERM: exit $rc: $(tail -2 "$T/term2.err")"
+drop "$T/runs/term"
 
 # 4. SIGKILL of rank 1 in epoch 2: rank 0 fails within the timeout naming rank 1; the epoch-1
 #    checkpoint is whole.
@@ -120,6 +124,7 @@ check '[ $dt -le 30 ]' "rank 0 took $dt s to notice (timeout 20 s)"
 check 'grep -q "rank 1 (pid $kpid1) exited" "$T/kill.err0"' "the message does not name rank 1: $(tail -1 "$T/kill.err0")"
 "$B" info "$T/runs/kill/last.safetensors" >"$T/kill.info" 2>&1
 check '[ $? -eq 0 ] && grep -q "model.fc.weight" "$T/kill.info"' "the last checkpoint is not whole"
+drop "$T/runs/kill"
 
 # 5. Launch refusals.
 RANK=0 "$B" train --config "$T/cfg.json" --set output.name=bad >/dev/null 2>"$T/bad1.err"
