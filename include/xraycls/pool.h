@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "xraycls/error.h"
+#include "xraycls/sysinfo.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,8 +25,7 @@ extern "C" {
 typedef struct xc_pool xc_pool;
 typedef void (*xc_pool_fn)(void *ctx, int64_t i, int worker);
 
-/* The number of online CPUs (at least 1). */
-int xc_cpu_count(void);
+/* xc_cpu_count(): the CPUs this process may use (xraycls/sysinfo.h). */
 
 /* Starts `threads` workers (<= 0: xc_cpu_count(); at most 256). Runs with fewer when the
  * system refuses some; NULL with a message when it refuses all or memory runs out.

@@ -89,6 +89,20 @@ size_t xt_arena_count(const xt_arena *a);
 /* Makes `a` this thread's current arena (NULL: none) and returns the previous one, to be given
  * back to xt_arena_push when done: `xt_arena *prev = xt_arena_push(a); … xt_arena_push(prev);` */
 xt_arena *xt_arena_push(xt_arena *a);
+/* This thread's current arena (NULL: none). */
+xt_arena *xt_arena_current(void);
+
+/* Nested scopes inside one arena, to free intermediates before the step's clear (inference:
+ * memory then follows the largest live set instead of the sum of every activation):
+ *   size_t mark = xt_arena_mark(a);  … ops …  xt_arena_release(a, mark, &y, 1);
+ * xt_arena_mark is the number of tensors the arena owns now. xt_arena_release deletes every
+ * handle the arena received after `mark` except the n handles of keep, which stay valid and
+ * owned by the arena (keep entries that are NULL, from before the mark or from another arena
+ * are ignored). Handles deleted become invalid; the memory of a tensor goes once no handle
+ * and no autograd graph refers to it, so with gradients recorded a release frees only the
+ * handles. A mark larger than the count releases nothing. */
+size_t xt_arena_mark(const xt_arena *a);
+void xt_arena_release(xt_arena *a, size_t mark, xt_tensor *const *keep, int n);
 
 /* A new handle to the same tensor, owned by the caller regardless of any arena. */
 xt_tensor *xt_keep(const xt_tensor *t);
@@ -276,6 +290,8 @@ int xt_grad_of(const xt_tensor *y, const xt_tensor *x, xt_tensor **out);
 int xt_zero_grad(xt_tensor *t);
 /* Enables or disables gradient recording on this thread; returns the previous setting. */
 int xt_grad_enabled_set(int enabled);
+/* 1 when gradients are recorded on this thread, else 0. */
+int xt_grad_enabled(void);
 
 /* ---- randomness -------------------------------------------------------------------------- */
 

@@ -26,11 +26,6 @@ typedef struct {
     int index;
 } worker_arg;
 
-int xc_cpu_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 static void *worker(void *arg) {
     worker_arg *a = arg;
     xc_pool *p = a->p;

@@ -35,13 +35,16 @@ static xt_tensor *bn_relu_conv(xc_model *m, const xt_tensor *x, const nn_bn *bn,
 xt_tensor *nn_dense_layer_forward(xc_model *m, const nn_dense_layer *l, xt_tensor *const *feats,
                                   int n) {
     // feats[i]: (N, C_i, H, W) float32 → concatenated (N, ΣC_i, H, W)
+    /* Inference: the concatenation and the bottleneck are freed once the output exists. */
+    nn_live live;
+    nn_live_begin(&live);
     const xt_tensor *x = n == 1 ? feats[0] : xt_cat(feats, n, 1);
     if (!x) return NULL;
     xt_tensor *y = bn_relu_conv(m, x, &l->norm1, l->conv1, 0);
     // y: (N, bn_size × growth, H, W)
     if (y) y = bn_relu_conv(m, y, &l->norm2, l->conv2, 1);
     // y: (N, growth, H, W)
-    return y;
+    return nn_live_keep1(&live, y);
 }
 
 int nn_transition_add(xc_model *m, const char *prefix, int64_t in_features, int64_t out_features,
@@ -53,8 +56,10 @@ int nn_transition_add(xc_model *m, const char *prefix, int64_t in_features, int6
 
 xt_tensor *nn_transition_forward(xc_model *m, const nn_transition *t, const xt_tensor *x) {
     // x: (N, in, H, W) → (N, out, H / 2, W / 2)
+    nn_live live;
+    nn_live_begin(&live);
     xt_tensor *y = bn_relu_conv(m, x, &t->norm, t->conv, 0);
-    return y ? xt_avg_pool2d(y, 2, 2, 0) : NULL;
+    return y ? nn_live_keep1(&live, xt_avg_pool2d(y, 2, 2, 0)) : NULL;
 }
 
 int nn_densenet_build(xc_model *m, int depth, int num_classes) {
@@ -103,11 +108,15 @@ int nn_densenet_build(xc_model *m, int depth, int num_classes) {
 xt_tensor *nn_densenet_forward(xc_model *m, const xt_tensor *x) {
     // x: (N, 3, H, W) float32
     const nn_densenet *d = &m->densenet;
+    /* Inference: a rolling scope, each stage (stem, dense block with its transition) keeps its
+     * output and frees the rest, the previous stage's output included. */
+    nn_live live;
+    nn_live_begin(&live);
     xt_tensor *y = xt_conv2d(x, nn_t(m, d->conv0), NULL, 2, 3, 1, 1);
     if (y) y = nn_bn_forward(m, &d->norm0, y);
     if (y) y = xt_relu_(y);
     if (y) y = nn_tap(m, 0, y);
-    if (y) y = xt_max_pool2d(y, 3, 2, 1);
+    if (y) y = nn_live_keep1(&live, xt_max_pool2d(y, 3, 2, 1));
     if (y) y = nn_tap(m, 1, y);
     xt_tensor *feats[64];
     int k = 0;
@@ -122,6 +131,7 @@ xt_tensor *nn_densenet_forward(xc_model *m, const xt_tensor *x) {
         // y: (N, features after block b, H', W')
         if (y) y = nn_tap(m, 2 + 2 * b, y);
         if (y && b < 3) y = nn_transition_forward(m, &d->trans[b], y);
+        if (y) y = nn_live_keep1(&live, y); /* feats[] are released here */
         if (y && b < 3) y = nn_tap(m, 3 + 2 * b, y);
     }
     if (y) y = nn_bn_forward(m, &d->norm5, y);

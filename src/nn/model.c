@@ -185,6 +185,18 @@ xt_tensor *nn_scope_end(nn_scope *sc, xt_tensor *y) {
     return kept;
 }
 
+void nn_live_begin(nn_live *l) {
+    l->arena = xt_grad_enabled() ? NULL : xt_arena_current();
+    l->mark = xt_arena_mark(l->arena);
+}
+
+xt_tensor *nn_live_keep(const nn_live *l, xt_tensor *const *keep, int n) {
+    /* A NULL keep[0] is a failure on the way: the message is set, the arena's step clear frees
+     * the rest. Gradients switched on since the mark (a tap) keep everything. */
+    if (l->arena && keep[0] && !xt_grad_enabled()) xt_arena_release(l->arena, l->mark, keep, n);
+    return keep[0];
+}
+
 /* ---- building and freeing ---------------------------------------------------------------- */
 
 void xc_model_free(xc_model *m) {

@@ -118,6 +118,20 @@ typedef struct {
 void nn_scope_begin(nn_scope *sc);
 xt_tensor *nn_scope_end(nn_scope *sc, xt_tensor *y);
 
+/* Inference keeps only the live set: with gradients off, nn_live_keep(&l, keep, n) releases
+ * every tensor the ops put into the current arena since nn_live_begin except the n kept ones
+ * (xt_arena_release), and may be called again with the same mark (a rolling scope: each stage
+ * of a network keeps its output and frees the previous one). With gradients on (training, or
+ * once a Grad-CAM tap has switched them on) it does nothing: autograd holds what it needs and
+ * training runs exactly as without it. Returns keep[0]. */
+typedef struct {
+    xt_arena *arena; /* NULL: nothing is released */
+    size_t mark;
+} nn_live;
+void nn_live_begin(nn_live *l);
+xt_tensor *nn_live_keep(const nn_live *l, xt_tensor *const *keep, int n);
+static inline xt_tensor *nn_live_keep1(const nn_live *l, xt_tensor *y) { return nn_live_keep(l, &y, 1); }
+
 /* The tensor of entry i (no checks). */
 static inline xt_tensor *nn_t(const xc_model *m, int i) { return m->entries[i].tensor; }
 

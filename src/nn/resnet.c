@@ -35,25 +35,31 @@ int nn_res_block_add(xc_model *m, const char *prefix, int bottleneck, int64_t in
     return 0;
 }
 
-/* conv → BN (→ ReLU in place) */
+/* conv → BN (→ ReLU in place); in inference only the result stays in the arena. */
 static xt_tensor *conv_bn(xc_model *m, const xt_tensor *x, int conv, const nn_bn *bn, int stride,
                           int padding, int relu) {
+    nn_live l;
+    nn_live_begin(&l);
     xt_tensor *y = xt_conv2d(x, nn_t(m, conv), NULL, stride, padding, 1, 1);
     if (y) y = nn_bn_forward(m, bn, y);
     if (y && relu) y = xt_relu_(y);
-    return y;
+    return nn_live_keep1(&l, y);
 }
 
 xt_tensor *nn_res_block_forward(xc_model *m, const nn_res_block *b, const xt_tensor *x) {
     // x: (N, inplanes, H, W) float32
+    /* Inference: each conv's output is freed once the next has consumed it, so the block
+     * holds x and at most two of its feature maps at a time. */
+    nn_live l;
+    nn_live_begin(&l);
     xt_tensor *out;
     if (b->bottleneck) {
         out = conv_bn(m, x, b->conv1, &b->bn1, 1, 0, 1);
-        if (out) out = conv_bn(m, out, b->conv2, &b->bn2, b->stride, 1, 1);
-        if (out) out = conv_bn(m, out, b->conv3, &b->bn3, 1, 0, 0);
+        if (out) out = nn_live_keep1(&l, conv_bn(m, out, b->conv2, &b->bn2, b->stride, 1, 1));
+        if (out) out = nn_live_keep1(&l, conv_bn(m, out, b->conv3, &b->bn3, 1, 0, 0));
     } else {
         out = conv_bn(m, x, b->conv1, &b->bn1, b->stride, 1, 1);
-        if (out) out = conv_bn(m, out, b->conv2, &b->bn2, 1, 1, 0);
+        if (out) out = nn_live_keep1(&l, conv_bn(m, out, b->conv2, &b->bn2, 1, 1, 0));
     }
     if (!out) return NULL;
     const xt_tensor *identity = x;
@@ -61,9 +67,15 @@ xt_tensor *nn_res_block_forward(xc_model *m, const nn_res_block *b, const xt_ten
         identity = conv_bn(m, x, b->down_conv, &b->down_bn, b->stride, 0, 0);
         if (!identity) return NULL;
     }
-    out = xt_add(out, identity);
+    if (l.arena) {
+        /* No gradients: add into out (the same sums as xt_add, no new map). */
+        if (xt_add_(out, identity, 1.0) < 0) return NULL;
+    } else {
+        out = xt_add(out, identity);
+    }
+    if (out) out = xt_relu_(out);
     // out: (N, planes × expansion, H / stride, W / stride)
-    return out ? xt_relu_(out) : NULL;
+    return out ? nn_live_keep1(&l, out) : NULL;
 }
 
 int nn_resnet_build(xc_model *m, int depth, int num_classes) {
@@ -106,12 +118,15 @@ int nn_resnet_build(xc_model *m, int depth, int num_classes) {
 xt_tensor *nn_resnet_forward(xc_model *m, const xt_tensor *x) {
     // x: (N, 3, H, W) float32
     const nn_resnet *r = &m->resnet;
+    /* Inference: a rolling scope, each stage keeps its output and frees its input's. */
+    nn_live l;
+    nn_live_begin(&l);
     xt_tensor *y = conv_bn(m, x, r->conv1, &r->bn1, 2, 3, 1);
     if (y) y = nn_tap(m, 0, y);
-    if (y) y = xt_max_pool2d(y, 3, 2, 1);
+    if (y) y = nn_live_keep1(&l, xt_max_pool2d(y, 3, 2, 1));
     if (y) y = nn_tap(m, 1, y);
     for (int i = 0; y && i < r->nblocks; i++) {
-        y = nn_res_block_forward(m, &r->blocks[i], y);
+        y = nn_live_keep1(&l, nn_res_block_forward(m, &r->blocks[i], y));
         if (y) y = nn_tap(m, 2 + i, y);
     }
     // y: (N, 512 × expansion, H / 32, W / 32)

@@ -288,6 +288,23 @@ xt_arena *xt_arena_push(xt_arena *a) {
     return prev;
 }
 
+xt_arena *xt_arena_current(void) { return g_current_arena; }
+
+size_t xt_arena_mark(const xt_arena *a) { return a ? a->items.size() : 0; }
+
+void xt_arena_release(xt_arena *a, size_t mark, xt_tensor *const *keep, int n) {
+    if (!a || mark >= a->items.size()) return;
+    size_t w = mark;
+    for (size_t i = mark; i < a->items.size(); i++) {
+        xt_tensor *h = a->items[i];
+        bool kept = false;
+        for (int k = 0; k < n && !kept; k++) kept = keep && keep[k] == h;
+        if (kept) a->items[w++] = h;
+        else delete h;
+    }
+    a->items.resize(w);
+}
+
 xt_tensor *xt_keep(const xt_tensor *t) {
     return guard<xt_tensor *>(__func__, nullptr, [&] { return wrap_owned(arg(t, "t")); });
 }
@@ -520,6 +537,8 @@ int xt_grad_enabled_set(int enabled) {
     at::GradMode::set_enabled(enabled != 0);
     return prev;
 }
+
+int xt_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 
 /* ---- randomness -------------------------------------------------------------------------- */
 

@@ -22,8 +22,9 @@ tiny=(--arch resnet18 --batch 2 --size 32 --steps 1 --warmup 0 --device cpu --th
 
 run 0 bench "${tiny[@]}"
 has "$TMP/out" "xraycls bench: resnet18, batch 2, 32x32 px, cpu (1 thread)"
-grep -qE '^train +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no train row"
-grep -qE '^infer +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no infer row"
+grep -qE '^train +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no train row"
+grep -qE '^infer +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no infer row"
+has "$TMP/out" "peak RSS MB"
 
 run 0 bench "${tiny[@]}" --mode infer --json --arch densenet121
 /usr/bin/env python3 - "$TMP/out" <<'PY' || fail "bad JSON from bench --json"
@@ -31,6 +32,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["arch"] == "densenet121" and d["batch"] == 2 and d["size"] == 32, d
 assert "train" not in d and d["infer"]["images_per_s"] > 0, d
+assert 10 < d["infer"]["peak_rss_mb"] < 100000, d
 PY
 
 run 0 bench "${tiny[@]}" --mode train --channels-last

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "xraycls/nn.h"
 #include "xraycls/shim.h"
+#include "xraycls/sysinfo.h"
 
 static const char usage[] =
     "usage: xraycls bench --arch ARCH [--batch N] [--size PX] [--device cpu|cuda|auto]\n"
@@ -22,7 +23,8 @@ static const char usage[] =
     "                     [--classes C] [--channels-last] [--json]\n"
     "\n"
     "Measures images/s of a training step (forward, cross-entropy, backward, Adam step) and of\n"
-    "inference (eval mode, no gradients) on random input.\n"
+    "inference (eval mode, no gradients) on random input, and the peak resident memory of each\n"
+    "mode (VmHWM, reset at the start of the mode).\n"
     "\n"
     "  --arch ARCH      resnet18|34|50|101|152, densenet121|161|169|201 (required)\n"
     "  --batch N        images per step (8)\n"
@@ -46,6 +48,7 @@ typedef struct {
 typedef struct {
     int ran;
     double median_ms, mean_ms, images_s;
+    int64_t peak_rss; /* bytes, over the mode's steps (VmHWM after a reset); -1 unknown */
 } bench_result;
 
 static double now_s(void) {
@@ -77,6 +80,7 @@ static void summarise(const double *ms, long steps, long batch, bench_result *r)
     r->mean_ms = sum / (double)steps;
     r->images_s = 1000.0 * (double)batch / r->median_ms;
     r->ran = 1;
+    r->peak_rss = xc_peak_rss();
     free(sorted);
 }
 
@@ -104,6 +108,8 @@ static int bench_train(xc_model *m, const bench_opts *o, const xt_tensor *x, con
         if (i >= o->warmup) ms[i - o->warmup] = 1000.0 * (now_s() - t0);
     }
     if (rc == 0) summarise(ms, o->steps, o->batch, r);
+    /* Gradients go with the optimizer: inference after this measures its own memory. */
+    for (int p = 0; p < np; p++) xt_zero_grad(params[p]);
     free(ms);
     xt_adam_free(adam);
     return rc;
@@ -138,8 +144,10 @@ static void print_json(const bench_opts *o, const char *dev, int threads, const 
     const char *names[2] = {"train", "infer"};
     for (int i = 0; i < 2; i++)
         if (rs[i]->ran)
-            printf(", \"%s\": {\"median_ms\": %.3f, \"mean_ms\": %.3f, \"images_per_s\": %.3f}",
-                   names[i], rs[i]->median_ms, rs[i]->mean_ms, rs[i]->images_s);
+            printf(", \"%s\": {\"median_ms\": %.3f, \"mean_ms\": %.3f, \"images_per_s\": %.3f, "
+                   "\"peak_rss_mb\": %.1f}",
+                   names[i], rs[i]->median_ms, rs[i]->mean_ms, rs[i]->images_s,
+                   rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0);
     printf("}\n");
 }
 
@@ -149,13 +157,13 @@ static void print_table(const bench_opts *o, const char *dev, int threads, const
     if (!strncmp(dev, "cpu", 3)) printf(" (%d thread%s)", threads, threads == 1 ? "" : "s");
     printf(", %ld steps after %ld warm-up, libtorch %s%s\n\n", o->steps, o->warmup,
            xt_torch_version(), o->channels_last ? ", channels_last" : "");
-    printf("%-6s %12s %12s %12s\n", "mode", "median ms", "mean ms", "images/s");
+    printf("%-6s %12s %12s %12s %14s\n", "mode", "median ms", "mean ms", "images/s", "peak RSS MB");
     const bench_result *rs[2] = {tr, inf};
     const char *names[2] = {"train", "infer"};
     for (int i = 0; i < 2; i++)
         if (rs[i]->ran)
-            printf("%-6s %12.1f %12.1f %12.2f\n", names[i], rs[i]->median_ms, rs[i]->mean_ms,
-                   rs[i]->images_s);
+            printf("%-6s %12.1f %12.1f %12.2f %14.1f\n", names[i], rs[i]->median_ms, rs[i]->mean_ms,
+                   rs[i]->images_s, rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -224,7 +232,11 @@ int cmd_bench(int argc, char **argv) {
     int rc = x && y && arena ? 0 : -1;
     if (rc == 0) {
         xt_arena *prev = xt_arena_push(arena);
+        /* Each mode's peak RSS is measured from a reset at its start (the training mode's
+         * gradients and optimizer state are gone by then, but pages malloc kept may count). */
+        xc_peak_rss_reset();
         if (do_train) rc = bench_train(m, &o, x, y, arena, &tr);
+        xc_peak_rss_reset();
         if (rc == 0 && do_infer) rc = bench_infer(m, &o, x, arena, &inf);
         xt_arena_push(prev);
     }
