@@ -1,0 +1,79 @@
+/* test_sysinfo.c — the CPU quota read from cgroup files (v2 cpu.max, v1 cfs quota/period,
+ * the tightest along the path, "max" and -1 as no quota) on file trees made here, the CPU count
+ * against the affinity mask, and the peak RSS: it grows by a touched allocation and a reset
+ * brings it back down. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "xraycls/fs.h"
+#include "xraycls/sysinfo.h"
+
+static char root[1024];
+
+static void put(const char *rel, const char *text) {
+    char path[4096], dir[4096];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    CHECK(xc_mkdir_p(dir) == 0);
+    CHECK(xc_write_file_atomic(path, text, strlen(text)) == 0);
+}
+
+int main(void) {
+    const char *tmp = getenv("XRAYCLS_TMP");
+    snprintf(root, sizeof root, "%s/cg", tmp ? tmp : "/tmp");
+
+    /* v2: 1.5 CPUs at the process's cgroup, 4 above it → 2 (rounded up) */
+    put("v2/cpu.max", "max 100000\n");
+    put("v2/a/cpu.max", "400000 100000\n");
+    put("v2/a/b/cpu.max", "150000 100000\n");
+    char r2[4096];
+    snprintf(r2, sizeof r2, "%s/v2", root);
+    CHECK(xc_cgroup_cpu_limit("0::/a/b\n", r2) == 2);
+    CHECK(xc_cgroup_cpu_limit("0::/a\n", r2) == 4);
+    CHECK(xc_cgroup_cpu_limit("0::/\n", r2) == 0);       /* "max": none */
+    CHECK(xc_cgroup_cpu_limit("0::/missing\n", r2) == 0); /* nothing readable up to a "max" root */
+    /* a parent tighter than the child wins */
+    put("v2/p/cpu.max", "100000 100000\n");
+    put("v2/p/c/cpu.max", "800000 100000\n");
+    CHECK(xc_cgroup_cpu_limit("0::/p/c", r2) == 1);
+
+    /* v1: a "cpu,cpuacct" hierarchy, quota 250000 per 100000 → 3; -1 → none */
+    put("v1/cpu,cpuacct/job/cpu.cfs_quota_us", "250000\n");
+    put("v1/cpu,cpuacct/job/cpu.cfs_period_us", "100000\n");
+    put("v1/cpu,cpuacct/free/cpu.cfs_quota_us", "-1\n");
+    put("v1/cpu,cpuacct/free/cpu.cfs_period_us", "100000\n");
+    char r1[4096];
+    snprintf(r1, sizeof r1, "%s/v1", root);
+    CHECK(xc_cgroup_cpu_limit("4:memory:/x\n3:cpu,cpuacct:/job\n0::/\n", r1) == 3);
+    CHECK(xc_cgroup_cpu_limit("3:cpu,cpuacct:/free\n", r1) == 0);
+    CHECK(xc_cgroup_cpu_limit("3:cpuacct,cpuset:/job\n", r1) == 0); /* no cpu controller */
+    CHECK(xc_cgroup_cpu_limit("garbage", r1) == 0);
+    CHECK(xc_cgroup_cpu_limit("", r1) == 0);
+
+    /* affinity: never more than the mask */
+    cpu_set_t set;
+    CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
+    int n = xc_cpu_count();
+    CHECK(n >= 1 && n <= CPU_COUNT(&set));
+
+    /* peak RSS: +64 MB touched shows; a reset after freeing it drops the peak */
+    int64_t p0 = xc_peak_rss();
+    CHECK(p0 > 0);
+    size_t big = (size_t)64 << 20;
+    char *buf = malloc(big);
+    CHECK(buf != NULL);
+    if (buf) memset(buf, 1, big);
+    int64_t p1 = xc_peak_rss();
+    CHECK_MSG(p1 >= p0 + (int64_t)(big * 9 / 10), "%lld vs %lld", (long long)p1, (long long)p0);
+    free(buf);
+    CHECK(xc_peak_rss_reset() == 0);
+    int64_t p2 = xc_peak_rss();
+    CHECK_MSG(p2 < p1 - (int64_t)(big / 2), "%lld after reset vs %lld", (long long)p2, (long long)p1);
+    return check_done("core_test_sysinfo");
+}
