@@ -198,6 +198,9 @@ int xc_image_load_resized(const char *path, int size, int channels, uint8_t *out
  * under `path` on failure). PNG: 8-bit gray or RGB, not interlaced. JPEG: quality 1..100,
  * 4:2:0 chroma subsampling for RGB, baseline (progressive = 0) or progressive (1). */
 int xc_image_write_png(const char *path, const xc_image *img);
+/* The PNG bytes of an 8-bit gray or RGB image, in memory: *out is malloc'd (the caller frees),
+ * *len its size. 0, or -1 (invalid image, out of memory) with *out NULL. */
+int xc_image_encode_png(const xc_image *img, uint8_t **out, size_t *len);
 int xc_image_write_jpeg(const char *path, const xc_image *img, int quality, int progressive);
 
 #ifdef __cplusplus

@@ -10,6 +10,7 @@
 #ifndef XRAYCLS_PLOT_H
 #define XRAYCLS_PLOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "xraycls/error.h"
@@ -48,6 +49,11 @@ int xc_plot_lines(const char *path, const xc_plot_series *s, int ns, const xc_pl
  * be NULL. k in [1, 64]. */
 int xc_plot_confusion(const char *path, const int64_t *cm, int k, const char *const *names,
                       const char *title);
+
+/* The same picture as PNG bytes in memory (for TensorBoard's image summaries): *png malloc'd
+ * (the caller frees), *len its size, *width x *height its pixels. */
+int xc_plot_confusion_png(const int64_t *cm, int k, const char *const *names, const char *title,
+                          uint8_t **png, size_t *len, int *width, int *height);
 
 /* Training curves of a run folder: reads run_dir/metrics.jsonl (one object per epoch with
  * "epoch" and any of "train_acc", "val_acc", "train_loss", "val_loss"; null or absent values

@@ -197,26 +197,53 @@ int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int ch
     return 0;
 }
 
-int xc_image_write_png(const char *path, const xc_image *img) {
+/* libpng's output into a growing buffer. */
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+    int oom;
+} png_membuf;
+
+static void on_png_write(png_structp png, png_bytep data, size_t n) {
+    png_membuf *b = png_get_io_ptr(png);
+    if (b->oom) return;
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap - b->len < n) cap *= 2;
+        uint8_t *p = realloc(b->data, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+}
+
+static void on_png_flush(png_structp png) { (void)png; }
+
+int xc_image_encode_png(const xc_image *img, uint8_t **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
     if (!img || !img->pixels || img->width <= 0 || img->height <= 0 ||
         (img->channels != 1 && img->channels != 3))
-        return xc_errorf("cannot write '%s': not a valid 8-bit gray or RGB image", path);
-    xc_atomic a;
-    if (xc_atomic_open(&a, path) < 0) return -1;
+        return xc_errorf("cannot encode a PNG: not a valid 8-bit gray or RGB image");
     png_ctx ctx = {NULL, 0, 0, ""};
+    png_membuf b = {NULL, 0, 0, 0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
-        xc_atomic_abort(&a);
-        return xc_errorf("cannot write '%s': out of memory", path);
+        return xc_errorf("cannot encode a PNG: out of memory");
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        xc_atomic_abort(&a);
-        return xc_errorf("cannot write '%s': %s", path, ctx.msg);
+        free(b.data);
+        return xc_errorf("cannot encode a PNG: %s", ctx.msg);
     }
-    png_init_io(png, a.fp);
+    png_set_write_fn(png, &b, on_png_write, on_png_flush);
     png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
                  img->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -225,5 +252,26 @@ int xc_image_write_png(const char *path, const xc_image *img) {
     for (int y = 0; y < img->height; y++) png_write_row(png, img->pixels + (size_t)y * stride);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    return xc_atomic_commit(&a);
+    if (b.oom) {
+        free(b.data);
+        return xc_errorf("cannot encode a PNG: out of memory");
+    }
+    *out = b.data;
+    *len = b.len;
+    return 0;
+}
+
+int xc_image_write_png(const char *path, const xc_image *img) {
+    uint8_t *data;
+    size_t len;
+    if (xc_image_encode_png(img, &data, &len) < 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", xc_error());
+        /* "cannot encode a PNG: why" -> "cannot write 'path': why" */
+        const char *why = strstr(msg, ": ") ? strstr(msg, ": ") + 2 : msg;
+        return xc_errorf("cannot write '%s': %s", path, why);
+    }
+    int rc = xc_write_file_atomic(path, data, len);
+    free(data);
+    return rc;
 }

@@ -1,18 +1,17 @@
 /* plot.c — the charts of xraycls/plot.h: a tiny RGB rasteriser (rectangles, thick and dashed
  * lines, a 5×7 bitmap font drawn at integer scales, horizontal or rotated a quarter turn),
- * nice axis ticks, and a PNG encoder over libpng writing into memory, then atomically to disk.
+ * nice axis ticks; the PNG bytes come from xc_image_encode_png and are written atomically.
  * Self-contained: no plotting or font library. */
 #include "xraycls/plot.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xraycls/fs.h"
+#include "xraycls/image.h"
 #include "xraycls/json.h"
 
 /* ---- the font: printable ASCII 32..126, 7 rows of 5 pixels, bit 4 = leftmost column -------- */
@@ -212,74 +211,24 @@ static void text_centered(canvas *c, int cx, int y, const char *s, int scale, ui
 
 /* ---- PNG -------------------------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *data;
-    size_t len, cap;
-    int oom;
-} membuf;
-
-static void png_mem_write(png_structp png, png_bytep data, png_size_t len) {
-    membuf *b = png_get_io_ptr(png);
-    if (b->oom) return;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 65536;
-        while (cap < b->len + len) cap *= 2;
-        uint8_t *p = realloc(b->data, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
-static void png_mem_flush(png_structp png) { (void)png; }
-
-static void png_on_error(png_structp png, png_const_charp msg) {
-    char *dst = png_get_error_ptr(png);
-    snprintf(dst, 256, "%s", msg);
-    png_longjmp(png, 1);
-}
-
-static void png_on_warning(png_structp png, png_const_charp msg) {
-    (void)png;
-    (void)msg;
+/* The canvas as 8-bit RGB PNG bytes (xc_image_encode_png; *png malloc'd). */
+static int canvas_encode_png(const canvas *c, uint8_t **png, size_t *len) {
+    xc_image img;
+    memset(&img, 0, sizeof img);
+    img.width = c->w;
+    img.height = c->h;
+    img.channels = 3;
+    img.pixels = c->px;
+    return xc_image_encode_png(&img, png, len);
 }
 
 /* Encodes the canvas as an 8-bit RGB PNG and writes it atomically to path. */
 static int canvas_write_png(const canvas *c, const char *path) {
-    char err[256] = "";
-    membuf b = {0};
-    png_bytep *rows = malloc((size_t)c->h * sizeof *rows);
-    if (!rows) return xc_errorf("cannot write '%s': out of memory", path);
-    for (int y = 0; y < c->h; y++) rows[y] = c->px + (size_t)y * c->w * 3;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, png_on_error, png_on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        free(rows);
-        return xc_errorf("cannot write '%s': libpng could not start", path);
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        free(rows);
-        free(b.data);
-        return xc_errorf("cannot write '%s': libpng: %s", path, err);
-    }
-    png_set_write_fn(png, &b, png_mem_write, png_mem_flush);
-    png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_rows(png, info, rows);
-    png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(rows);
-    int rc;
-    if (b.oom) rc = xc_errorf("cannot write '%s': out of memory", path);
-    else rc = xc_write_file_atomic(path, b.data, b.len);
-    free(b.data);
+    uint8_t *png;
+    size_t len;
+    if (canvas_encode_png(c, &png, &len) < 0) return xc_errorf("cannot write '%s': %s", path, xc_error());
+    int rc = xc_write_file_atomic(path, png, len);
+    free(png);
     return rc;
 }
 
@@ -437,9 +386,10 @@ static uint32_t shade(double share) {
     return rgb;
 }
 
-int xc_plot_confusion(const char *path, const int64_t *cm, int k, const char *const *names,
-                      const char *title) {
-    if (k < 1 || k > 64) return xc_errorf("cannot plot '%s': %d classes (1..64 can be drawn)", path, k);
+/* Draws the confusion matrix picture into a new canvas *out (what: the subject of messages). */
+static int draw_confusion(canvas *out, const int64_t *cm, int k, const char *const *names,
+                          const char *title, const char *what) {
+    if (k < 1 || k > 64) return xc_errorf("cannot plot '%s': %d classes (1..64 can be drawn)", what, k);
     const int sc = 2, th = text_height(sc);
     int cell = 480 / k;
     if (cell > 140) cell = 140;
@@ -456,7 +406,7 @@ int xc_plot_confusion(const char *path, const int64_t *cm, int k, const char *co
     int width = left + grid + 32, height = top + grid + bottom_room;
     if (width < 200) width = 200;
     canvas c;
-    if (canvas_new(&c, width, height) < 0) return xc_errorf("cannot plot '%s': %s", path, xc_error());
+    if (canvas_new(&c, width, height) < 0) return xc_errorf("cannot plot '%s': %s", what, xc_error());
     if (title) text_centered(&c, width / 2, 20, title, 3, BLACK);
     char buf[64];
     /* Text inside a cell: scale 2 when it fits, else 1; percentages only when there is room. */
@@ -490,7 +440,27 @@ int xc_plot_confusion(const char *path, const int64_t *cm, int k, const char *co
     }
     text_up(&c, 16, top + grid / 2 - text_width("true", sc) / 2, "true", sc, BLACK);
     text_centered(&c, left + grid / 2, top + grid + 12 + name_w + 16, "predicted", sc, BLACK);
+    *out = c;
+    return 0;
+}
+
+int xc_plot_confusion(const char *path, const int64_t *cm, int k, const char *const *names,
+                      const char *title) {
+    canvas c;
+    if (draw_confusion(&c, cm, k, names, title, path) < 0) return -1;
     int rc = canvas_write_png(&c, path);
+    free(c.px);
+    return rc;
+}
+
+int xc_plot_confusion_png(const int64_t *cm, int k, const char *const *names, const char *title,
+                          uint8_t **png, size_t *len, int *width, int *height) {
+    *png = NULL;
+    *len = 0;
+    canvas c;
+    if (draw_confusion(&c, cm, k, names, title, "confusion matrix") < 0) return -1;
+    int rc = canvas_encode_png(&c, png, len);
+    if (rc == 0) *width = c.w, *height = c.h;
     free(c.px);
     return rc;
 }
