@@ -29,7 +29,11 @@
  *            "stop"|"skip", log_every 50 (steps between train.log lines), max_steps_per_epoch 0
  *            (0: whole epoch; a positive number cuts epochs short, for smoke tests),
  *            distributed {backend "auto"|"gloo"|"nccl", sync_bn false, overlap true,
- *            bucket_mb 25, timeout_s 300} (used only when launched as several processes)
+ *            bucket_mb 25, timeout_s 300} (used only when launched as several processes),
+ *            tensorboard "auto"|true|false ("auto": TensorBoard event files in the run's tb/
+ *            folder when this build has protobuf-c, else one log line says they are not
+ *            written; true: required, refused by a build without protobuf-c; false: none;
+ *            docs/TENSORBOARD.md)
  *   output   runs_dir "runs", name (the config file's stem)
  *
  * "imagenet" weights exist for every arch, "chexnet" for densenet121 only; the file each needs
@@ -101,6 +105,7 @@ typedef struct {
         xc_nonfinite on_nonfinite;
         int log_every;
         int max_steps_per_epoch;
+        xc_tristate tensorboard; /* AUTO ("auto"), ON (true), OFF (false) */
         /* Data-parallel training when launched as several processes (docs/DISTRIBUTED.md):
          * backend auto (NCCL on CUDA, else Gloo); sync_bn: batch norm over all ranks' batches;
          * overlap: all-reduce gradients in buckets of bucket_mb during the backward pass;

@@ -8,6 +8,9 @@
  *   runs/<name>/train.log          what happened, with times
  *   runs/<name>/last.safetensors   checkpoint after every epoch (and on a stop request)
  *   runs/<name>/best.safetensors   checkpoint of the best epoch by train.best_metric
+ *   runs/<name>/tb/                TensorBoard event files, one per start of the run
+ *                                  (train.tensorboard; docs/TENSORBOARD.md), flushed after
+ *                                  every epoch and on a stop
  * with exact resumption: a run continued from last.safetensors (xc_train_opts.resume) ends with
  * the same weights, bit for bit on the CPU, as a run that was never interrupted — the model,
  * Adam state, generator states, sampler (seed, epoch, position), schedule and the running sums

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "xraycls/tensorboard.h"
 
 struct command {
     const char *name;
@@ -95,6 +96,7 @@ static int run_torch_command(const char *name, int argc, char **argv) {
 /* Our version first, so that it shows even when the library cannot be loaded. */
 static int print_version(void) {
     printf("xraycls %s\n", XRAYCLS_VERSION);
+    printf("TensorBoard event files: %s\n", xc_tb_available() ? "yes" : "no (built without protobuf-c)");
     fflush(stdout);
     cli_torch_version_fn *fn = (cli_torch_version_fn *)torch_symbol(CLI_TORCH_VERSION);
     return fn ? fn() : XC_EXIT_FAIL;

@@ -16,7 +16,8 @@
 #include "xraycls/fs.h"
 #include "xraycls/json.h"
 
-typedef enum { K_NUM, K_INT, K_U64, K_STR, K_ENUM, K_BETAS, K_LIST, K_CLASS_WEIGHTS, K_BOOL } key_type;
+/* K_AUTOBOOL: true, false or "auto", into an xc_tristate (ON, OFF, AUTO). */
+typedef enum { K_NUM, K_INT, K_U64, K_STR, K_ENUM, K_BETAS, K_LIST, K_CLASS_WEIGHTS, K_BOOL, K_AUTOBOOL } key_type;
 
 typedef struct {
     const char *path;
@@ -77,6 +78,7 @@ static const key_def keys[] = {
     {"train.on_nonfinite", K_ENUM, OFF(train.on_nonfinite), 0, nonfinite_names, 0, 0, 0},
     {"train.log_every", K_INT, OFF(train.log_every), 0, NULL, 1, 1e9, 0},
     {"train.max_steps_per_epoch", K_INT, OFF(train.max_steps_per_epoch), 0, NULL, 0, INT_MAX, 0},
+    {"train.tensorboard", K_AUTOBOOL, OFF(train.tensorboard), 0, NULL, 0, 0, 0},
     {"train.distributed.backend", K_ENUM, OFF(train.distributed.backend), 0, backend_names, 0, 0, 0},
     {"train.distributed.sync_bn", K_BOOL, OFF(train.distributed.sync_bn), 0, NULL, 0, 0, 0},
     {"train.distributed.overlap", K_BOOL, OFF(train.distributed.overlap), 0, NULL, 0, 0, 0},
@@ -296,6 +298,21 @@ static int set_leaf(xc_config *c, const key_def *k, const cJSON *j, const char *
                              json_type_name(j));
         *(int *)(base + k->off) = cJSON_IsTrue(j) ? 1 : 0;
         return 0;
+    }
+    case K_AUTOBOOL: {
+        if (cJSON_IsBool(j)) {
+            *(int *)(base + k->off) = cJSON_IsTrue(j) ? XC_TRISTATE_ON : XC_TRISTATE_OFF;
+            return 0;
+        }
+        if (cJSON_IsString(j) && !strcmp(j->valuestring, "auto")) {
+            *(int *)(base + k->off) = XC_TRISTATE_AUTO;
+            return 0;
+        }
+        if (cJSON_IsString(j))
+            return xc_errorf("config '%s': %s: expected true, false or \"auto\", got '%s'", what,
+                             k->path, j->valuestring);
+        return xc_errorf("config '%s': %s: expected true, false or \"auto\", got %s", what,
+                         k->path, json_type_name(j));
     }
     case K_BETAS: {
         if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2)
@@ -525,6 +542,11 @@ char *xc_config_to_json(const xc_config *c) {
         case K_STR: v = cJSON_CreateString(base + k->off); break;
         case K_ENUM: v = cJSON_CreateString(k->names[*(const int *)(base + k->off)]); break;
         case K_BOOL: v = cJSON_CreateBool(*(const int *)(base + k->off)); break;
+        case K_AUTOBOOL: {
+            int t = *(const int *)(base + k->off);
+            v = t == XC_TRISTATE_AUTO ? cJSON_CreateString("auto") : cJSON_CreateBool(t == XC_TRISTATE_ON);
+            break;
+        }
         case K_BETAS: {
             double b[2] = {c->optim.beta1, c->optim.beta2};
             v = number_array(b, 2);

@@ -1,6 +1,6 @@
 /* train.c — the training loop of `xraycls train` (contract in xraycls/train.h): the epochs with
- * Adam's per-epoch schedule, the run folder's log and metrics files, checkpoints and exact
- * resumption, and xc_train_run itself.
+ * Adam's per-epoch schedule, the run folder's log and metrics files, its TensorBoard events
+ * (through xraycls/tensorboard.h), checkpoints and exact resumption, and xc_train_run itself.
  *
  * Not here: the setup — folder, model, weights, optimiser, loss (train_setup.c); one step and
  * one validation pass (train_step.c); the config (config.c); the checkpoint format
@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "xraycls/fs.h"
+#include "xraycls/image.h"
 #include "xraycls/plot.h"
 #include "xraycls/progress.h"
 
@@ -207,6 +208,7 @@ static int same_config(const xc_config *now, const char *stored_json, const char
     cmp.train.epochs = old.train.epochs;
     snprintf(cmp.train.device, sizeof cmp.train.device, "%s", old.train.device);
     cmp.train.log_every = old.train.log_every;
+    cmp.train.tensorboard = old.train.tensorboard;
     cmp.train.distributed.backend = old.train.distributed.backend;
     cmp.train.distributed.overlap = old.train.distributed.overlap;
     cmp.train.distributed.bucket_mb = old.train.distributed.bucket_mb;
@@ -225,16 +227,151 @@ static int same_config(const xc_config *now, const char *stored_json, const char
         size_t n = strcspn(pa, "\n");
         rc = xc_errorf("cannot resume: the config differs from the run's ('%s' holds another "
                        "value than %.*s); only train.epochs, train.device, train.log_every, "
-                       "train.distributed (but sync_bn) and output may change", path, (int)n, pa);
+                       "train.tensorboard, train.distributed (but sync_bn) and output may change", path, (int)n, pa);
     }
     free(a);
     free(b);
     return rc;
 }
 
+/* ---- TensorBoard (docs/TENSORBOARD.md) ------------------------------------------------------ */
+
+/* Event files are a view of the run, not the run: a failure to write one is logged, the file
+ * closed, and training goes on (train.log, metrics.jsonl and the checkpoints are what count). */
+static void tb_fail(run *r) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", xc_error());
+    xc_tb_close(r->tb);
+    r->tb = NULL;
+    r->tb_grid_pending = 0;
+    tr_log(r, "tensorboard: %s; no more events are written", msg);
+}
+
+static void tb_scalar(run *r, const char *tag, int64_t step, double v) {
+    /* A NaN is what metrics.jsonl writes as null: left out here as there. */
+    if (r->tb && isfinite(v) && xc_tb_add_scalar(r->tb, tag, step, v) < 0) tb_fail(r);
+}
+
+static void tb_flush(run *r) {
+    if (r->tb && xc_tb_flush(r->tb) < 0) tb_fail(r);
+}
+
+/* Opens this start's events file in <run>/tb/ (a resumed run adds one) and writes the resolved
+ * config as text. Rank 0 only. */
+static void tb_open(run *r, const xc_run_state *st) {
+    const xc_config *c = r->c;
+    if (r->rank != 0 || c->train.tensorboard == XC_TRISTATE_OFF) return;
+    if (!xc_tb_available()) {
+        tr_log(r, "tensorboard: not written (this build of xraycls has no protobuf-c; "
+                  "train.tensorboard false silences this line)");
+        return;
+    }
+    char *dir = xc_path_join(r->dir, "tb");
+    r->tb = dir ? xc_tb_open(dir) : NULL;
+    free(dir);
+    if (!r->tb) {
+        tr_log(r, "tensorboard: %s; no events are written", xc_error());
+        return;
+    }
+    tr_log(r, "tensorboard: events in '%s'", xc_tb_path(r->tb));
+    /* Markdown (TensorBoard's text plugin): the JSON as a fenced code block. */
+    size_t n = strlen(r->config_json);
+    char *md = malloc(n + 16);
+    if (!md) {
+        xc_errorf("out of memory");
+        tb_fail(r);
+        return;
+    }
+    snprintf(md, n + 16, "```json\n%s\n```", r->config_json);
+    if (xc_tb_add_text(r->tb, "config", st->epoch, md) < 0 || xc_tb_flush(r->tb) < 0) tb_fail(r);
+    free(md);
+    r->tb_grid_pending = r->tb != NULL;
+    r->tb_grid_step = st->global_step + 1;
+}
+
+/* The epoch's numbers under metrics.jsonl's names, at step = the epoch, and the validation
+ * confusion matrix; then everything pending is flushed. */
+static void tb_epoch(run *r, const xc_epoch_result *e, const val_out *v) {
+    if (!r->tb) return;
+    const struct {
+        const char *tag;
+        double v;
+    } sc[] = {{"train_loss", e->train_loss}, {"train_acc", e->train_acc}, {"val_loss", e->val_loss},
+              {"val_acc", e->val_acc},       {"val_balanced_acc", e->val_balanced_acc},
+              {"val_auroc", e->val_auroc},   {"lr", e->lr}};
+    for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) tb_scalar(r, sc[i].tag, e->epoch, sc[i].v);
+    if (r->tb && v->confusion && v->k >= 1 && v->k <= 64) {
+        const char *names[64];
+        for (int i = 0; i < v->k; i++) names[i] = xc_dataset_class(r->val, i);
+        char title[64];
+        snprintf(title, sizeof title, "validation, epoch %d", e->epoch);
+        uint8_t *png = NULL;
+        size_t len = 0;
+        int w = 0, h = 0;
+        if (xc_plot_confusion_png(v->confusion, v->k, names, title, &png, &len, &w, &h) < 0 ||
+            xc_tb_add_image(r->tb, "val/confusion_matrix", e->epoch, png, len, w, h, 3) < 0)
+            tb_fail(r);
+        free(png);
+    }
+    tb_flush(r);
+}
+
+void tr_tb_batch_grid(run *r, const xt_tensor *x) {
+    // x: (N, C, S, S) float (normalised) → an RGB grid of up to 8 × 8 images, 2 px apart
+    r->tb_grid_pending = 0;
+    if (!r->tb) return;
+    int64_t sh[4];
+    if (xt_ndim(x) != 4 || xt_shape(x, sh, 4) != 4) return;
+    int64_t n = sh[0] < 64 ? sh[0] : 64, ch = sh[1], side = sh[2];
+    if (n < 1 || (ch != 1 && ch != 3) || sh[3] != side) return;
+    xt_tensor *xf = xt_narrow(x, 0, 0, n);
+    if (xf && xt_dtype_of(xf) != XT_F32) xf = xt_to_dtype(xf, XT_F32);
+    size_t per = (size_t)(ch * side * side);
+    float *px = malloc((size_t)n * per * sizeof *px);
+    int cols = 1;
+    while ((int64_t)cols * cols < n) cols++;
+    int rows = (int)((n + cols - 1) / cols), pad = 2;
+    xc_image img;
+    memset(&img, 0, sizeof img);
+    img.width = pad + cols * (int)(side + pad);
+    img.height = pad + rows * (int)(side + pad);
+    img.channels = 3;
+    img.pixels = calloc((size_t)img.width * (size_t)img.height, 3); /* black between images */
+    uint8_t *png = NULL;
+    size_t len = 0;
+    int ok = xf && px && img.pixels && xt_to_host(xf, px, (size_t)n * per * sizeof *px) == 0;
+    if (ok) {
+        for (int64_t i = 0; i < n; i++) {
+            int x0 = pad + (int)(i % cols) * (int)(side + pad), y0 = pad + (int)(i / cols) * (int)(side + pad);
+            for (int c3 = 0; c3 < 3; c3++) {
+                int c = ch == 3 ? c3 : 0; /* a one-channel model: gray */
+                const float *src = px + (size_t)i * per + (size_t)c * (size_t)(side * side);
+                double mean = r->norm.mean[c], sd = r->norm.std[c];
+                for (int64_t y = 0; y < side; y++)
+                    for (int64_t xx = 0; xx < side; xx++) {
+                        double v = (src[y * side + xx] * sd + mean) * 255.0;
+                        v = v < 0 ? 0 : v > 255 ? 255 : v;
+                        img.pixels[((size_t)(y0 + y) * (size_t)img.width + (size_t)(x0 + xx)) * 3 + (size_t)c3] =
+                            (uint8_t)lround(v);
+                    }
+            }
+        }
+        ok = xc_image_encode_png(&img, &png, &len) == 0 &&
+             xc_tb_add_image(r->tb, "train/augmented_batch", r->tb_grid_step, png, len, img.width,
+                             img.height, 3) == 0;
+    } else if (!px || !img.pixels) {
+        xc_errorf("out of memory for the batch grid");
+    }
+    if (!ok) tb_fail(r);
+    free(png);
+    free(img.pixels);
+    free(px);
+}
+
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static void run_free(run *r) {
+    xc_tb_close(r->tb);
     xt_free(r->class_weight);
     xt_free(r->alpha);
     xc_sampler_free(r->sampler);
@@ -342,9 +479,15 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
                      st->epoch_seen ? st->epoch_loss_sum / (double)st->epoch_seen : NAN,
                      st->epoch_seen ? (double)st->epoch_correct / (double)st->epoch_seen : NAN, lr);
             xc_progress_update(bar, st->sampler_position, extra);
-            if (steps_in_epoch % c->train.log_every == 0)
+            if (steps_in_epoch % c->train.log_every == 0) {
                 tr_log(r, "epoch %d step %" PRId64 "  %s  %.1f img/s", epoch + 1, steps_in_epoch,
                         extra, el > 0 ? (double)st->epoch_seen / el : 0.0);
+                /* What the line says, at the global step: the epoch's running means so far. */
+                if (st->epoch_seen) {
+                    tb_scalar(r, "step/train_loss", st->global_step, st->epoch_loss_sum / (double)st->epoch_seen);
+                    tb_scalar(r, "step/train_acc", st->global_step, (double)st->epoch_correct / (double)st->epoch_seen);
+                }
+            }
             int any;
             if (tr_dist_stop(r, r->o->stop && *r->o->stop, &any) < 0) {
                 rc = xc_errorf("epoch %d step %" PRId64 ": %s", epoch + 1, steps_in_epoch, xc_error());
@@ -369,6 +512,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
             tr_log(r, "stopped at epoch %d, %" PRId64 " of %" PRId64 " samples: checkpoint '%s/last.safetensors'",
                     epoch + 1, st->sampler_position, limit, r->dir);
             res->outcome = XC_TRAIN_STOPPED;
+            tb_flush(r);
             break;
         }
 
@@ -410,9 +554,12 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
         r->hist[r->nhist++] = e;
         if ((e.improved && save(r, "best.safetensors", st) < 0) || save(r, "last.safetensors", st) < 0 ||
             write_metrics(r) < 0) {
+            free(v.confusion);
             rc = -1;
             break;
         }
+        tb_epoch(r, &e, &v);
+        free(v.confusion);
         char line[512];
         snprintf(line, sizeof line, "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f "
                  "bal %.4f auroc %.4f  lr %.3g  %.1fs  %.1f img/s%s", e.epoch, e.epochs, e.train_loss,
@@ -456,6 +603,10 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     xc_run_state st;
     memset(&st, 0, sizeof st);
     st.sampler_seed = c->train.seed;
+    if (c->train.tensorboard == XC_TRISTATE_ON && !xc_tb_available())
+        return xc_errorf("train.tensorboard is true, but this build of xraycls has no protobuf-c "
+                         "(install libprotobuf-c-dev and protobuf-c-compiler and configure again, "
+                         "or set train.tensorboard false)");
     int rc = -1;
     if (tr_dist_open(&r) < 0) goto done;
     /* Rank 0 decides about the run folder; every rank agrees before going on, so that a
@@ -516,8 +667,12 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
         free(cfgp);
     }
     if (tr_dist_agree(&r, made) < 0) goto done;
+    tb_open(&r, &st);
 
     rc = train_loop(&r, &st, res);
+    /* Whatever the outcome, the events so far are flushed and the file closed. */
+    if (r.tb && xc_tb_close(r.tb) < 0) tr_log(&r, "tensorboard: %s", xc_error());
+    r.tb = NULL;
     if (rc == 0 && res->outcome == XC_TRAIN_DONE && r.nhist > 0 && r.rank == 0) {
         int n = xc_plot_history(r.dir, r.dir);
         if (n < 0) tr_log(&r, "curves not drawn: %s", xc_error());

@@ -19,6 +19,7 @@
 #include "xraycls/error.h"
 #include "xraycls/nn.h"
 #include "xraycls/shim.h"
+#include "xraycls/tensorboard.h"
 #include "xraycls/train.h"
 
 /* The run's state: one per xc_train_run, owned by it. */
@@ -53,11 +54,22 @@ typedef struct {
     int rank, world;
     int dist_hooks; /* gradients averaged by backward hooks (train.distributed.overlap) */
     int dev_fixed;  /* dev chosen by tr_dist_open (the local rank's GPU) */
+    /* TensorBoard (rank 0 only; NULL when off, unavailable or failed): the events file of this
+     * start, and whether the grid of the first augmented batch is still to be written, at
+     * which step. */
+    xc_tb *tb;
+    int tb_grid_pending;
+    int64_t tb_grid_step;
 } run;
 
 
 /* Adds a printf-style line to train.log (and hands it to opts->on_log). Best effort. */
 void tr_log(run *r, const char *fmt, ...) XC_PRINTF(2, 3);
+
+/* TensorBoard (train.c): the grid of the augmented batch x (N, C, S, S), normalised float, up
+ * to its first 64 images, as image "train/augmented_batch" at r->tb_grid_step; clears
+ * r->tb_grid_pending. Best effort: a failure is logged and closes the events file. */
+void tr_tb_batch_grid(run *r, const xt_tensor *x);
 
 /* Setup (train_setup.c). 0, or -1 with a message. */
 int tr_prepare_dir(run *r);               /* r->dir from the options or the config, checked */
@@ -95,6 +107,9 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out);
 typedef struct {
     double loss, acc, bacc;
     double auroc; /* macro AUROC over the classes/findings where it is defined (NaN if none) */
+    int64_t *confusion; /* single-label: (K, K) rows true, cols predicted, malloc'd (the caller
+                           frees); NULL without validation or for a multi-label model */
+    int k;
 } val_out;
 
 /* Loss, accuracy, balanced accuracy and macro AUROC over the validation set (NaN without one).

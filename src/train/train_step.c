@@ -72,6 +72,7 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
     xt_tensor *y = NULL;
     xt_tensor *x = xc_dataset_batch(r->train, idx + lo, hi - lo, r->dev, &aug, &r->norm, &y);
     if (!x) return -1;
+    if (r->tb_grid_pending) tr_tb_batch_grid(r, x);
     xt_tensor *mask = r->multilabel ? xc_dataset_batch_mask(r->train, idx + lo, hi - lo, r->dev) : NULL;
     if (r->multilabel && !mask) return -1;
     xt_tensor *logits = forward(r, x);
@@ -186,6 +187,8 @@ static int multilabel_summary(const float *logits, const uint8_t *y, const uint8
 
 int tr_validate(run *r, xt_arena *arena, val_out *v) {
     v->loss = v->acc = v->bacc = v->auroc = NAN;
+    v->confusion = NULL;
+    v->k = 0;
     if (!r->val) return 0;
     int64_t n = xc_dataset_len(r->val);
     int k = xc_dataset_num_classes(r->val);
@@ -267,6 +270,10 @@ int tr_validate(run *r, xt_arena *arena, val_out *v) {
             v->acc = m->accuracy.value;
             v->bacc = m->balanced_accuracy.present ? m->balanced_accuracy.value : NAN;
             v->auroc = m->macro_auroc.present ? m->macro_auroc.value : NAN;
+            if (m->confusion && (v->confusion = malloc((size_t)k * (size_t)k * sizeof *v->confusion))) {
+                memcpy(v->confusion, m->confusion, (size_t)k * (size_t)k * sizeof *v->confusion);
+                v->k = k;
+            }
             xc_metrics_free(m);
         }
     }

@@ -57,6 +57,24 @@ int main(void) {
     CHECK(c.loss.pos_weights == XC_CW_LIST && c.loss.n_pos_weight == 2 && c.loss.pos_weight[1] == 4);
     expect_error("{\"data\": {\"path\": \"d\"}, \"loss\": {\"pos_weight\": \"balanced\"}}",
                  "loss.pos_weight: 'balanced' is not null, \"inverse_frequency\" or an array of numbers");
+    /* train.tensorboard: "auto" (default), true, false; written back as given */
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}}") == 0 && c.train.tensorboard == XC_TRISTATE_AUTO);
+    pj = xc_config_to_json(&c);
+    CHECK(pj && strstr(pj, "\"tensorboard\":\t\"auto\""));
+    free(pj);
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"train\": {\"tensorboard\": false}}") == 0 &&
+          c.train.tensorboard == XC_TRISTATE_OFF);
+    pj = xc_config_to_json(&c);
+    CHECK(pj && strstr(pj, "\"tensorboard\":\tfalse"));
+    free(pj);
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"train\": {\"tensorboard\": true}}") == 0 &&
+          c.train.tensorboard == XC_TRISTATE_ON);
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"train\": {\"tensorboard\": \"auto\"}}") == 0 &&
+          c.train.tensorboard == XC_TRISTATE_AUTO);
+    expect_error("{\"data\": {\"path\": \"d\"}, \"train\": {\"tensorboard\": \"yes\"}}",
+                 "train.tensorboard: expected true, false or \"auto\", got 'yes'");
+    expect_error("{\"data\": {\"path\": \"d\"}, \"train\": {\"tensorboard\": 1}}",
+                 "train.tensorboard: expected true, false or \"auto\", got a number");
 
     /* Strictness: every message names the file and the key path. */
     expect_error("{\"data\": {\"path\": \"d\"}, \"optim\": {\"lr\": \"fast\"}}",

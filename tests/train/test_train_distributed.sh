@@ -6,7 +6,7 @@
 #   1. 2 ranks × 8 (global batch 16) for 2 epochs end with the weights of 1 process × 16, with
 #      SyncBatchNorm (same arithmetic in both), overlapped and plain gradient averaging;
 #   2. a 2-rank run resumed by 1 process, and a 1-process run resumed by 2 ranks, end as the
-#      uninterrupted run; rank 0 alone wrote the run folder;
+#      uninterrupted run; rank 0 alone wrote the run folder (and the one TensorBoard file);
 #   3. SIGTERM to one rank stops both after the same step with one checkpoint, which resumes;
 #   4. SIGKILL of one rank mid-epoch: the other exits non-zero within the timeout naming it,
 #      and the last checkpoint is whole;
@@ -62,6 +62,9 @@ check '[ "$(cat "$T/two.rc0") $(cat "$T/two.rc1")" = "0 0" ]' "2 ranks: exit $(c
 check 'grep -q "rank 0 of 2 (torchrun launch" "$T/runs/two/train.log"' "the log does not say the launch"
 check 'grep -q "global batch 16, 8 to 8 per rank, SyncBatchNorm" "$T/runs/two/train.log"' "the log does not state the per-rank batch"
 check 'grep -q "waiting on collectives" "$T/runs/two/train.log"' "the log lacks the collective wait share"
+if "$B" --version 2>/dev/null | grep -q "TensorBoard event files: yes"; then
+  check '[ "$(ls "$T/runs/two/tb" | grep -c tfevents)" -eq 1 ]' "2 ranks: not one events file (rank 0's): $(ls "$T/runs/two/tb")"
+fi
 check '[ -z "$(cat "$T/two.out1")" ]' "rank 1 printed epochs: $(head -2 "$T/two.out1")"
 close_ckpt 1e-3 "$T/runs/one/last.safetensors" "$T/runs/two/last.safetensors" >"$T/close1" 2>&1
 rc=$?; check '[ $rc -eq 0 ]' "2 × 8 differs from 1 × 16: $(cat "$T/close1")"
