@@ -67,6 +67,10 @@ int xc_remove_stale_temporaries(const char *dir, int *live, long *live_pid);
  * caller frees; NULL on failure. */
 char *xc_temp_dir_create(const char *parent, const char *stem, int *lock_fd);
 
+/* rm -r: removes path, and when it is a folder everything below it; links are removed, never
+ * followed. A missing path is fine (0); -1 naming what could not be removed. */
+int xc_remove_tree(const char *path);
+
 /* mkdir -p (mode 0777 less the umask); existing folders are fine, an existing non-folder on the
  * way is an error naming it. */
 int xc_mkdir_p(const char *path);

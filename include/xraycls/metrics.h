@@ -82,6 +82,10 @@ typedef struct {
     int64_t support; /* true samples of the class (multi-label: positives) */
     xc_metric precision, recall, f1, specificity, auroc;
     xc_metric npv; /* TN / (TN + FN); absent like the others (single-label only) */
+    xc_metric ap;  /* average precision of the one-vs-rest column (no interval); absent
+                      without positives */
+    double brier;  /* one-vs-rest Brier score mean (p_c - [label = c])² (NaN unless
+                      params.probabilities) */
 } xc_class_metrics;
 
 typedef struct {
@@ -93,6 +97,12 @@ typedef struct {
     double level;     /* 0.95 */
     xc_ci_method ci;  /* params.ci */
     xc_metric accuracy, balanced_accuracy, macro_f1, weighted_f1, macro_auroc;
+    xc_metric macro_ap;          /* mean AP over the classes with positives (no interval) */
+    /* Calibration (params.probabilities, single-label): the multi-class Brier score and the
+     * top-label ECE / MCE — confidence max_c p_c against correctness — with params.bins bins
+     * of equal width and of equal mass (xraycls/stats.h). NaN otherwise. */
+    int probabilities, bins;
+    double brier, ece_equal_width, ece_equal_mass, mce_equal_width, mce_equal_mass;
     xc_class_metrics *per_class; /* K entries */
     int64_t *confusion;          /* K×K, row-major, rows true, cols predicted; NULL if multilabel */
 } xc_metrics;
@@ -102,6 +112,9 @@ typedef struct {
     uint64_t seed;  /* (0) */
     double level;   /* interval coverage in (0, 1) (0.95) */
     xc_ci_method ci; /* XC_CI_WILSON, XC_CI_CLOPPER_PEARSON or XC_CI_BOOTSTRAP (XC_CI_WILSON) */
+    int probabilities; /* 1: the scores are probabilities (rows of softmax outputs): Brier and
+                          ECE are computed (0) */
+    int bins;          /* reliability bins of the ECE, 1..1000 (15, as Guo et al. 2017) */
 } xc_metrics_params;
 
 xc_metrics_params xc_metrics_default(void);
@@ -117,6 +130,32 @@ xc_metrics *xc_metrics_compute_multilabel(const float *scores, const uint8_t *ta
                                           int k, const xc_metrics_params *p);
 
 void xc_metrics_free(xc_metrics *m); /* accepts NULL */
+
+/* ---- operating points ------------------------------------------------------------------------
+ * Per class, one-vs-rest (binary: each class against the other), three decision thresholds
+ * chosen on the scores of one split (usually validation) by xc_operating_point — Youden's J,
+ * the highest threshold with sensitivity >= a target, the lowest with specificity >= a
+ * target — and applied to another: the sensitivity and specificity there, with the
+ * proportion interval chosen (bootstrap falls back to Wilson: a count has a closed form). */
+#define XC_OP_RULES 3 /* youden, sensitivity, specificity, in this order */
+
+typedef struct {
+    xc_op_rule rule;
+    double target;      /* the rule's target (NaN for Youden) */
+    int defined;        /* 0: no threshold on the source split (no positive or negative there,
+                           or the target is never met); the rest is then unset */
+    double threshold;   /* called positive at score >= threshold */
+    double source_sensitivity, source_specificity; /* on the split it was chosen on */
+    xc_counts counts;   /* on the evaluated split */
+    xc_metric sensitivity, specificity; /* on the evaluated split */
+} xc_op_point;
+
+/* src (n_src, k) / src_labels: where the thresholds are chosen; scores (n, k) / labels: where
+ * they are applied. out: k × XC_OP_RULES entries, class c's rule r at c * XC_OP_RULES + r.
+ * Returns 0 or -1 (bad sizes, NaN). */
+int xc_op_points_compute(const float *src, const int64_t *src_labels, int64_t n_src, const float *scores,
+                         const int64_t *labels, int64_t n, int k, double target_sensitivity,
+                         double target_specificity, double level, xc_ci_method ci, xc_op_point *out);
 
 /* Exact one-vs-rest AUROC of one score column with midranks for ties: scores (n), positive (n)
  * 0/1. Returns 0 and sets *auroc, or 1 (no message) when there are no positives or no

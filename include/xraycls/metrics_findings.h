@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "xraycls/metrics.h"
+#include "xraycls/report.h"
 #include "xraycls/stats.h"
 
 #ifdef __cplusplus
@@ -77,6 +78,7 @@ typedef struct {
     const char *threshold_split; /* the split the thresholds were chosen on, or NULL (0.5) */
     const char *threshold_rule;  /* "youden", … */
     const char *const *findings; /* k names */
+    const xc_provenance *provenance; /* eval.json "provenance" (xraycls/report.h), or NULL */
 } xc_findings_info;
 
 /* eval.json of a multi-label evaluation:

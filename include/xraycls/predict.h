@@ -82,6 +82,11 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
 int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
                        void (*progress)(void *ud, int64_t done), void *ud);
 
+/* As xc_predict_dataset, also writing the logits (N, num_classes) float, the head's input, when
+ * logits is not NULL. */
+int xc_predict_dataset_logits(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
+                              float *logits, void (*progress)(void *ud, int64_t done), void *ud);
+
 /* The input normalisation of a model file: (expand or 3 stored channels: 3 channels), mean/std. */
 xc_normalize xc_predict_normalize(const xc_model_info *info);
 

@@ -13,6 +13,13 @@
  *    "per_class": {CLASS: {"support": n, "precision": M, "recall": M, "f1": M,
  *                          "specificity": M, "auroc": M}, ...},
  *    "confusion_matrix": [[...], ...]            rows true, columns predicted, class order
+ *    "macro_ap": M, per class also "ap": M and "brier": b (no interval),
+ *    "calibration": {"brier": b, "bins": 15, "top_label": {"ece_equal_width", "ece_equal_mass",
+ *                    "mce_equal_width", "mce_equal_mass"}}  (null when not probabilities),
+ *    "operating_points": {"chosen_on": SPLIT, "rules": [...], "per_class": {CLASS: [
+ *        {"rule", "target", "threshold", "source": {"sensitivity", "specificity"},
+ *         "tp", "fp", "tn", "fn", "sensitivity": M, "specificity": M}, ...]}} (or null),
+ *    "provenance": {"version", "model", "data" (absolute), "utc", "epoch", "temperature"}
  *   }
  *   where each metric M is {"value": v, "ci_low": lo, "ci_high": hi} (ci_* null when there is no
  *   interval) or, when absent, {"value": null, "ci_low": null, "ci_high": null, "absent": true}.
@@ -43,7 +50,18 @@
 extern "C" {
 #endif
 
-/* Where the numbers come from. Borrowed strings; task may be NULL (unknown). */
+/* Where an evaluation comes from (eval.json "provenance"; every field may be NULL / -1). */
+typedef struct {
+    const char *version;    /* xraycls version */
+    const char *model_abs;  /* absolute path of the model file */
+    const char *data_abs;   /* absolute path of the prepared dataset */
+    const char *utc;        /* "2026-12-02T08:00:00Z", when the evaluation ran */
+    long long epoch;        /* the checkpoint's epoch (-1: a model file without one) */
+    const char *temperature_note; /* NULL, or how the probabilities were calibrated */
+} xc_provenance;
+
+/* Where the numbers come from. Borrowed strings; task may be NULL (unknown). The fields after
+ * classes are optional (zero: left out). */
 typedef struct {
     const char *model;  /* model file or checkpoint path */
     const char *data;   /* prepared dataset folder */
@@ -52,6 +70,11 @@ typedef struct {
     const char *arch;   /* "resnet50" */
     const char *head;   /* "softmax" */
     const char *const *classes; /* m->num_classes names */
+    const xc_provenance *provenance;
+    /* operating points (xraycls/metrics.h): num_classes × XC_OP_RULES entries chosen on
+     * ops_split, or NULL */
+    const xc_op_point *ops;
+    const char *ops_split;
 } xc_report_info;
 
 /* "0.912 [0.890, 0.931]", "0.912" (no interval) or "absent". Returns buf. */
@@ -67,17 +90,63 @@ char *xc_report_summary(const xc_metrics *m, const xc_report_info *info);
 /* Creates dir (mkdir -p) and writes eval.csv, eval.md, confusion_matrix.png and eval.json. */
 int xc_report_write(const char *dir, const xc_metrics *m, const xc_report_info *info);
 
+/* ---- per-image scores, curves and calibration ----------------------------------------------
+ *
+ * predictions.csv   index,path,label,predicted,prob:<class>…,logit:<class>… — one row per image
+ *                   of the split in its order, path as recorded by prepare, numbers at %.9g.
+ *                   Multi-label: index,path, then per finding prob:<f>,logit:<f>,label:<f> (0, 1
+ *                   or empty when unknown),predicted:<f> (prob >= its threshold).
+ * predictions.jsonl the same, one object per line: {"index", "path", "label", "predicted",
+ *                   "probs": {class: p}, "logits": {class: z}}; multi-label {"index", "path",
+ *                   "findings": {f: {"prob", "logit", "label": 0|1|null, "predicted"}}}.
+ * roc.csv           class,threshold,fpr,tpr: per class one-vs-rest (multi-label: over the known
+ *                   labels) the points of xc_curve_compute, threshold "inf" first then every
+ *                   distinct score descending (scikit-learn's roc_curve with
+ *                   drop_intermediate=False); a class without positives or negatives has no
+ *                   rows. Then "macro" (threshold empty): the mean of the classes' linearly
+ *                   interpolated curves at every false-positive rate any of them has (two rows
+ *                   where it rises vertically), whose trapezoidal area is the macro AUROC.
+ * pr.csv            class,threshold,precision,recall: the same points (precision 1 at "inf");
+ *                   "macro": at every recall any class reaches, the mean of the classes' step
+ *                   precisions (the precision where each first reaches it); Σ Δrecall ·
+ *                   precision over its rows is the macro average precision.
+ * calibration.csv   class,scheme,bin,lower,upper,count,mean_prob,frac_pos: reliability
+ *                   diagrams (xc_reliability_compute) with equal-width and equal-mass bins, for
+ *                   the top label (single-label: confidence against correctness) and each class
+ *                   one-vs-rest; empty bins have empty means. */
+typedef struct {
+    int64_t n;
+    int k;
+    const char *const *classes;    /* (k) */
+    const char *const *files;      /* (n) the paths as prepared, or NULL */
+    const float *probs;            /* (n, k) */
+    const float *logits;           /* (n, k), or NULL (no logit columns) */
+    const int64_t *labels;         /* single-label (n); NULL for multi-label */
+    const uint8_t *targets, *mask; /* multi-label (n, k) 0/1 and 1 = known (mask may be NULL) */
+    const double *thresholds;      /* multi-label (k) decision thresholds, NULL: 0.5 */
+} xc_scores;
+
+/* The documents above, malloc'd; NULL with a message on bad input or out of memory. */
+char *xc_predictions_csv(const xc_scores *s);
+char *xc_predictions_jsonl(const xc_scores *s);
+char *xc_roc_csv(const xc_scores *s);
+char *xc_pr_csv(const xc_scores *s);
+char *xc_calibration_csv(const xc_scores *s, int nbins);
+
 /* ---- the results table -------------------------------------------------------------------- */
 
 /* For each run folder: its resolved config (RUN/config.json: output.name, model.arch,
- * model.weights, loss.type + loss.class_weights, data.sampler) and RUN/eval-<split>/eval.json
+ * model.weights, loss.type + loss.class_weights, data.sampler) and the eval.json of its
+ * evaluation of the split — RUN/eval-<dataset>-<split>/ with the dataset given, or the only
+ * such folder (several: an error naming them), else the older RUN/eval-<split>/ — 
  * (task, accuracy, balanced accuracy, macro F1, COVID-19 recall, macro AUROC). The COVID-19
  * column is the recall of the class whose name contains "covid" (any case): "absent" when the
  * task has no such class or the split holds none of its images. Each metric is written as
  * xc_metric_format does. *md and *csv receive malloc'd documents (Markdown table; CSV with
  * value, ci_low, ci_high columns per metric, "absent" in the value column). A missing or
  * malformed file is an error naming it. */
-int xc_results_table(const char *const *run_dirs, int n, const char *split, char **md, char **csv);
+int xc_results_table(const char *const *run_dirs, int n, const char *split, const char *dataset, char **md,
+                     char **csv);
 
 #ifdef __cplusplus
 }

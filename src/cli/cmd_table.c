@@ -10,16 +10,19 @@
 #include "xraycls/report.h"
 
 static const char usage[] =
-    "usage: xraycls table RUN_DIR... [-o PREFIX] [--split test]\n"
+    "usage: xraycls table RUN_DIR... [-o PREFIX] [--split test] [--dataset NAME]\n"
     "\n"
-    "Gathers RUN_DIR/config.json and RUN_DIR/eval-<split>/eval.json (written by xraycls eval)\n"
+    "Gathers RUN_DIR/config.json and RUN_DIR/eval-<dataset>-<split>/eval.json (written by xraycls\n"
+    "eval; an older RUN_DIR/eval-<split>/ is read too)\n"
     "of each run into one table: run, arch, weights, loss, sampler, task, accuracy, balanced\n"
     "accuracy, macro-F1, COVID-19 recall and macro AUROC, each as \"value [95% CI]\". COVID-19\n"
     "recall is \"absent\" when the task has no COVID-19 class or the split has no such image.\n"
     "Prints the Markdown table.\n"
     "\n"
     "  -o PREFIX      also write PREFIX.md and PREFIX.csv\n"
-    "  --split NAME   the evaluated split (test)\n";
+    "  --split NAME   the evaluated split (test)\n"
+    "  --dataset NAME the evaluated dataset (the name of its folder), needed when a run has been\n"
+    "                 evaluated on several\n";
 
 static int write_with_suffix(const char *prefix, const char *suffix, const char *text) {
     size_t n = strlen(prefix) + strlen(suffix) + 1;
@@ -36,7 +39,7 @@ int cmd_table(int argc, char **argv) {
         fputs(usage, stdout);
         return XC_EXIT_OK;
     }
-    const char *prefix = NULL, *split = "test";
+    const char *prefix = NULL, *split = "test", *dataset = NULL;
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     int ndirs = 0;
     if (!dirs) return cli_fail("out of memory");
@@ -51,6 +54,7 @@ int cmd_table(int argc, char **argv) {
         if (!v) bad = cli_usage_error("table", usage, "%s needs a value", a);
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) prefix = v;
         else if (!strcmp(a, "--split")) split = v;
+        else if (!strcmp(a, "--dataset")) dataset = v;
         else bad = cli_usage_error("table", usage, "unknown option '%s'", a);
         if (bad) {
             free(dirs);
@@ -68,7 +72,7 @@ int cmd_table(int argc, char **argv) {
     }
     char *md = NULL, *csv = NULL;
     int rc = XC_EXIT_OK;
-    if (xc_results_table(dirs, ndirs, split, &md, &csv) < 0) rc = cli_fail(NULL);
+    if (xc_results_table(dirs, ndirs, split, dataset, &md, &csv) < 0) rc = cli_fail(NULL);
     else if (prefix && (write_with_suffix(prefix, ".md", md) < 0 || write_with_suffix(prefix, ".csv", csv) < 0))
         rc = cli_fail(NULL);
     else {

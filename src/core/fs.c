@@ -372,8 +372,10 @@ static long temp_name_pid(const char *name) {
     return pid;
 }
 
-/* Removes a temporary folder's files (temporaries hold files only), then the folder. */
-static int remove_temp_tree(int dirfd, const char *name) {
+/* Removes folder `name` of dirfd with everything below it (never following a link: a link is
+ * removed, not what it names), at most 64 levels deep. */
+static int remove_temp_tree_depth(int dirfd, const char *name, int depth) {
+    if (depth > 64) return -1;
     int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return -1;
     DIR *d = fdopendir(fd);
@@ -382,10 +384,25 @@ static int remove_temp_tree(int dirfd, const char *name) {
         return -1;
     }
     struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) (void)unlinkat(fd, e->d_name, 0);
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        struct stat st;
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+            (void)remove_temp_tree_depth(fd, e->d_name, depth + 1);
+        else (void)unlinkat(fd, e->d_name, 0);
+    }
     closedir(d);
     return unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+static int remove_temp_tree(int dirfd, const char *name) { return remove_temp_tree_depth(dirfd, name, 0); }
+
+int xc_remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : xc_errorf_errno("cannot remove '%s'", path);
+    if (!S_ISDIR(st.st_mode)) return unlink(path) == 0 ? 0 : xc_errorf_errno("cannot remove '%s'", path);
+    if (remove_temp_tree_depth(AT_FDCWD, path, 0) != 0) return xc_errorf_errno("cannot remove '%s'", path);
+    return 0;
 }
 
 int xc_remove_stale_temporaries(const char *dir, int *live, long *live_pid) {

@@ -17,3 +17,17 @@ int xc_parse_ll(const char *s, long long lo, long long hi, long long *out) {
     *out = v;
     return 0;
 }
+
+int xc_parse_double(const char *s, double lo, double hi, double *out) {
+    if (!s) return xc_errorf("no number given");
+    const char *d = (*s == '+' || *s == '-') ? s + 1 : s;
+    if (!isdigit((unsigned char)*d) && !(*d == '.' && isdigit((unsigned char)d[1])))
+        return xc_errorf("'%s' is not a number", s);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end) return xc_errorf("'%s' is not a number", s);
+    if (errno == ERANGE || !(v >= lo && v <= hi)) return xc_errorf("'%s' is not in [%g, %g]", s, lo, hi);
+    *out = v;
+    return 0;
+}

@@ -165,15 +165,20 @@ static int head_kind(const xc_model_info *info) {
     return xc_errorf("model head '%s' is neither softmax nor sigmoid", info->head);
 }
 
-/* x: (n, C, S, S) normalised float on the model's device → probs (n, K) on the host. Runs in
- * the current arena; gradients must be off. */
-static int forward_probs(xc_model *m, int sigmoid, const xt_tensor *x, float *probs, int64_t n) {
+/* x: (n, C, S, S) normalised float on the model's device → probs (n, K) on the host, and the
+ * logits (n, K) when out_logits is not NULL. Runs in the current arena; gradients must be off. */
+static int forward_probs(xc_model *m, int sigmoid, const xt_tensor *x, float *probs, float *out_logits, int64_t n) {
     xt_tensor *logits = xc_model_forward(m, x); // (n, K) float32
     if (!logits) return -1;
+    size_t bytes = (size_t)n * xc_model_num_classes(m) * sizeof(float);
+    if (out_logits) {
+        xt_tensor *l = xt_dtype_of(logits) == XT_F32 ? logits : xt_to_dtype(logits, XT_F32);
+        if (!l || xt_to_host(l, out_logits, bytes) < 0) return -1;
+    }
     xt_tensor *p = sigmoid ? xt_sigmoid(logits) : xt_softmax(logits, 1);
     if (!p) return -1;
     if (xt_dtype_of(p) != XT_F32 && !(p = xt_to_dtype(p, XT_F32))) return -1;
-    return xt_to_host(p, probs, (size_t)n * xc_model_num_classes(m) * sizeof(float));
+    return xt_to_host(p, probs, bytes);
 }
 
 /* ---- decoding pool ------------------------------------------------------------------------- */
@@ -338,7 +343,7 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
             else if (o->cam) {
                 if (xc_cam_compute(m, xn, o->cam, sigmoid, &cams) < 0) failed = 1;
                 else memcpy(probs, cams.probs, (size_t)ok * K * sizeof *probs);
-            } else if (forward_probs(m, sigmoid, xn, probs, ok) < 0) {
+            } else if (forward_probs(m, sigmoid, xn, probs, NULL, ok) < 0) {
                 failed = 1;
             }
             xt_arena_clear(arena);
@@ -392,6 +397,11 @@ done:
 
 int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
                        void (*progress)(void *ud, int64_t done), void *ud) {
+    return xc_predict_dataset_logits(m, info, d, batch, probs, NULL, progress, ud);
+}
+
+int xc_predict_dataset_logits(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
+                              float *logits, void (*progress)(void *ud, int64_t done), void *ud) {
     int sigmoid = head_kind(info);
     if (sigmoid < 0) return -1;
     if (xc_dataset_size(d) != info->image_size)
@@ -420,7 +430,7 @@ int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, in
         int64_t cnt = n - start < B ? n - start : B;
         for (int64_t i = 0; i < cnt; i++) idx[i] = start + i;
         xt_tensor *x = xc_dataset_batch(d, idx, cnt, dev, NULL, &norm, NULL); // (cnt, 3, S, S) float32
-        if (!x || forward_probs(m, sigmoid, x, probs + (size_t)start * K, cnt) < 0) {
+        if (!x || forward_probs(m, sigmoid, x, probs + (size_t)start * K, logits ? logits + (size_t)start * K : NULL, cnt) < 0) {
             rc = xc_errorf("scoring samples %lld..%lld of '%s': %s", (long long)start, (long long)(start + cnt - 1),
                            xc_dataset_path(d), xc_error());
         }

@@ -19,7 +19,9 @@
 #include <cjson/cJSON.h>
 
 #include "prepare_internal.h"
+#include "xraycls/csv.h"
 #include "xraycls/fs.h"
+#include "xraycls/strbuf.h"
 #include "xraycls/image.h"
 #include "xraycls/safetensors.h"
 
@@ -702,10 +704,48 @@ static char *dataset_json(const xc_prepare_opts *o, const xc_prep_list *l, const
     return s;
 }
 
+/* DIR/splits.csv: path,label,split — every image as recorded (its path below the source), its
+ * class (multi-label: its positive findings, ';'-separated) and its split, in the order of the
+ * split files. */
+static int write_splits_csv(const char *dir, const xc_prep_list *l) {
+    xc_csv_writer w = {0};
+    xc_csv_field(&w, "path");
+    xc_csv_field(&w, "label");
+    xc_csv_field(&w, "split");
+    xc_csv_end_row(&w);
+    xc_strbuf lab = {0};
+    for (int64_t i = 0; i < l->n; i++) {
+        const xc_prep_item *it = &l->items[i];
+        xc_csv_field(&w, it->file);
+        if (l->audit.multilabel) {
+            xc_strbuf_reset(&lab);
+            for (int j = 0; j < l->audit.nclasses; j++) {
+                uint8_t v = it->findings[j];
+                if (v != XC_FINDING_POS && v != XC_FINDING_UNCERTAIN_POS) continue;
+                if (lab.len) xc_strbuf_putc(&lab, ';');
+                xc_strbuf_puts(&lab, l->audit.classes[j]);
+            }
+            xc_csv_field(&w, lab.s ? lab.s : "");
+        } else {
+            xc_csv_field(&w, l->audit.classes[it->label]);
+        }
+        xc_csv_field(&w, xc_split_name(it->split));
+        xc_csv_end_row(&w);
+    }
+    int bad = xc_strbuf_ok(&lab, "splits.csv");
+    xc_strbuf_free(&lab);
+    char *p = xc_path_join(dir, "splits.csv");
+    int rc = bad < 0 || !p ? -1 : xc_csv_write_atomic(&w, p);
+    if (!p) xc_errorf("out of memory");
+    xc_csv_writer_free(&w);
+    free(p);
+    return rc;
+}
+
 /* Removes what a failed run left in its temporary folder, and the folder. */
 static void remove_tmp_dir(const char *tmp) {
     static const char *const names[] = {"train.safetensors", "val.safetensors", "test.safetensors", "audit.json",
-                                        "dataset.json"};
+                                        "splits.csv", "dataset.json"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *p = xc_path_join(tmp, names[i]);
         if (p) unlink(p);
@@ -757,12 +797,13 @@ static int write_all(const xc_prepare_opts *o, const xc_prep_list *l, const uint
     char *ap = xc_path_join(tmp, "audit.json"), *dp = xc_path_join(tmp, "dataset.json");
     int e = (!ap || !dp) ? -1 : xc_write_file_atomic(ap, audit, strlen(audit));
     if (e == 0) e = xc_write_file_atomic(dp, dj, strlen(dj));
+    if (e == 0) e = write_splits_csv(tmp, l);
     free(ap);
     free(dp);
     if (e < 0) goto done;
     /* Into place: the old completion marker goes first, the new one comes last. */
     static const char *const order[] = {"train.safetensors", "val.safetensors", "test.safetensors", "audit.json",
-                                        "dataset.json"};
+                                        "splits.csv", "dataset.json"};
     char *old = xc_path_join(o->out, "dataset.json");
     if (old) unlink(old);
     free(old);

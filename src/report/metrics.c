@@ -55,7 +55,7 @@ static uint64_t rng_below(rng *r, uint64_t n) {
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
 xc_metrics_params xc_metrics_default(void) {
-    xc_metrics_params p = {1000, 0, 0.95, XC_CI_WILSON};
+    xc_metrics_params p = {1000, 0, 0.95, XC_CI_WILSON, 0, 15};
     return p;
 }
 
@@ -325,6 +325,63 @@ static int context_sort(context *cx, const float *scores) {
     return 0;
 }
 
+/* Average precision per class and its macro mean; with probabilities, Brier scores and the
+ * top-label ECE (single-label). */
+static int add_ap_calibration(xc_metrics *m, const context *cx, const xc_metrics_params *p) {
+    int64_t n = cx->n;
+    int k = cx->k, with_ap = 0;
+    double ap_sum = 0;
+    m->probabilities = p->probabilities;
+    m->bins = p->bins;
+    m->brier = m->ece_equal_width = m->ece_equal_mass = m->mce_equal_width = m->mce_equal_mass = NAN;
+    for (int c = 0; c < k; c++) {
+        xc_class_metrics *o = &m->per_class[c];
+        const uint8_t *pos = cx->pos + (size_t)c * n;
+        xc_curve cv = {0};
+        double ap;
+        memset(&o->ap, 0, sizeof o->ap);
+        if (xc_curve_compute(cx->scores + c, k, pos, n, &cv) < 0) return -1;
+        if (xc_curve_average_precision(&cv, &ap) == 0) {
+            o->ap.present = 1;
+            o->ap.value = ap;
+            ap_sum += ap;
+            with_ap++;
+        }
+        xc_curve_free(&cv);
+        o->brier = p->probabilities ? xc_brier(cx->scores + c, k, pos, n) : NAN;
+    }
+    memset(&m->macro_ap, 0, sizeof m->macro_ap);
+    if (with_ap) m->macro_ap.present = 1, m->macro_ap.value = ap_sum / with_ap;
+    if (!p->probabilities || cx->multilabel) return 0;
+    m->brier = xc_brier_multiclass(cx->scores, cx->labels, n, k);
+    float *conf = malloc((size_t)n * sizeof *conf);
+    uint8_t *right = malloc((size_t)n);
+    if (!conf || !right) {
+        free(conf);
+        free(right);
+        return xc_errorf("metrics: out of memory for %lld samples", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float c = cx->scores[i * k + cx->pred[i]];
+        conf[i] = c < 0 ? 0 : c > 1 ? 1 : c; /* softmax outputs: within rounding of [0, 1] */
+        right[i] = cx->pred[i] == cx->labels[i];
+    }
+    xc_reliability rw = {0}, rm = {0};
+    int rc = xc_reliability_compute(conf, 1, right, n, p->bins, XC_BINS_EQUAL_WIDTH, &rw);
+    if (rc == 0) rc = xc_reliability_compute(conf, 1, right, n, p->bins, XC_BINS_EQUAL_MASS, &rm);
+    if (rc == 0) {
+        m->ece_equal_width = rw.ece;
+        m->mce_equal_width = rw.mce;
+        m->ece_equal_mass = rm.ece;
+        m->mce_equal_mass = rm.mce;
+    }
+    xc_reliability_free(&rw);
+    xc_reliability_free(&rm);
+    free(conf);
+    free(right);
+    return rc;
+}
+
 static xc_metrics *compute(context *cx, const xc_metrics_params *p) {
     int64_t n = cx->n;
     int k = cx->k, nv = nvalues(k), b = p->bootstrap;
@@ -426,6 +483,10 @@ static xc_metrics *compute(context *cx, const xc_metrics_params *p) {
             set_proportion(&m->accuracy, correct, n, p->level, p->ci);
         }
     }
+    if (add_ap_calibration(m, cx, p) < 0) {
+        xc_metrics_free(m);
+        m = NULL;
+    }
 
 done:
     free(w);
@@ -443,6 +504,7 @@ static int check_params(const xc_metrics_params *p, int64_t n, int k) {
     if (p->ci != XC_CI_WILSON && p->ci != XC_CI_CLOPPER_PEARSON && p->ci != XC_CI_BOOTSTRAP)
         return xc_errorf("metrics: '%s' is not an interval choice (wilson, clopper-pearson, bootstrap)",
                          xc_ci_method_name(p->ci));
+    if (p->bins < 1 || p->bins > 1000) return xc_errorf("metrics: %d reliability bins is not in 1..1000", p->bins);
     if (p->bootstrap < 0) return xc_errorf("metrics: bootstrap resamples must be >= 0, not %d", p->bootstrap);
     if (!(p->level > 0 && p->level < 1)) return xc_errorf("metrics: interval level %g is not in (0, 1)", p->level);
     return 0;
@@ -507,4 +569,64 @@ xc_metrics *xc_metrics_compute_multilabel(const float *scores, const uint8_t *ta
 done:
     context_free(&cx);
     return m;
+}
+
+/* ---- operating points ------------------------------------------------------------------------ */
+
+/* pos (n) = labels == c. */
+static void one_vs_rest(const int64_t *labels, int64_t n, int c, uint8_t *pos) {
+    for (int64_t i = 0; i < n; i++) pos[i] = labels[i] == c;
+}
+
+static void set_rate(xc_metric *out, int64_t x, int64_t total, double level, xc_ci_method ci) {
+    memset(out, 0, sizeof *out);
+    if (total <= 0) return;
+    out->present = 1;
+    out->value = (double)x / (double)total;
+    set_proportion(out, x, total, level, ci);
+}
+
+int xc_op_points_compute(const float *src, const int64_t *src_labels, int64_t n_src, const float *scores,
+                         const int64_t *labels, int64_t n, int k, double target_sensitivity,
+                         double target_specificity, double level, xc_ci_method ci, xc_op_point *out) {
+    if (!src || !src_labels || !scores || !labels || !out || n_src < 1 || n < 1 || k < 2)
+        return xc_errorf("operating points: bad arguments");
+    if (!(target_sensitivity >= 0 && target_sensitivity <= 1) || !(target_specificity >= 0 && target_specificity <= 1))
+        return xc_errorf("operating points: targets %g, %g are not in [0, 1]", target_sensitivity, target_specificity);
+    if (check_scores(src, n_src * k) < 0 || check_scores(scores, n * k) < 0) return -1;
+    if (ci == XC_CI_BOOTSTRAP || ci == XC_CI_NONE) ci = XC_CI_WILSON;
+    uint8_t *spos = malloc((size_t)n_src), *pos = malloc((size_t)n);
+    if (!spos || !pos) {
+        free(spos);
+        free(pos);
+        return xc_errorf("operating points: out of memory");
+    }
+    int rc = 0;
+    static const xc_op_rule rules[XC_OP_RULES] = {XC_OP_YOUDEN, XC_OP_SENSITIVITY, XC_OP_SPECIFICITY};
+    for (int c = 0; c < k && rc == 0; c++) {
+        one_vs_rest(src_labels, n_src, c, spos);
+        one_vs_rest(labels, n, c, pos);
+        xc_curve cv = {0};
+        if ((rc = xc_curve_compute(src + c, k, spos, n_src, &cv)) < 0) break;
+        for (int r = 0; r < XC_OP_RULES; r++) {
+            xc_op_point *o = &out[c * XC_OP_RULES + r];
+            memset(o, 0, sizeof *o);
+            o->rule = rules[r];
+            o->target = r == 0 ? NAN : r == 1 ? target_sensitivity : target_specificity;
+            double t;
+            if (xc_operating_point(&cv, o->rule, o->target, &t) != 0) continue;
+            o->defined = 1;
+            o->threshold = t;
+            xc_counts sc = xc_counts_at(src + c, k, spos, n_src, t);
+            o->source_sensitivity = (double)sc.tp / (double)(sc.tp + sc.fn);
+            o->source_specificity = (double)sc.tn / (double)(sc.tn + sc.fp);
+            o->counts = xc_counts_at(scores + c, k, pos, n, t);
+            set_rate(&o->sensitivity, o->counts.tp, o->counts.tp + o->counts.fn, level, ci);
+            set_rate(&o->specificity, o->counts.tn, o->counts.tn + o->counts.fp, level, ci);
+        }
+        xc_curve_free(&cv);
+    }
+    free(spos);
+    free(pos);
+    return rc;
 }

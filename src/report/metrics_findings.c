@@ -251,6 +251,7 @@ char *xc_findings_json(const xc_findings_metrics *m, const xc_findings_info *inf
         cJSON_AddItemToObject(e, "specificity", xc_report_metric_json(&f->specificity));
         cJSON_AddItemToObject(e, "precision", xc_report_metric_json(&f->precision));
     }
+    if (info->provenance) cJSON_AddItemToObject(o, "provenance", xc_report_provenance_json(info->provenance));
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     if (!s) xc_errorf("out of memory");

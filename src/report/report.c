@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,71 @@ static void add_string_or_null(cJSON *o, const char *key, const char *s) {
     else cJSON_AddNullToObject(o, key);
 }
 
+static void add_num_or_null(cJSON *o, const char *key, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
+/* A threshold: a number, or "inf" (nothing called positive). */
+static void add_threshold(cJSON *o, const char *key, double t) {
+    if (isfinite(t)) cJSON_AddNumberToObject(o, key, t);
+    else cJSON_AddStringToObject(o, key, t > 0 ? "inf" : "-inf");
+}
+
+cJSON *xc_report_provenance_json(const xc_provenance *p) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    add_string_or_null(o, "version", p->version);
+    add_string_or_null(o, "model", p->model_abs);
+    add_string_or_null(o, "data", p->data_abs);
+    add_string_or_null(o, "utc", p->utc);
+    if (p->epoch >= 0) cJSON_AddNumberToObject(o, "epoch", (double)p->epoch);
+    else cJSON_AddNullToObject(o, "epoch");
+    add_string_or_null(o, "temperature", p->temperature_note);
+    return o;
+}
+#define provenance_json xc_report_provenance_json
+
+static const char *op_rule_label(const xc_op_point *o, char *buf, size_t cap) {
+    if (o->rule == XC_OP_YOUDEN) snprintf(buf, cap, "Youden's J");
+    else snprintf(buf, cap, "%s >= %g", o->rule == XC_OP_SENSITIVITY ? "sensitivity" : "specificity", o->target);
+    return buf;
+}
+
+static cJSON *op_points_json(const xc_metrics *m, const xc_report_info *info) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    add_string_or_null(root, "chosen_on", info->ops_split);
+    cJSON_AddStringToObject(root, "applied_to", info->split ? info->split : "");
+    cJSON_AddStringToObject(root, "decision", "one-vs-rest: positive when the class probability >= threshold");
+    cJSON *pc = cJSON_AddObjectToObject(root, "per_class");
+    for (int c = 0; c < m->num_classes; c++) {
+        cJSON *arr = cJSON_CreateArray();
+        for (int r = 0; r < XC_OP_RULES; r++) {
+            const xc_op_point *o = &info->ops[c * XC_OP_RULES + r];
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "rule", xc_op_rule_name(o->rule));
+            add_num_or_null(e, "target", o->target);
+            cJSON_AddBoolToObject(e, "defined", o->defined);
+            if (o->defined) {
+                add_threshold(e, "threshold", o->threshold);
+                cJSON *src = cJSON_AddObjectToObject(e, "source");
+                add_num_or_null(src, "sensitivity", o->source_sensitivity);
+                add_num_or_null(src, "specificity", o->source_specificity);
+                cJSON_AddNumberToObject(e, "tp", (double)o->counts.tp);
+                cJSON_AddNumberToObject(e, "fp", (double)o->counts.fp);
+                cJSON_AddNumberToObject(e, "tn", (double)o->counts.tn);
+                cJSON_AddNumberToObject(e, "fn", (double)o->counts.fn);
+                cJSON_AddItemToObject(e, "sensitivity", xc_report_metric_json(&o->sensitivity));
+                cJSON_AddItemToObject(e, "specificity", xc_report_metric_json(&o->specificity));
+            }
+            cJSON_AddItemToArray(arr, e);
+        }
+        cJSON_AddItemToObject(pc, info->classes[c], arr);
+    }
+    return root;
+}
+
 static const char *bootstrap_method(const xc_metrics *m) {
     return m->multilabel ? "percentile, plain resampling" : "percentile, stratified by true class";
 }
@@ -175,8 +241,27 @@ char *xc_report_json(const xc_metrics *m, const xc_report_info *info) {
         cJSON_AddItemToObject(e, "specificity", xc_report_metric_json(&o->specificity));
         cJSON_AddItemToObject(e, "auroc", xc_report_metric_json(&o->auroc));
         cJSON_AddItemToObject(e, "npv", xc_report_metric_json(&o->npv));
+        cJSON_AddItemToObject(e, "ap", xc_report_metric_json(&o->ap));
+        add_num_or_null(e, "brier", o->brier);
         cJSON_AddItemToObject(pc, info->classes[c], e);
     }
+    cJSON_AddItemToObject(root, "macro_ap", xc_report_metric_json(&m->macro_ap));
+    if (m->probabilities && !m->multilabel) {
+        cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
+        add_num_or_null(cal, "brier", m->brier);
+        cJSON_AddStringToObject(cal, "brier_definition", "mean over images of sum over classes (p_c - [label = c])^2");
+        cJSON_AddNumberToObject(cal, "bins", m->bins);
+        cJSON *tl = cJSON_AddObjectToObject(cal, "top_label");
+        add_num_or_null(tl, "ece_equal_width", m->ece_equal_width);
+        add_num_or_null(tl, "ece_equal_mass", m->ece_equal_mass);
+        add_num_or_null(tl, "mce_equal_width", m->mce_equal_width);
+        add_num_or_null(tl, "mce_equal_mass", m->mce_equal_mass);
+    } else {
+        cJSON_AddNullToObject(root, "calibration");
+    }
+    if (info->ops) cJSON_AddItemToObject(root, "operating_points", op_points_json(m, info));
+    else cJSON_AddNullToObject(root, "operating_points");
+    if (info->provenance) cJSON_AddItemToObject(root, "provenance", provenance_json(info->provenance));
     if (m->confusion) {
         cJSON *cm = cJSON_AddArrayToObject(root, "confusion_matrix");
         for (int t = 0; t < k; t++) {
@@ -208,7 +293,8 @@ static void csv_metric(sbuf *b, const xc_metric *m) {
 }
 
 static void csv_row(sbuf *b, const char *name, long long support, const xc_metric *prec, const xc_metric *rec,
-                    const xc_metric *f1, const xc_metric *spec, const xc_metric *auroc, const xc_metric *npv) {
+                    const xc_metric *f1, const xc_metric *spec, const xc_metric *auroc, const xc_metric *npv,
+                    const xc_metric *ap) {
     csv_field(b, name);
     sb_printf(b, ",%lld", support);
     csv_metric(b, prec);
@@ -217,25 +303,26 @@ static void csv_row(sbuf *b, const char *name, long long support, const xc_metri
     csv_metric(b, spec);
     csv_metric(b, auroc);
     csv_metric(b, npv);
+    csv_metric(b, ap);
     sb_printf(b, "\n");
 }
 
 char *xc_report_csv(const xc_metrics *m, const xc_report_info *info) {
     sbuf b = {0};
     sb_printf(&b, "name,support");
-    const char *cols[6] = {"precision", "recall", "f1", "specificity", "auroc", "npv"};
-    for (int j = 0; j < 6; j++)
+    const char *cols[7] = {"precision", "recall", "f1", "specificity", "auroc", "npv", "ap"};
+    for (int j = 0; j < 7; j++)
         sb_printf(&b, ",%s,%s_ci_low,%s_ci_high,%s_ci_method", cols[j], cols[j], cols[j], cols[j]);
     sb_printf(&b, "\n");
     for (int c = 0; c < m->num_classes; c++) {
         const xc_class_metrics *o = &m->per_class[c];
         csv_row(&b, info->classes[c], (long long)o->support, &o->precision, &o->recall, &o->f1, &o->specificity,
-                &o->auroc, &o->npv);
+                &o->auroc, &o->npv, &o->ap);
     }
     long long n = (long long)m->n;
-    csv_row(&b, "macro", n, NULL, &m->balanced_accuracy, &m->macro_f1, NULL, &m->macro_auroc, NULL);
-    csv_row(&b, "weighted", n, NULL, NULL, &m->weighted_f1, NULL, NULL, NULL);
-    if (!m->multilabel) csv_row(&b, "micro", n, &m->accuracy, &m->accuracy, &m->accuracy, NULL, NULL, NULL);
+    csv_row(&b, "macro", n, NULL, &m->balanced_accuracy, &m->macro_f1, NULL, &m->macro_auroc, NULL, &m->macro_ap);
+    csv_row(&b, "weighted", n, NULL, NULL, &m->weighted_f1, NULL, NULL, NULL, NULL);
+    if (!m->multilabel) csv_row(&b, "micro", n, &m->accuracy, &m->accuracy, &m->accuracy, NULL, NULL, NULL, NULL);
     return sb_take(&b, "eval.csv");
 }
 
@@ -267,19 +354,20 @@ char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info) {
     else if (m->ci == XC_CI_BOOTSTRAP) sb_printf(&b, "- intervals: none (bootstrap off)\n");
 
     sb_printf(&b, "\n| metric | value [%.0f%% CI] |\n|---|---|\n", 100 * m->level);
-    const char *names[5] = {"accuracy", "balanced accuracy", "macro F1", "weighted F1", "macro AUROC"};
-    const xc_metric *sm[5] = {&m->accuracy, &m->balanced_accuracy, &m->macro_f1, &m->weighted_f1, &m->macro_auroc};
-    for (int j = 0; j < 5; j++) sb_printf(&b, "| %s | %s |\n", names[j], xc_metric_format(sm[j], f, sizeof f));
+    const char *names[6] = {"accuracy", "balanced accuracy", "macro F1", "weighted F1", "macro AUROC", "macro AP"};
+    const xc_metric *sm[6] = {&m->accuracy, &m->balanced_accuracy, &m->macro_f1, &m->weighted_f1, &m->macro_auroc,
+                              &m->macro_ap};
+    for (int j = 0; j < 6; j++) sb_printf(&b, "| %s | %s |\n", names[j], xc_metric_format(sm[j], f, sizeof f));
 
-    sb_printf(&b, "\n## Per class\n\n| class | support | precision | recall | F1 | specificity | AUROC | NPV |\n"
-                  "|---|---:|---|---|---|---|---|---|\n");
+    sb_printf(&b, "\n## Per class\n\n| class | support | precision | recall | F1 | specificity | AUROC | NPV | AP |\n"
+                  "|---|---:|---|---|---|---|---|---|---|\n");
     for (int c = 0; c < k; c++) {
         const xc_class_metrics *o = &m->per_class[c];
         sb_printf(&b, "| ");
         md_cell(&b, info->classes[c]);
         sb_printf(&b, " | %lld", (long long)o->support);
-        const xc_metric *cm[6] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc, &o->npv};
-        for (int j = 0; j < 6; j++) sb_printf(&b, " | %s", xc_metric_format(cm[j], f, sizeof f));
+        const xc_metric *cm[7] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc, &o->npv, &o->ap};
+        for (int j = 0; j < 7; j++) sb_printf(&b, " | %s", xc_metric_format(cm[j], f, sizeof f));
         sb_printf(&b, " |\n");
     }
 
@@ -300,6 +388,45 @@ char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info) {
             for (int p = 0; p < k; p++) sb_printf(&b, " %lld |", (long long)m->confusion[t * k + p]);
             sb_printf(&b, "\n");
         }
+    }
+
+    if (m->probabilities && !m->multilabel) {
+        sb_printf(&b, "\n## Calibration\n\n- Brier score (multi-class: mean over images of the sum over classes of "
+                      "(p - [true class])²): %.4f\n", m->brier);
+        sb_printf(&b, "- top-label ECE (confidence = the highest probability, against being right), %d bins: %.4f "
+                      "with bins of equal width, %.4f with bins of equal mass (MCE %.4f / %.4f); reliability "
+                      "diagrams in calibration.csv\n",
+                  m->bins, m->ece_equal_width, m->ece_equal_mass, m->mce_equal_width, m->mce_equal_mass);
+    }
+    if (info->ops) {
+        sb_printf(&b, "\n## Operating points (one-vs-rest; thresholds chosen on %s, applied to %s)\n\n"
+                      "| class | rule | threshold | %s sens. / spec. | sensitivity | specificity |\n"
+                      "|---|---|---:|---|---|---|\n",
+                  info->ops_split ? info->ops_split : "?", info->split ? info->split : "?",
+                  info->ops_split ? info->ops_split : "source");
+        for (int c = 0; c < k; c++)
+            for (int r = 0; r < XC_OP_RULES; r++) {
+                const xc_op_point *o = &info->ops[c * XC_OP_RULES + r];
+                char rule[64], f2[96];
+                sb_printf(&b, "| ");
+                md_cell(&b, info->classes[c]);
+                sb_printf(&b, " | %s", op_rule_label(o, rule, sizeof rule));
+                if (!o->defined) {
+                    sb_printf(&b, " | — | undefined on %s | | |\n", info->ops_split ? info->ops_split : "?");
+                    continue;
+                }
+                sb_printf(&b, " | %.6g | %.3f / %.3f | %s | %s |\n", o->threshold, o->source_sensitivity,
+                          o->source_specificity, xc_metric_format(&o->sensitivity, f, sizeof f),
+                          xc_metric_format(&o->specificity, f2, sizeof f2));
+            }
+    }
+    if (info->provenance) {
+        const xc_provenance *p = info->provenance;
+        sb_printf(&b, "\n## Provenance\n\n- xraycls %s, %s UTC\n- model `%s`", p->version ? p->version : "?",
+                  p->utc ? p->utc : "?", p->model_abs ? p->model_abs : "?");
+        if (p->epoch >= 0) sb_printf(&b, " (epoch %lld)", p->epoch);
+        sb_printf(&b, "\n- data `%s`\n", p->data_abs ? p->data_abs : "?");
+        if (p->temperature_note) sb_printf(&b, "- probabilities: %s\n", p->temperature_note);
     }
 
     int absent = count_absent(m);
@@ -454,15 +581,59 @@ static void base_name(const char *p, char *buf, size_t cap) {
     snprintf(buf, cap, "%.*s", (int)(n - s), p + s);
 }
 
-static int read_run(const char *dir, const char *split, table_row *r) {
+/* The evaluation folder of a run for a split: RUN/eval-<dataset>-<split> (dataset given, or the
+ * only such folder), else the older RUN/eval-<split>. malloc'd path of its eval.json, or NULL. */
+static char *find_eval(const char *dir, const char *split, const char *dataset) {
+    char **names = NULL;
+    int64_t n = 0;
+    size_t ls = strlen(split);
+    if (xc_walk(dir, XC_WALK_DIRS, NULL, &names, &n) < 0) return xc_errorf("run '%s': %s", dir, xc_error()), NULL;
+    sbuf found = {0};
+    const char *pick = NULL;
+    int count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const char *e = names[i];
+        size_t le = strlen(e);
+        if (strncmp(e, "eval-", 5) != 0 || le < 5 + ls + 2 || strcmp(e + le - ls, split) != 0 || e[le - ls - 1] != '-')
+            continue;
+        if (dataset && (le - ls - 6 != strlen(dataset) || strncmp(e + 5, dataset, le - ls - 6) != 0)) continue;
+        sb_printf(&found, "%s%s", count ? ", " : "", e);
+        pick = e;
+        count++;
+    }
+    char *out = NULL;
+    char sub[300];
+    if (count == 1) {
+        snprintf(sub, sizeof sub, "%s/eval.json", pick);
+        out = xc_path_join(dir, sub);
+    } else if (count > 1) {
+        xc_errorf("run '%s' has %d evaluations of split '%s' (%s): name the dataset (table --dataset NAME)", dir, count,
+                  split, found.s ? found.s : "");
+    } else if (!dataset) {
+        snprintf(sub, sizeof sub, "eval-%s/eval.json", split);
+        out = xc_path_join(dir, sub);
+        if (out && !xc_is_file(out)) {
+            xc_errorf("run '%s' has no evaluation of split '%s': no folder eval-<dataset>-%s (run xraycls eval on it "
+                      "first)", dir, split, split);
+            free(out);
+            out = NULL;
+        }
+    } else {
+        xc_errorf("run '%s' has no evaluation of split '%s' of dataset '%s': no folder eval-%s-%s (run xraycls eval on "
+                  "it first)", dir, split, dataset, dataset, split);
+    }
+    free(found.s);
+    xc_strv_free(names, n);
+    return out;
+}
+
+static int read_run(const char *dir, const char *split, const char *dataset, table_row *r) {
     memset(r, 0, sizeof *r);
     char *cfg_path = xc_path_join(dir, "config.json");
-    char sub[96];
-    snprintf(sub, sizeof sub, "eval-%s/eval.json", split);
-    char *ev_path = xc_path_join(dir, sub);
+    char *ev_path = NULL;
     cJSON *cfg = NULL, *ev = NULL;
     int rc = -1;
-    if (!cfg_path || !ev_path) {
+    if (!cfg_path) {
         xc_errorf("table: out of memory");
         goto done;
     }
@@ -470,6 +641,7 @@ static int read_run(const char *dir, const char *split, table_row *r) {
         xc_errorf("run '%s': %s", dir, xc_error());
         goto done;
     }
+    if (!(ev_path = find_eval(dir, split, dataset))) goto done;
     if (!xc_is_file(ev_path)) {
         xc_errorf("run '%s' has no evaluation of split '%s': '%s' is missing (run xraycls eval on it first)", dir,
                   split, ev_path);
@@ -541,13 +713,14 @@ done:
     return rc;
 }
 
-int xc_results_table(const char *const *run_dirs, int n, const char *split, char **md, char **csv) {
+int xc_results_table(const char *const *run_dirs, int n, const char *split, const char *dataset, char **md,
+                     char **csv) {
     *md = *csv = NULL;
     if (n < 1) return xc_errorf("table: no run folder given");
     table_row *rows = calloc((size_t)n, sizeof *rows);
     if (!rows) return xc_errorf("table: out of memory");
     for (int i = 0; i < n; i++)
-        if (read_run(run_dirs[i], split, &rows[i]) < 0) {
+        if (read_run(run_dirs[i], split, dataset, &rows[i]) < 0) {
             free(rows);
             return -1;
         }

@@ -6,9 +6,13 @@
 #include <cjson/cJSON.h>
 
 #include "xraycls/metrics.h"
+#include "xraycls/report.h"
 
 /* A metric as eval.json writes it: {"value", "ci_low", "ci_high", "method"[, "degenerate"]
  * [, "absent": true]} (xraycls/report.h). NULL when out of memory. */
 cJSON *xc_report_metric_json(const xc_metric *m);
+
+/* eval.json's "provenance" object (xraycls/report.h). NULL when out of memory. */
+cJSON *xc_report_provenance_json(const xc_provenance *p);
 
 #endif

@@ -138,8 +138,26 @@ check 'grep -q "xraycls.head = sigmoid" "$T/info.out"' "the checkpoint has no si
 M=$T/runs/ml/best.safetensors
 "$B" eval --model "$M" --data "$T/data" --device cpu >"$T/eval.out" 2>"$T/eval.err"; rc=$?
 check '[ $rc -eq 0 ]' "multi-label eval failed: $(tail -3 "$T/eval.err")"
-E=$(ls -d "$T"/runs/ml/eval-*test 2>/dev/null | head -1)
-check '[ -n "$E" ] && [ -s "$E/eval.json" ] && [ -s "$E/eval.csv" ] && [ -s "$E/eval.md" ]' "eval files missing"
+E=$T/runs/ml/eval-data-test
+check '[ -s "$E/eval.json" ] && [ -s "$E/eval.csv" ] && [ -s "$E/eval.md" ]' "eval files missing"
+# predictions.csv: per finding probability, logit, label (empty when unknown), 0/1 at the threshold
+check '$PY - "$E" "$T/data" <<PY
+import csv, json, math, struct, sys
+E, D = sys.argv[1:3]
+j = json.load(open(E + "/eval.json")); t = j["thresholds"]["values"]
+rows = list(csv.DictReader(open(E + "/predictions.csv")))
+b = open(D + "/test.safetensors", "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+y = b[8 + n + h["labels"]["data_offsets"][0]:]; m = b[8 + n + h["mask"]["data_offsets"][0]:]
+K = len(t); assert len(rows) == j["n"]
+for i, r in enumerate(rows):
+    for c, f in enumerate(t):
+        p, z = float(r["prob:" + f]), float(r["logit:" + f])
+        assert abs(p - 1 / (1 + math.exp(-z))) < 1e-6, (r, f)
+        assert r["label:" + f] == ("" if not m[i * K + c] else str(y[i * K + c])), (i, f, r)
+        assert r["predicted:" + f] == ("1" if p >= t[f] else "0"), (i, f, r)
+js = [json.loads(l) for l in open(E + "/predictions.jsonl")]
+assert len(js) == len(rows) and all(js[i]["findings"][f]["label"] == (None if r["label:" + f] == "" else int(r["label:" + f])) for i, r in enumerate(rows) for f in t)
+PY' "multi-label predictions.csv / .jsonl"
 check 'grep -q "macro AUROC" "$T/eval.out"' "eval prints no summary: $(cat "$T/eval.out")"
 check '$PY - "$E/eval.json" "$T/data" <<PY
 import json, struct, sys
@@ -164,8 +182,7 @@ t = json.load(open(sys.argv[2]))["thresholds"]["values"]
 rows = list(csv.DictReader(open(sys.argv[1])))
 assert len(rows) == 160, len(rows)
 for r in rows:
-    # the CSV rounds to 6 decimals: a score that is itself a threshold (of a validation image) may
-    # print on either side of it
+    # a score that is itself a threshold (of a validation image) may print on either side of it
     if any(abs(float(r[f]) - t[f]) <= 1e-6 for f in t): continue
     pos = [f for f in t if float(r[f]) >= t[f]]
     assert r["label"] == ";".join(pos), (r, pos)

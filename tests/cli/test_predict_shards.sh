@@ -21,7 +21,9 @@ JSON
 "$B" train --config "$T/cfg.json" >"$T/train.out" 2>&1 || { tail -3 "$T/train.out"; echo "FAIL: train"; exit 1; }
 M="$T/runs/m/last.safetensors"
 imgs="$T/data/raw/Coronahack-Chest-XRay-Dataset"
-P=(predict --model "$M" --device cpu --batch 3)
+# --batch 1: every image is scored alone in every run, so the probabilities (written with %.9g,
+# the float exactly) do not depend on which images share its batch, and shards merge to the bytes
+P=(predict --model "$M" --device cpu --batch 1)
 
 for fmt in csv jsonl; do
   "$B" "${P[@]}" --format $fmt -o "$T/all.$fmt" "$imgs" 2>/dev/null

@@ -88,7 +88,7 @@ int main(void) {
 
     /* the documents, and the thresholds read back */
     const char *names[4] = {"A", "B", "C", "D"};
-    xc_findings_info info = {"m.safetensors", "data", "test", "resnet18", "sigmoid", "val", "youden", names};
+    xc_findings_info info = {"m.safetensors", "data", "test", "resnet18", "sigmoid", "val", "youden", names, NULL};
     char *js = xc_findings_json(m, &info), *csv = xc_findings_csv(m, &info), *md = xc_findings_markdown(m, &info);
     CHECK(js && strstr(js, "\"multilabel\":\ttrue") && strstr(js, "\"per_finding\""));
     CHECK_MSG(csv != NULL, "%s", xc_error());

@@ -42,7 +42,7 @@ static void write_text(const char *path, const char *text) {
 }
 
 static void test_eval_files(const char *dir, xc_metrics *m) {
-    xc_report_info info = {"runs/a/best.safetensors", "data/prep", "test", "4class", "resnet18", "softmax", CLASSES};
+    xc_report_info info = {"runs/a/best.safetensors", "data/prep", "test", "4class", "resnet18", "softmax", CLASSES, NULL, NULL, NULL};
     char *out = join(dir, "eval-test");
     CHECK(xc_report_write(out, m, &info) == 0);
     char *jp = join(out, "eval.json"), *cp = join(out, "eval.csv"), *mp = join(out, "eval.md"),
@@ -87,11 +87,11 @@ static void test_eval_files(const char *dir, xc_metrics *m) {
     CHECK(csv != NULL);
     if (csv) {
         CHECK_CONTAINS(csv, "name,support,precision,precision_ci_low,precision_ci_high,precision_ci_method,recall,");
-        CHECK_CONTAINS(csv, ",npv,npv_ci_low,npv_ci_high,npv_ci_method\n");
+        CHECK_CONTAINS(csv, ",npv,npv_ci_low,npv_ci_high,npv_ci_method,ap,ap_ci_low,ap_ci_high,ap_ci_method\n");
         int lines = 0;
         for (char *p = csv; *p; p++) lines += *p == '\n';
         CHECK(lines == 1 + 4 + 3);
-        CHECK_CONTAINS(csv, "\nCOVID-19,0,,,,,,,,,,,,,,,,,,,,,,,,\n");
+        CHECK_CONTAINS(csv, "\nCOVID-19,0,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n");
         CHECK_CONTAINS(csv, "\nmicro,8,0.625,");
         CHECK_CONTAINS(csv, "\nweighted,8,,,,,,,");
         free(csv);
@@ -128,8 +128,9 @@ static void test_table(const char *dir, xc_metrics *m) {
     make_run(runs, "a");
     make_run(runs, "b");
     char *a = join(runs, "a"), *b = join(runs, "b");
-    char *aev = join(a, "eval-test"), *bev = join(b, "eval-test");
-    xc_report_info info = {"m", "d", "test", "4class", "densenet121", "softmax", CLASSES};
+    /* run a: the folder eval names (eval-<dataset>-<split>); run b: the older eval-<split> */
+    char *aev = join(a, "eval-prep-test"), *bev = join(b, "eval-test");
+    xc_report_info info = {"m", "d", "test", "4class", "densenet121", "softmax", CLASSES, NULL, NULL, NULL};
     CHECK(xc_report_write(aev, m, &info) == 0);
     /* Run b: three classes, one named in another case: "covid" with two images. */
     const float s3[6 * 3] = {.8f, .1f, .1f, .7f, .2f, .1f, .1f, .8f, .1f, .2f, .6f, .2f, .1f, .1f, .8f, .5f, .1f, .4f};
@@ -138,13 +139,13 @@ static void test_table(const char *dir, xc_metrics *m) {
     xc_metrics_params p = xc_metrics_default();
     p.bootstrap = 50;
     xc_metrics *m3 = xc_metrics_compute(s3, l3, 6, 3, &p);
-    xc_report_info info3 = {"m", "d", "test", NULL, "densenet121", "softmax", cls3};
+    xc_report_info info3 = {"m", "d", "test", NULL, "densenet121", "softmax", cls3, NULL, NULL, NULL};
     CHECK(m3 && xc_report_write(bev, m3, &info3) == 0);
     xc_metrics_free(m3);
 
     const char *dirs[2] = {a, b};
     char *md = NULL, *csv = NULL;
-    CHECK(xc_results_table(dirs, 2, "test", &md, &csv) == 0);
+    CHECK(xc_results_table(dirs, 2, "test", NULL, &md, &csv) == 0);
     if (md && csv) {
         CHECK_CONTAINS(md, "| run | arch | weights | loss | sampler | task | accuracy |");
         CHECK_CONTAINS(md, "| dn-focal | densenet121 | chexnet | focal | weighted | 4class | 0.625 [");
@@ -159,11 +160,23 @@ static void test_table(const char *dir, xc_metrics *m) {
     free(csv);
 
     /* A run without evaluation of the split, and a config missing a key. */
-    CHECK(xc_results_table(dirs, 2, "val", &md, &csv) == -1);
-    CHECK_CONTAINS(xc_error(), "eval-val/eval.json");
+    CHECK(xc_results_table(dirs, 2, "val", NULL, &md, &csv) == -1);
+    CHECK_CONTAINS(xc_error(), "eval-<dataset>-val");
+    /* Two evaluations of the split: named, and chosen by --dataset. */
+    char *aev2 = join(a, "eval-other-data-test");
+    CHECK(xc_report_write(aev2, m, &info) == 0);
+    CHECK(xc_results_table(dirs, 1, "test", NULL, &md, &csv) == -1);
+    CHECK_CONTAINS(xc_error(), "eval-other-data-test, eval-prep-test");
+    CHECK(xc_results_table(dirs, 1, "test", "other-data", &md, &csv) == 0);
+    free(md);
+    free(csv);
+    CHECK(xc_results_table(dirs, 2, "test", "prep", &md, &csv) == -1);
+    CHECK_CONTAINS(xc_error(), "no folder eval-prep-test");
+    CHECK(xc_remove_tree(aev2) == 0 && !xc_is_dir(aev2));
+    free(aev2);
     char *cfg = join(b, "config.json");
     write_text(cfg, "{\"model\": {\"arch\": \"resnet18\"}}");
-    CHECK(xc_results_table(dirs, 2, "test", &md, &csv) == -1);
+    CHECK(xc_results_table(dirs, 2, "test", NULL, &md, &csv) == -1);
     CHECK_CONTAINS(xc_error(), "model.weights");
     CHECK_CONTAINS(xc_error(), "config.json");
     free(cfg);

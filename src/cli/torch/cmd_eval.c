@@ -1,11 +1,16 @@
 /* cmd_eval.c — `xraycls eval`: scores a split of a prepared dataset with a checkpoint or model
- * file and writes eval.json / eval.csv / eval.md / confusion_matrix.png (xraycls/report.h). */
-#define _POSIX_C_SOURCE 200809L
+ * file and writes, into a new folder renamed into place when complete, eval.json / eval.csv /
+ * eval.md / confusion_matrix.png, the per-image scores, the curves and the reliability data
+ * (xraycls/report.h), with operating points chosen on another split (xraycls/metrics.h). */
+#define _XOPEN_SOURCE 700
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "xraycls/checkpoint.h"
@@ -15,44 +20,61 @@
 #include "xraycls/metrics.h"
 #include "xraycls/metrics_findings.h"
 #include "xraycls/nn.h"
+#include "xraycls/parse.h"
 #include "xraycls/predict.h"
 #include "xraycls/progress.h"
 #include "xraycls/report.h"
 #include "xraycls/shim.h"
 
 static const char usage[] =
-    "usage: xraycls eval --model FILE --data DIR [--split test] [-o DIR] [--batch N]\n"
-    "                    [--device auto|cpu|cuda[:N]] [--bootstrap N] [--seed S]\n"
-    "                    [--threshold-split val|none]\n"
+    "usage: xraycls eval --model FILE --data DIR [--split test] [-o DIR] [--overwrite] [--batch N]\n"
+    "                    [--device auto|cpu|cuda[:N]] [--ci wilson|clopper-pearson|bootstrap]\n"
+    "                    [--bootstrap N] [--seed S] [--bins B] [--thresholds-from val|none]\n"
+    "                    [--target-sensitivity X] [--target-specificity X]\n"
     "                    [--cam-worst K [--cam-layer L] [--cam-method gradcam|gradcam++]]\n"
     "\n"
-    "Scores every image of a split of a prepared dataset (no augmentation, eval mode) and writes\n"
-    "eval.json, eval.csv, eval.md and confusion_matrix.png: accuracy, balanced accuracy, per-class\n"
-    "precision / recall / F1 / specificity / AUROC, macro and weighted F1, macro AUROC and the\n"
-    "confusion matrix, each with a 95% bootstrap interval (percentile, stratified by class).\n"
+    "Scores every image of a split of a prepared dataset (no augmentation, eval mode) and writes,\n"
+    "into a new folder: eval.json, eval.csv, eval.md and confusion_matrix.png (accuracy, balanced\n"
+    "accuracy, per-class precision / recall / F1 / specificity / NPV / AUROC / average precision,\n"
+    "macro and weighted F1, macro AUROC and AP, the confusion matrix, Brier score and ECE, each\n"
+    "interval with its method; operating points), predictions.csv and predictions.jsonl (every\n"
+    "image: path as prepared, true and predicted label, each class's probability and logit at\n"
+    "%.9g), roc.csv, pr.csv and calibration.csv. Definitions: docs/METRICS.md.\n"
     "\n"
     "  --model FILE     a checkpoint (runs/<name>/best.safetensors) or an imported model file\n"
     "  --data DIR       a prepared dataset (xraycls prepare); its classes must be the model's\n"
     "  --split NAME     the split to score (test)\n"
-    "  -o DIR           output folder (default: the model file's folder/eval-<split>)\n"
+    "  -o DIR           output folder (default: the model file's folder/eval-<dataset>-<split>,\n"
+    "                   <dataset> the name of the --data folder)\n"
+    "  --overwrite      replace an existing output folder (else it is refused, exit 1); the new\n"
+    "                   one is written beside it and renamed into place when complete\n"
     "  --batch N        images per forward pass (64)\n"
     "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
-    "  --bootstrap N    bootstrap resamples for the intervals, 0 for none (1000)\n"
+    "  --ci M           intervals of the proportions (accuracy, per-class recall, specificity,\n"
+    "                   precision, NPV): wilson (default) or clopper-pearson; AUROC then gets\n"
+    "                   DeLong's interval and the bootstrap covers only F1, balanced accuracy\n"
+    "                   and macro means; bootstrap: every interval by the bootstrap\n"
+    "  --bootstrap N    bootstrap resamples (percentile, stratified by class), 0 for none (1000)\n"
     "  --seed S         seed of the bootstrap (0)\n"
+    "  --bins B         reliability bins of the ECE and calibration.csv (15)\n"
+    "  --thresholds-from S  the split whose scores choose the operating points (one-vs-rest\n"
+    "                   thresholds at Youden's J, --target-sensitivity and --target-specificity,\n"
+    "                   applied to --split; multi-label: each finding's Youden threshold), or\n"
+    "                   none (val; skipped with a note when the dataset has no such split;\n"
+    "                   --threshold-split is the same option)\n"
+    "  --target-sensitivity X, --target-specificity X   the targets in [0, 1] (0.95 each)\n"
     "  --cam-worst K    Grad-CAM overlays of the K most confident errors of each true class, for\n"
     "                   the class chosen: <out>/cam-worst/<class>/<rank>-sample<i>-as-<class>.png\n"
     "                   and .cam.safetensors (see xraycls predict --help, --cam)\n"
     "  --cam-layer L    the layer explained (layer4 for ResNet, features.norm5 for DenseNet)\n"
     "  --cam-method M   gradcam (default) or gradcam++\n"
     "\n"
-    "  --threshold-split S  multi-label: the split whose scores choose each finding's decision\n"
-    "                   threshold (Youden's J), or none for 0.5 (val; 0.5 when it is absent)\n"
-    "\n"
-    "A class with no image in the split is reported as absent (null), never as 0.\n"
+    "A class with no image in the split is reported as absent (null), never as 0. eval.json\n"
+    "records the xraycls version, the checkpoint's epoch, absolute paths and the UTC time.\n"
     "\n"
     "A multi-label dataset (prepare --findings) is evaluated finding by finding over its known\n"
     "labels: AUROC with a 95% DeLong interval, average precision, sensitivity and specificity\n"
-    "(Wilson intervals) at the thresholds chosen on --threshold-split, and their macro and micro\n"
+    "(Wilson intervals) at the thresholds chosen on --thresholds-from, and their macro and micro\n"
     "means (eval.json, eval.csv, eval.md; docs/MULTILABEL.md). predict --thresholds eval.json\n"
     "applies those thresholds.\n";
 
@@ -91,27 +113,204 @@ static char *dir_of(const char *path) {
 
 static void on_progress(void *ud, int64_t done) { xc_progress_update(ud, done, NULL); }
 
-/* Scores a split into a new (n, k) array (caller frees), with a progress bar. */
-static float *score_split(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, const char *what) {
+/* Scores a split into new (n, k) arrays (caller frees; logits may be NULL), with a progress bar. */
+static float *score_split(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, const char *what,
+                          float **logits) {
     int64_t n = xc_dataset_len(d);
-    float *probs = malloc((size_t)(n ? n : 1) * (size_t)info->num_classes * sizeof *probs);
-    if (!probs) return xc_errorf("out of memory for %lld x %d scores", (long long)n, info->num_classes), NULL;
+    size_t cells = (size_t)(n ? n : 1) * (size_t)info->num_classes;
+    float *probs = malloc(cells * sizeof *probs);
+    if (logits) *logits = malloc(cells * sizeof **logits);
+    if (!probs || (logits && !*logits)) {
+        free(probs);
+        if (logits) free(*logits), *logits = NULL;
+        return xc_errorf("out of memory for %lld x %d scores", (long long)n, info->num_classes), NULL;
+    }
     xc_progress *bar = xc_progress_start(n, what, cli_is_tty());
-    int prc = xc_predict_dataset(m, info, d, batch, probs, on_progress, bar);
+    int prc = xc_predict_dataset_logits(m, info, d, batch, probs, logits ? *logits : NULL, on_progress, bar);
     xc_progress_finish(bar);
     if (prc < 0) {
         free(probs);
+        if (logits) free(*logits), *logits = NULL;
         return NULL;
     }
     return probs;
 }
 
+/* ---- the output folder: written beside, renamed into place -------------------------------- */
+
+typedef struct {
+    char *final; /* the folder asked for */
+    char *tmp;   /* "<parent>/.<name>.<pid>.<n>.tmp", where everything is written */
+    int lock_fd;
+} out_folder;
+
+/* The last component of a path, trailing slashes ignored ("data/prep/" → "prep"). malloc'd. */
+static char *base_of(const char *path) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    size_t s = n;
+    while (s > 0 && path[s - 1] != '/') s--;
+    return strndup(path + s, n - s);
+}
+
+/* Decides the folder (-o, else MODEL_DIR/eval-<dataset>-<split>), refuses an existing one
+ * without --overwrite and creates the temporary one. */
+static int out_open(out_folder *o, const char *out, const char *model_path, const char *data, const char *split,
+                    int overwrite) {
+    memset(o, 0, sizeof *o);
+    o->lock_fd = -1;
+    if (out) {
+        o->final = strdup(out);
+    } else {
+        char *md = dir_of(model_path), *ds = base_of(data);
+        size_t cap = (ds ? strlen(ds) : 0) + strlen(split) + 16;
+        char *sub = malloc(cap);
+        if (sub && ds) snprintf(sub, cap, "eval-%s-%s", ds, split);
+        o->final = md && sub && ds ? xc_path_join(md, sub) : NULL;
+        free(md);
+        free(ds);
+        free(sub);
+    }
+    if (!o->final) return xc_errorf("out of memory");
+    size_t len = strlen(o->final);
+    while (len > 1 && o->final[len - 1] == '/') o->final[--len] = 0;
+    struct stat st;
+    if (lstat(o->final, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return xc_errorf("output '%s' exists and is not a folder", o->final);
+        if (!overwrite)
+            return xc_errorf("output folder '%s' exists: an evaluation is never replaced silently (--overwrite "
+                             "replaces it, -o names another)", o->final);
+    }
+    char *parent = dir_of(o->final), *name = base_of(o->final);
+    int rc = -1;
+    if (parent && name && xc_mkdir_p(parent) == 0) {
+        o->tmp = xc_temp_dir_create(parent, name, &o->lock_fd);
+        rc = o->tmp ? 0 : -1;
+    } else if (!parent || !name) {
+        xc_errorf("out of memory");
+    }
+    free(parent);
+    free(name);
+    return rc;
+}
+
+/* Moves the complete temporary folder into place (the old folder, with --overwrite, is moved
+ * aside first and removed after). */
+static int out_commit(out_folder *o) {
+    struct stat st;
+    char *old = NULL;
+    if (lstat(o->final, &st) == 0) {
+        size_t cap = strlen(o->tmp) + 8;
+        old = malloc(cap);
+        if (!old) return xc_errorf("out of memory");
+        snprintf(old, cap, "%s.old", o->tmp);
+        if (rename(o->final, old) != 0) {
+            int rc = xc_errorf_errno("cannot move '%s' aside", o->final);
+            free(old);
+            return rc;
+        }
+    }
+    if (rename(o->tmp, o->final) != 0) {
+        int rc = xc_errorf_errno("cannot move '%s' to '%s'", o->tmp, o->final);
+        if (old && rename(old, o->final) != 0) fprintf(stderr, "warning: the old evaluation is left in '%s'\n", old);
+        free(old);
+        return rc;
+    }
+    free(o->tmp);
+    o->tmp = NULL;
+    if (old && xc_remove_tree(old) < 0) fprintf(stderr, "warning: %s\n", xc_error());
+    free(old);
+    return 0;
+}
+
+/* Removes the temporary folder (when not committed) and frees. */
+static void out_close(out_folder *o) {
+    if (o->tmp && xc_remove_tree(o->tmp) < 0) fprintf(stderr, "warning: %s\n", xc_error());
+    if (o->lock_fd >= 0) close(o->lock_fd);
+    free(o->tmp);
+    free(o->final);
+    memset(o, 0, sizeof *o);
+    o->lock_fd = -1;
+}
+
+static int write_doc(const char *dir, const char *name, char *text) {
+    if (!text) return -1;
+    char *path = xc_path_join(dir, name);
+    int rc = path ? xc_write_file_atomic(path, text, strlen(text)) : xc_errorf("%s: out of memory", name);
+    free(path);
+    free(text);
+    return rc;
+}
+
+/* predictions.csv / .jsonl, roc.csv, pr.csv and calibration.csv into dir. */
+static int write_scores(const char *dir, const xc_scores *sc, int bins) {
+    if (write_doc(dir, "predictions.csv", xc_predictions_csv(sc)) < 0 ||
+        write_doc(dir, "predictions.jsonl", xc_predictions_jsonl(sc)) < 0 || write_doc(dir, "roc.csv", xc_roc_csv(sc)) < 0 ||
+        write_doc(dir, "pr.csv", xc_pr_csv(sc)) < 0 || write_doc(dir, "calibration.csv", xc_calibration_csv(sc, bins)) < 0)
+        return -1;
+    return 0;
+}
+
+/* The files of the split as prepared (borrowed strings), malloc'd array. */
+static const char **split_files(const xc_dataset *d) {
+    int64_t n = xc_dataset_len(d);
+    const char **f = malloc((size_t)(n ? n : 1) * sizeof *f);
+    for (int64_t i = 0; f && i < n; i++) f[i] = xc_dataset_file(d, i);
+    if (!f) xc_errorf("out of memory");
+    return f;
+}
+
+/* Provenance: version, absolute paths, UTC time, the checkpoint's epoch. Strings into bufs. */
+typedef struct {
+    xc_provenance p;
+    char *model_abs, *data_abs;
+    char utc[32];
+} provenance;
+
+static void provenance_fill(provenance *pv, const char *model_path, const char *data, const xc_model_info *info) {
+    memset(pv, 0, sizeof *pv);
+    pv->model_abs = realpath(model_path, NULL);
+    pv->data_abs = realpath(data, NULL);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(pv->utc, sizeof pv->utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pv->p.version = XRAYCLS_VERSION;
+    pv->p.model_abs = pv->model_abs;
+    pv->p.data_abs = pv->data_abs;
+    pv->p.utc = pv->utc;
+    pv->p.epoch = !strcmp(info->kind, "checkpoint") ? info->epoch : -1;
+}
+
+static void provenance_free(provenance *pv) {
+    free(pv->model_abs);
+    free(pv->data_abs);
+}
+
+/* 1 when DIR/<split>.safetensors exists. */
+static int has_split(const char *data, const char *split) {
+    char name[300];
+    snprintf(name, sizeof name, "%s.safetensors", split);
+    char *f = xc_path_join(data, name);
+    int there = f && xc_is_file(f);
+    free(f);
+    return there;
+}
+
+typedef struct {
+    const char *model_path, *data, *split, *out, *device, *thr_split;
+    long long batch, bootstrap, seed, cam_worst, bins;
+    double target_sens, target_spec;
+    xc_ci_method ci;
+    int overwrite;
+} eval_args;
 
 /* eval of a multi-label dataset (xraycls/metrics_findings.h): thresholds on thr_split, metrics
  * on split. Returns the exit code. */
-static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, const char *model_path,
-                         const char *data, const char *split, const char *thr_split, const char *out, int batch) {
+static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, const eval_args *a,
+                         const xc_provenance *prov) {
     int k = info->num_classes, rc = XC_EXIT_FAIL;
+    const char *model_path = a->model_path, *data = a->data, *split = a->split, *thr_split = a->thr_split;
     if (strcmp(info->head, "sigmoid") != 0)
         return cli_fail("'%s' is multi-label, and model '%s' has a %s head: a multi-label model has independent "
                         "sigmoid outputs (train it with loss.type \"bce\" or \"focal\")", xc_dataset_path(d),
@@ -119,35 +318,32 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     int same = xc_dataset_num_classes(d) == k;
     for (int c = 0; same && c < k; c++) same = !strcmp(info->classes[c], xc_dataset_class(d, c));
     if (!same) {
-        char a[4096], b[4096];
-        join_names(a, sizeof a, k, model_class, info);
-        join_names(b, sizeof b, xc_dataset_num_classes(d), data_class, d);
-        return cli_fail("the findings differ: model '%s' has [%s], dataset '%s' has [%s]", model_path, a,
-                        xc_dataset_path(d), b);
+        char x[4096], y[4096];
+        join_names(x, sizeof x, k, model_class, info);
+        join_names(y, sizeof y, xc_dataset_num_classes(d), data_class, d);
+        return cli_fail("the findings differ: model '%s' has [%s], dataset '%s' has [%s]", model_path, x,
+                        xc_dataset_path(d), y);
     }
     double thr[XC_INFO_MAX_CLASSES];
     int chosen[XC_INFO_MAX_CLASSES] = {0};
     for (int c = 0; c < k; c++) thr[c] = 0.5;
     const char *used_split = NULL;
-    float *probs = NULL;
-    char *out_dir = NULL;
+    float *probs = NULL, *logits = NULL;
+    const char **files = NULL;
     xc_findings_metrics *met = NULL;
     xc_dataset *tv = NULL;
+    out_folder of = {0};
+    of.lock_fd = -1;
+    if (out_open(&of, a->out, model_path, data, split, a->overwrite) < 0) goto done;
     if (strcmp(thr_split, "none") != 0) {
-        char *f = NULL;
-        char name[300];
-        snprintf(name, sizeof name, "%s.safetensors", thr_split);
-        f = xc_path_join(data, name);
-        int there = f && xc_is_file(f);
-        free(f);
-        if (!there) {
+        if (!has_split(data, thr_split)) {
             fprintf(stderr, "eval: no split '%s' in %s: every threshold is 0.5\n", thr_split, data);
         } else {
             if (!strcmp(thr_split, split))
                 fprintf(stderr, "warning: the thresholds are chosen on the evaluated split '%s' itself: its "
                                 "sensitivity and specificity are optimistic\n", split);
             if (!(tv = xc_dataset_open(data, thr_split))) goto done;
-            float *tp = score_split(m, info, tv, batch, "thresholds");
+            float *tp = score_split(m, info, tv, (int)a->batch, "thresholds", NULL);
             if (!tp) goto done;
             int e = xc_findings_thresholds(tp, xc_dataset_targets(tv), xc_dataset_mask(tv), xc_dataset_len(tv), k,
                                            XC_OP_YOUDEN, 0, thr, chosen);
@@ -158,37 +354,65 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     }
     fprintf(stderr, "eval: %s (%s, %d findings) on %s: %lld images of split '%s'\n", model_path, info->arch, k, data,
             (long long)xc_dataset_len(d), split);
-    if (!(probs = score_split(m, info, d, batch, "eval"))) goto done;
+    if (!(probs = score_split(m, info, d, (int)a->batch, "eval", &logits))) goto done;
     if (!(met = xc_findings_metrics_compute(probs, xc_dataset_targets(d), xc_dataset_mask(d), xc_dataset_len(d), k,
                                             thr, chosen, 0.95)))
         goto done;
-    if (out) out_dir = strdup(out);
-    else {
-        char *md = dir_of(model_path);
-        char sub[96];
-        snprintf(sub, sizeof sub, "eval-%s", split);
-        out_dir = md ? xc_path_join(md, sub) : NULL;
-        free(md);
-    }
     const char *names[XC_INFO_MAX_CLASSES];
     for (int c = 0; c < k; c++) names[c] = info->classes[c];
-    xc_findings_info fi = {model_path, data, split, info->arch, info->head, used_split, "youden", names};
-    if (!out_dir || xc_findings_write(out_dir, met, &fi) < 0) goto done;
-    char a[96], b[96], c3[96];
-    printf("macro AUROC %s  micro AUROC %s  macro AP %s\n", xc_metric_format(&met->macro_auroc, a, sizeof a),
-           xc_metric_format(&met->micro_auroc, b, sizeof b), xc_metric_format(&met->macro_ap, c3, sizeof c3));
+    xc_findings_info fi = {model_path, data, split, info->arch, info->head, used_split, "youden", names, prov};
+    if (!(files = split_files(d))) goto done;
+    xc_scores sc = {xc_dataset_len(d), k, names, files, probs, logits, NULL, xc_dataset_targets(d), xc_dataset_mask(d), thr};
+    if (write_scores(of.tmp, &sc, (int)a->bins) < 0 || xc_findings_write(of.tmp, met, &fi) < 0 || out_commit(&of) < 0)
+        goto done;
+    char b1[96], b2[96], b3[96];
+    printf("macro AUROC %s  micro AUROC %s  macro AP %s\n", xc_metric_format(&met->macro_auroc, b1, sizeof b1),
+           xc_metric_format(&met->micro_auroc, b2, sizeof b2), xc_metric_format(&met->macro_ap, b3, sizeof b3));
     for (int c = 0; c < k; c++)
-        printf("  %-24s AUROC %s  AP %s  sens %s @ %.3g\n", names[c], xc_metric_format(&met->per[c].auroc, a, sizeof a),
-               xc_metric_format(&met->per[c].ap, b, sizeof b), xc_metric_format(&met->per[c].sensitivity, c3, sizeof c3),
+        printf("  %-24s AUROC %s  AP %s  sens %s @ %.3g\n", names[c], xc_metric_format(&met->per[c].auroc, b1, sizeof b1),
+               xc_metric_format(&met->per[c].ap, b2, sizeof b2), xc_metric_format(&met->per[c].sensitivity, b3, sizeof b3),
                met->per[c].threshold);
-    printf("wrote %s/{eval.json, eval.csv, eval.md}\n", out_dir);
+    printf("wrote %s/{eval.json, eval.csv, eval.md, predictions.csv, predictions.jsonl, roc.csv, pr.csv, "
+           "calibration.csv}\n", of.final);
     rc = XC_EXIT_OK;
 done:
     if (rc != XC_EXIT_OK) cli_fail(NULL);
+    out_close(&of);
     xc_findings_metrics_free(met);
     xc_dataset_close(tv);
+    free(files);
     free(probs);
-    free(out_dir);
+    free(logits);
+    return rc;
+}
+
+/* Operating points of a single-label model: thresholds chosen on a->thr_split, applied to the
+ * evaluated scores. *ops NULL (with a note) when there is no such split. Returns 0 or -1. */
+static int eval_op_points(xc_model *m, const xc_model_info *info, const eval_args *a, const float *probs,
+                          const xc_dataset *d, xc_op_point **ops) {
+    *ops = NULL;
+    if (!strcmp(a->thr_split, "none")) return 0;
+    if (!has_split(a->data, a->thr_split)) {
+        fprintf(stderr, "eval: no split '%s' in %s: no operating points\n", a->thr_split, a->data);
+        return 0;
+    }
+    if (!strcmp(a->thr_split, a->split))
+        fprintf(stderr, "warning: the operating points are chosen on the evaluated split '%s' itself: their "
+                        "sensitivity and specificity are optimistic\n", a->split);
+    int k = info->num_classes, rc = -1;
+    xc_dataset *tv = xc_dataset_open(a->data, a->thr_split);
+    float *tp = tv ? score_split(m, info, tv, (int)a->batch, "thresholds", NULL) : NULL;
+    xc_op_point *o = tp ? calloc((size_t)k * XC_OP_RULES, sizeof *o) : NULL;
+    if (tp && !o) xc_errorf("out of memory");
+    if (o && xc_op_points_compute(tp, xc_dataset_labels(tv), xc_dataset_len(tv), probs, xc_dataset_labels(d),
+                                  xc_dataset_len(d), k, a->target_sens, a->target_spec, 0.95, a->ci, o) == 0) {
+        *ops = o;
+        o = NULL;
+        rc = 0;
+    }
+    free(o);
+    free(tp);
+    xc_dataset_close(tv);
     return rc;
 }
 
@@ -197,47 +421,63 @@ int cmd_eval(int argc, char **argv) {
         fputs(usage, stdout);
         return XC_EXIT_OK;
     }
-    const char *model_path = NULL, *data = NULL, *split = "test", *out = NULL, *device = "auto", *thr_split = "val";
-    long long batch = 64, bootstrap = 1000, seed = 0, cam_worst = 0;
+    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0};
     const char *cam_layer = NULL, *cam_method = "gradcam";
-    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
-        const char *a = argv[i];
+    for (int i = 1; i < argc; i += 2) { /* every option but --overwrite takes a value */
+        const char *o = argv[i];
+        if (!strcmp(o, "--overwrite")) {
+            a.overwrite = 1;
+            i--;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v && a[0] == '-') return cli_usage_error("eval", usage, "%s needs a value", a);
-        if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--split")) split = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--threshold-split")) thr_split = v;
-        else if (!strcmp(a, "--batch")) {
-            if (cli_parse_ll(v, 1, 65536, &batch) < 0) return cli_usage_error("eval", usage, "--batch '%s' is not in 1..65536", v);
-        } else if (!strcmp(a, "--bootstrap")) {
-            if (cli_parse_ll(v, 0, 1000000, &bootstrap) < 0)
+        if (!v && o[0] == '-') return cli_usage_error("eval", usage, "%s needs a value", o);
+        if (!strcmp(o, "--model")) a.model_path = v;
+        else if (!strcmp(o, "--data")) a.data = v;
+        else if (!strcmp(o, "--split")) a.split = v;
+        else if (!strcmp(o, "-o") || !strcmp(o, "--output")) a.out = v;
+        else if (!strcmp(o, "--device")) a.device = v;
+        else if (!strcmp(o, "--threshold-split") || !strcmp(o, "--thresholds-from")) a.thr_split = v;
+        else if (!strcmp(o, "--ci")) {
+            if (!strcmp(v, "wilson")) a.ci = XC_CI_WILSON;
+            else if (!strcmp(v, "clopper-pearson")) a.ci = XC_CI_CLOPPER_PEARSON;
+            else if (!strcmp(v, "bootstrap")) a.ci = XC_CI_BOOTSTRAP;
+            else return cli_usage_error("eval", usage, "--ci '%s' is not wilson, clopper-pearson or bootstrap", v);
+        } else if (!strcmp(o, "--target-sensitivity") || !strcmp(o, "--target-specificity")) {
+            double *t = !strcmp(o, "--target-sensitivity") ? &a.target_sens : &a.target_spec;
+            if (xc_parse_double(v, 0, 1, t) < 0) return cli_usage_error("eval", usage, "%s: %s", o, xc_error());
+        } else if (!strcmp(o, "--batch")) {
+            if (cli_parse_ll(v, 1, 65536, &a.batch) < 0) return cli_usage_error("eval", usage, "--batch '%s' is not in 1..65536", v);
+        } else if (!strcmp(o, "--bins")) {
+            if (cli_parse_ll(v, 1, 1000, &a.bins) < 0) return cli_usage_error("eval", usage, "--bins '%s' is not in 1..1000", v);
+        } else if (!strcmp(o, "--bootstrap")) {
+            if (cli_parse_ll(v, 0, 1000000, &a.bootstrap) < 0)
                 return cli_usage_error("eval", usage, "--bootstrap '%s' is not in 0..1000000", v);
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_ll(v, 0, (1LL << 62), &seed) < 0) return cli_usage_error("eval", usage, "--seed '%s' is not a number >= 0", v);
-        } else if (!strcmp(a, "--cam-worst")) {
-            if (cli_parse_ll(v, 1, 100000, &cam_worst) < 0)
+        } else if (!strcmp(o, "--seed")) {
+            if (cli_parse_ll(v, 0, (1LL << 62), &a.seed) < 0) return cli_usage_error("eval", usage, "--seed '%s' is not a number >= 0", v);
+        } else if (!strcmp(o, "--cam-worst")) {
+            if (cli_parse_ll(v, 1, 100000, &a.cam_worst) < 0)
                 return cli_usage_error("eval", usage, "--cam-worst '%s' is not in 1..100000", v);
-        } else if (!strcmp(a, "--cam-layer")) cam_layer = v;
-        else if (!strcmp(a, "--cam-method")) cam_method = v;
-        else return cli_usage_error("eval", usage, "unknown argument '%s'", a);
+        } else if (!strcmp(o, "--cam-layer")) cam_layer = v;
+        else if (!strcmp(o, "--cam-method")) cam_method = v;
+        else return cli_usage_error("eval", usage, "unknown argument '%s'", o);
     }
-    if (!model_path) return cli_usage_error("eval", usage, "--model is required");
-    if (!data) return cli_usage_error("eval", usage, "--data is required");
-    if (!*split || strchr(split, '/')) return cli_usage_error("eval", usage, "--split '%s' is not a split name", split);
+    if (!a.model_path) return cli_usage_error("eval", usage, "--model is required");
+    if (!a.data) return cli_usage_error("eval", usage, "--data is required");
+    if (!*a.split || strchr(a.split, '/')) return cli_usage_error("eval", usage, "--split '%s' is not a split name", a.split);
+    if (!*a.thr_split || strchr(a.thr_split, '/'))
+        return cli_usage_error("eval", usage, "--thresholds-from '%s' is not a split name", a.thr_split);
     xc_cam_opts cam = xc_cam_default();
-    if (!cam_worst && (cam_layer || strcmp(cam_method, "gradcam")))
+    if (!a.cam_worst && (cam_layer || strcmp(cam_method, "gradcam")))
         return cli_usage_error("eval", usage, "--cam-layer and --cam-method need --cam-worst K");
     if (xc_cam_method_parse(cam_method, &cam.method) < 0) return cli_usage_error("eval", usage, "--cam-method: %s", xc_error());
 
     xt_device dev;
-    if (xt_device_parse(device, &dev) < 0) return cli_fail(NULL);
+    if (xt_device_parse(a.device, &dev) < 0) return cli_fail(NULL);
     xc_model_info info;
-    xc_dataset *d = xc_dataset_open(data, split);
+    xc_dataset *d = xc_dataset_open(a.data, a.split);
     if (!d) return cli_fail(NULL);
-    xc_model *m = xc_checkpoint_load_model(model_path, dev, &info);
+    xc_model *m = xc_checkpoint_load_model(a.model_path, dev, &info);
     if (!m) {
         xc_dataset_close(d);
         return cli_fail(NULL);
@@ -249,87 +489,96 @@ int cmd_eval(int argc, char **argv) {
         return cli_usage_error("eval", usage, "--cam-layer: %s", xc_error());
     }
     cam.layer = cam_layer;
-    float *probs = NULL;
-    char *task = NULL, *out_dir = NULL;
+    float *probs = NULL, *logits = NULL;
+    const char **files = NULL;
+    char *task = NULL;
     xc_metrics *met = NULL;
+    xc_op_point *ops = NULL;
+    out_folder of = {0};
+    of.lock_fd = -1;
+    provenance pv;
+    provenance_fill(&pv, a.model_path, a.data, &info);
     if (xc_dataset_multilabel(d)) {
-        rc = eval_findings(m, &info, d, model_path, data, split, thr_split, out, (int)batch);
+        rc = eval_findings(m, &info, d, &a, &pv.p);
         goto done;
     }
     int same = xc_dataset_num_classes(d) == k;
     for (int c = 0; same && c < k; c++) same = !strcmp(info.classes[c], xc_dataset_class(d, c));
     if (!same) {
-        char a[4096], b[4096];
-        join_names(a, sizeof a, k, model_class, &info);
-        join_names(b, sizeof b, xc_dataset_num_classes(d), data_class, d);
-        cli_fail("the classes differ: model '%s' has [%s], dataset '%s' has [%s]", model_path, a,
-                 xc_dataset_path(d), b);
+        char x[4096], y[4096];
+        join_names(x, sizeof x, k, model_class, &info);
+        join_names(y, sizeof y, xc_dataset_num_classes(d), data_class, d);
+        cli_fail("the classes differ: model '%s' has [%s], dataset '%s' has [%s]", a.model_path, x,
+                 xc_dataset_path(d), y);
+        goto done;
+    }
+    if (out_open(&of, a.out, a.model_path, a.data, a.split, a.overwrite) < 0) {
+        cli_fail(NULL);
         goto done;
     }
     int64_t n = xc_dataset_len(d);
-    probs = malloc((size_t)n * k * sizeof *probs);
-    if (!probs) {
-        cli_fail("out of memory for %lld x %d scores", (long long)n, k);
-        goto done;
-    }
     char devname[32];
     xt_device_string(dev, devname, sizeof devname);
-    fprintf(stderr, "eval: %s (%s, %d classes) on %s: %lld images of split '%s' on %s\n", model_path, info.arch, k,
-            data, (long long)n, split, devname);
-    xc_progress *bar = xc_progress_start(n, "eval", cli_is_tty());
-    int prc = xc_predict_dataset(m, &info, d, (int)batch, probs, on_progress, bar);
-    xc_progress_finish(bar);
-    if (prc < 0) {
+    fprintf(stderr, "eval: %s (%s, %d classes) on %s: %lld images of split '%s' on %s\n", a.model_path, info.arch, k,
+            a.data, (long long)n, a.split, devname);
+    if (!(probs = score_split(m, &info, d, (int)a.batch, "eval", &logits))) {
         cli_fail(NULL);
         goto done;
     }
     xc_metrics_params mp = xc_metrics_default();
-    mp.bootstrap = (int)bootstrap;
-    mp.seed = (uint64_t)seed;
-    if (!(met = xc_metrics_compute(probs, xc_dataset_labels(d), n, k, &mp))) {
+    mp.bootstrap = (int)a.bootstrap;
+    mp.seed = (uint64_t)a.seed;
+    mp.ci = a.ci;
+    mp.probabilities = 1;
+    mp.bins = (int)a.bins;
+    if (!(met = xc_metrics_compute(probs, xc_dataset_labels(d), n, k, &mp)) ||
+        eval_op_points(m, &info, &a, probs, d, &ops) < 0 || !(files = split_files(d))) {
         cli_fail(NULL);
         goto done;
     }
-    task = read_task(data);
-    if (out) out_dir = strdup(out);
-    else {
-        char *md = dir_of(model_path);
-        char sub[96];
-        snprintf(sub, sizeof sub, "eval-%s", split);
-        out_dir = md ? xc_path_join(md, sub) : NULL;
-        free(md);
-    }
+    task = read_task(a.data);
     const char *names[XC_INFO_MAX_CLASSES];
     for (int c = 0; c < k; c++) names[c] = info.classes[c];
-    xc_report_info ri = {model_path, data, split, task, info.arch, info.head, names};
-    if (!out_dir || xc_report_write(out_dir, met, &ri) < 0) {
-        cli_fail(out_dir ? NULL : "out of memory");
+    xc_report_info ri = {a.model_path, a.data, a.split, task, info.arch, info.head, names, &pv.p, ops,
+                         ops ? a.thr_split : NULL};
+    xc_scores sc = {n, k, names, files, probs, logits, xc_dataset_labels(d), NULL, NULL, NULL};
+    if (write_scores(of.tmp, &sc, (int)a.bins) < 0) {
+        cli_fail(NULL);
         goto done;
     }
-    char *summary = xc_report_summary(met, &ri);
-    if (summary) fputs(summary, stdout);
-    free(summary);
-    printf("wrote %s/{eval.json, eval.csv, eval.md, confusion_matrix.png}\n", out_dir);
-    if (cam_worst) {
-        char *cdir = xc_path_join(out_dir, "cam-worst");
+    if (a.cam_worst) {
+        char *cdir = xc_path_join(of.tmp, "cam-worst");
         xc_normalize norm = xc_predict_normalize(&info);
         int64_t nw = 0;
-        int crc = cdir ? xc_cam_worst(m, d, probs, names, &norm, (int)cam_worst, cdir, &cam,
+        int crc = cdir ? xc_cam_worst(m, d, probs, names, &norm, (int)a.cam_worst, cdir, &cam,
                                       !strcmp(info.head, "sigmoid"), &nw)
                        : -1;
-        if (crc == 0) printf("wrote %lld Grad-CAM overlays of errors to %s\n", (long long)nw, cdir);
+        if (crc == 0) printf("made %lld Grad-CAM overlays of errors (cam-worst/)\n", (long long)nw);
         free(cdir);
         if (crc < 0) {
             cli_fail(NULL);
             goto done;
         }
     }
+    if (xc_report_write(of.tmp, met, &ri) < 0 || out_commit(&of) < 0) {
+        cli_fail(NULL);
+        goto done;
+    }
+    char *summary = xc_report_summary(met, &ri);
+    if (summary) fputs(summary, stdout);
+    free(summary);
+    printf("wrote %s/{eval.json, eval.csv, eval.md, confusion_matrix.png, predictions.csv, predictions.jsonl, "
+           "roc.csv, pr.csv, calibration.csv%s}\n", of.final, a.cam_worst ? ", cam-worst/" : "");
     rc = XC_EXIT_OK;
 done:
+    out_close(&of);
+    provenance_free(&pv);
     xc_metrics_free(met);
+    free(ops);
+    free(files);
     free(probs);
+    free(logits);
     free(task);
-    free(out_dir);
     xc_model_free(m);
     xc_dataset_close(d);
     return rc;

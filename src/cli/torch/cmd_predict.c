@@ -55,6 +55,7 @@ static const char usage[] =
     "                   xraycls eval): label lists the findings at or above their threshold, and\n"
     "                   the columns positive:<finding> (jsonl: \"positive\") hold 0/1\n"
     "\n"
+    "Probabilities are written with 9 significant digits (%.9g: the float exactly).\n"
     "label is the most probable class; for a sigmoid (multi-label) head it lists every class\n"
     "above 0.5 (or at or above its --thresholds value), separated by ';' (empty when none). A file that cannot be decoded is reported on\n"
     "standard error with its reason and skipped. Exit status: 0 when at least one image was\n"
@@ -165,7 +166,11 @@ static int on_row(void *ud, const char *path, const float *p, const char *reason
         cJSON_AddStringToObject(o, "label", label);
         probs = cJSON_AddObjectToObject(o, "probs");
         for (int c = 0; c < s->k; c++)
-            cJSON_AddNumberToObject(probs, s->info->classes[c], round((double)p[c] * 1e6) / 1e6);
+        { /* %.9g: enough digits to give back the float exactly */
+            char num[32];
+            snprintf(num, sizeof num, "%.9g", (double)p[c]);
+            cJSON_AddRawToObject(probs, s->info->classes[c], num);
+        }
         if (s->thr) {
             cJSON *pos = cJSON_AddObjectToObject(o, "positive");
             for (int c = 0; pos && c < s->k; c++)
@@ -180,7 +185,7 @@ static int on_row(void *ud, const char *path, const float *p, const char *reason
         csv_field(s->fp, path);
         fputc(',', s->fp);
         csv_field(s->fp, label);
-        for (int c = 0; c < s->k; c++) fprintf(s->fp, ",%.6f", p[c]);
+        for (int c = 0; c < s->k; c++) fprintf(s->fp, ",%.9g", p[c]);
         for (int c = 0; s->thr && c < s->k; c++) fprintf(s->fp, ",%d", (double)p[c] >= s->thr[c]);
         fputc('\n', s->fp);
     }
