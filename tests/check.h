@@ -1,6 +1,9 @@
 /* check.h — the test harness: CHECK records a failure with file:line and goes on; a test's main
  * ends with `return check_done("name");`, which prints "N passed, N failed" and returns non-zero
- * when anything failed. Tests find inputs below XRAYCLS_SOURCE_DIR and write below XRAYCLS_TMP. */
+ * when anything failed or when nothing was checked at all. A test that cannot run here (a CUDA
+ * test on a CPU machine) returns check_skip("name", "why"): exit code 77, which ctest shows as
+ * skipped (SKIP_RETURN_CODE), not passed. Tests find inputs below XRAYCLS_SOURCE_DIR and write
+ * below XRAYCLS_TMP. */
 #ifndef XRAYCLS_TESTS_CHECK_H
 #define XRAYCLS_TESTS_CHECK_H
 
@@ -40,9 +43,21 @@ static int check_pass_, check_fail_;
 #define CHECK_CONTAINS(msg, sub)                                                             \
     CHECK_MSG((msg) && strstr((msg), (sub)) != NULL, "'%s' lacks '%s'", (msg) ? (msg) : "(null)", (sub))
 
+#define CHECK_SKIP_CODE 77
+
 static inline int check_done(const char *name) {
     printf("%s: %d passed, %d failed\n", name, check_pass_, check_fail_);
+    if (check_pass_ + check_fail_ == 0) {
+        fprintf(stderr, "%s: no check ran: a test that checks nothing cannot fail\n", name);
+        return 1;
+    }
     return check_fail_ ? 1 : 0;
+}
+
+/* Ends a test that cannot run on this machine; ctest reports it as skipped with the reason. */
+static inline int check_skip(const char *name, const char *why) {
+    printf("%s: skipped: %s\n", name, why);
+    return CHECK_SKIP_CODE;
 }
 
 /* The scratch folder of this test (created): $XRAYCLS_TMP under ctest, else a fresh folder

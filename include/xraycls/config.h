@@ -6,7 +6,7 @@
  * "config 'a.json': unknown key 'train.epoch' (did you mean 'epochs'?)".
  *
  *   data     path (prepared dataset folder, required), batch_size 32, sampler "weighted"|"shuffle"
- *            ("weighted"), augment {hflip 0.5, vflip 0.5, rotate 0.3, rotate_deg 15}, workers 0,
+ *            ("weighted"), augment {hflip 0.5, vflip 0.5, rotate 0.3, rotate_deg 15},
  *            val_split "val" (the split validated on each epoch; "" for none)
  *   model    arch "resnet50" (resnet18/34/50/101/152, densenet121/161/169/201),
  *            weights "imagenet"|"chexnet"|"none"|PATH ("imagenet"), weights_dir
@@ -66,7 +66,6 @@ typedef struct {
         int batch_size;
         xc_cfg_sampler sampler;
         double hflip, vflip, rotate, rotate_deg;
-        int workers;
         char val_split[64];
     } data;
     struct {

@@ -66,10 +66,16 @@ xt_tensor *wrap_owned(at::Tensor t);
 /* This thread's current arena (NULL: none). */
 xt_arena *current_arena();
 
-/* The tensor behind a handle argument; throws std::invalid_argument naming `name` when the
- * handle is NULL or holds no tensor. */
+/* Thrown for a NULL handle argument: almost always the result of an earlier call that failed,
+ * whose message the guard then keeps (see report_null). */
+struct null_argument : std::invalid_argument {
+    using std::invalid_argument::invalid_argument;
+};
+
+/* The tensor behind a handle argument; throws null_argument naming `name` when the handle is
+ * NULL, std::invalid_argument when it holds no tensor. */
 inline const at::Tensor &arg(const xt_tensor *h, const char *name) {
-    if (!h) throw std::invalid_argument(std::string("tensor argument '") + name + "' is NULL");
+    if (!h) throw null_argument(std::string("tensor argument '") + name + "' is NULL");
     if (!h->t.defined())
         throw std::invalid_argument(std::string("tensor argument '") + name + "' is undefined");
     return h->t;
@@ -96,14 +102,22 @@ at::IntArrayRef shape_arg(int ndim, const int64_t *shape, const char *name);
 
 /* ---- the guard ---------------------------------------------------------------------------- */
 
-/* Leaves "<fn>: <what>" in xc_error(), folding a multi-line libtorch message into one line. */
+/* Leaves "<fn>: <what>" in xc_error(), folding a multi-line libtorch message into one line,
+ * and records that a shim call failed on this thread. */
 void report(const char *fn, const char *what);
+/* A NULL handle argument: when an earlier shim call on this thread failed (its NULL result is
+ * what arrives here), the message is that failure's, followed by "(and then <fn>: <what>)", so
+ * the user reads libtorch's reason and not only "tensor argument is NULL" from the tenth call
+ * of a chain; with no earlier failure, "<fn>: <what>". */
+void report_null(const char *fn, const char *what);
 
 /* Runs body(); on any exception reports it under `fn` and returns `fail`. */
 template <typename R, typename F>
 R guard(const char *fn, R fail, F &&body) noexcept {
     try {
         return body();
+    } catch (const null_argument &e) {
+        report_null(fn, e.what());
     } catch (const c10::Error &e) {
         report(fn, e.what_without_backtrace());
     } catch (const std::exception &e) {

@@ -126,6 +126,18 @@ at::IntArrayRef shape_arg(int ndim, const int64_t *shape, const char *name) {
     return at::IntArrayRef(shape, (size_t)ndim);
 }
 
+/* The message of this thread's last shim failure (empty: none yet). A NULL handle reaching a
+ * later call is most likely that failure's result, so its message leads what the user reads. */
+static thread_local std::string t_first;
+
+void report_null(const char *fn, const char *what) {
+    if (t_first.empty()) {
+        xc_errorf("%s: %s", fn, what);
+        return;
+    }
+    xc_errorf("%s (and then %s: %s)", t_first.c_str(), fn, what);
+}
+
 void report(const char *fn, const char *what) {
     /* libtorch messages may span lines; the project's messages are one line. */
     std::string s(what ? what : "");
@@ -133,6 +145,7 @@ void report(const char *fn, const char *what) {
         if (c == '\n' || c == '\r') c = ' ';
     while (!s.empty() && s.back() == ' ') s.pop_back();
     xc_errorf("%s: %s", fn, s.c_str());
+    t_first = xc_error();
 }
 
 } // namespace xtshim

@@ -50,7 +50,6 @@ static const key_def keys[] = {
     {"data.augment.vflip", K_NUM, OFF(data.vflip), 0, NULL, 0, 1, 0},
     {"data.augment.rotate", K_NUM, OFF(data.rotate), 0, NULL, 0, 1, 0},
     {"data.augment.rotate_deg", K_NUM, OFF(data.rotate_deg), 0, NULL, 0, 180, 0},
-    {"data.workers", K_INT, OFF(data.workers), 0, NULL, 0, 256, 0},
     {"data.val_split", K_STR, OFF(data.val_split), SZ(data.val_split), NULL, 0, 0, 0},
     {"model.arch", K_STR, OFF(model.arch), SZ(model.arch), NULL, 0, 0, 0},
     {"model.weights", K_STR, OFF(model.weights), SZ(model.weights), NULL, 0, 0, 0},
@@ -196,6 +195,21 @@ static const char *suggest(const char *prefix, const char *name) {
 static const key_def *find_key(const char *path) {
     for (int i = 0; i < NKEYS; i++)
         if (!strcmp(keys[i].path, path)) return &keys[i];
+    return NULL;
+}
+
+/* Keys that once existed, with what to do instead: refused with that advice rather than with
+ * a bare "unknown key", so an old config says why it no longer loads. */
+static const struct {
+    const char *path, *why;
+} removed[] = {
+    {"data.workers", "batches are gathered from the prepared dataset in memory and augmented on "
+                     "the device, so there is no loading for workers to do; delete the key"},
+};
+
+static const char *removed_key(const char *path) {
+    for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++)
+        if (!strcmp(removed[i].path, path)) return removed[i].why;
     return NULL;
 }
 
@@ -380,6 +394,8 @@ static int walk(xc_config *c, const cJSON *obj, const char *prefix, const char *
                 return xc_errorf("config '%s': %s: expected an object, got %s", what, path,
                                  json_type_name(it));
             if (walk(c, it, path, what) < 0) return -1;
+        } else if (removed_key(path)) {
+            return xc_errorf("config '%s': key '%s' was removed: %s", what, path, removed_key(path));
         } else {
             const char *s = suggest(prefix, it->string);
             if (s)

@@ -158,7 +158,7 @@ def config():
     put("config", "valid_full", json.dumps({
         "data": {"path": "prepared/x", "batch_size": 8, "sampler": "shuffle",
                  "augment": {"hflip": 0.5, "vflip": 0, "rotate": 0.3, "rotate_deg": 10},
-                 "workers": 2, "val_split": ""},
+                 "val_split": ""},
         "model": {"arch": "densenet121", "weights": "chexnet", "weights_dir": "w",
                   "freeze_backbone_epochs": 1, "channels_last": "off"},
         "loss": {"type": "focal", "gamma": 2.0, "alpha": [0.25, 0.75], "class_weights": [1, 2]},

@@ -83,6 +83,8 @@ int main(void) {
                  "unknown key 'train.epoch' (did you mean 'epochs'?)");
     expect_error("{\"data\": {\"path\": \"d\"}, \"trian\": {}}", "unknown key 'trian' (did you mean 'train'?)");
     expect_error("{\"data\": {\"path\": \"d\"}, \"zebra\": 1}", "unknown key 'zebra'");
+    expect_error("{\"data\": {\"path\": \"d\", \"workers\": 4}}",
+                 "config 'a.json': key 'data.workers' was removed: batches are gathered");
     expect_error("{\"data\": {\"path\": \"d\", \"augment\": {\"hflp\": 0.5}}}",
                  "unknown key 'data.augment.hflp' (did you mean 'hflip'?)");
     expect_error("{\"data\": {\"path\": \"d\", \"sampler\": \"random\"}}",
