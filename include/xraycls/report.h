@@ -132,6 +132,9 @@ char *xc_predictions_jsonl(const xc_scores *s);
 char *xc_roc_csv(const xc_scores *s);
 char *xc_pr_csv(const xc_scores *s);
 char *xc_calibration_csv(const xc_scores *s, int nbins);
+/* All five into dir (predictions.csv, predictions.jsonl, roc.csv, pr.csv, calibration.csv),
+ * each written atomically. 0, or -1 with a message. */
+int xc_scores_write(const char *dir, const xc_scores *s, int nbins);
 
 /* ---- the results table -------------------------------------------------------------------- */
 

@@ -466,7 +466,7 @@ char *xc_report_summary(const xc_metrics *m, const xc_report_info *info) {
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-static int write_doc(const char *dir, const char *name, char *text) {
+int xc_report_write_doc(const char *dir, const char *name, char *text) {
     if (!text) return -1;
     char *path = xc_path_join(dir, name);
     int rc = path ? xc_write_file_atomic(path, text, strlen(text)) : xc_errorf("%s: out of memory", name);
@@ -477,8 +477,8 @@ static int write_doc(const char *dir, const char *name, char *text) {
 
 int xc_report_write(const char *dir, const xc_metrics *m, const xc_report_info *info) {
     if (xc_mkdir_p(dir) < 0) return -1;
-    if (write_doc(dir, "eval.csv", xc_report_csv(m, info)) < 0) return -1;
-    if (write_doc(dir, "eval.md", xc_report_markdown(m, info)) < 0) return -1;
+    if (xc_report_write_doc(dir, "eval.csv", xc_report_csv(m, info)) < 0) return -1;
+    if (xc_report_write_doc(dir, "eval.md", xc_report_markdown(m, info)) < 0) return -1;
     if (m->confusion) {
         char *png = xc_path_join(dir, "confusion_matrix.png");
         char title[160];
@@ -488,7 +488,7 @@ int xc_report_write(const char *dir, const xc_metrics *m, const xc_report_info *
         free(png);
         if (rc < 0) return -1;
     }
-    return write_doc(dir, "eval.json", xc_report_json(m, info));
+    return xc_report_write_doc(dir, "eval.json", xc_report_json(m, info));
 }
 
 /* ---- the results table --------------------------------------------------------------------- */

@@ -15,4 +15,8 @@ cJSON *xc_report_metric_json(const xc_metric *m);
 /* eval.json's "provenance" object (xraycls/report.h). NULL when out of memory. */
 cJSON *xc_report_provenance_json(const xc_provenance *p);
 
+/* Writes text (malloc'd, freed here; NULL: a failure already reported) to dir/name
+ * atomically. 0, or -1 with a message. */
+int xc_report_write_doc(const char *dir, const char *name, char *text);
+
 #endif

@@ -11,6 +11,7 @@
 #include "xraycls/report.h"
 #include "xraycls/stats.h"
 #include "xraycls/strbuf.h"
+#include "report_internal.h"
 
 /* One class's one-vs-rest column over the entries that count (multi-label: the known ones),
  * copied contiguous. *m receives their number (0 is possible). */
@@ -211,6 +212,19 @@ static int64_t unique_sorted(double *v, int64_t n) {
     return u;
 }
 
+/* The x-coordinates of the defined classes' curves — false-positive rates (recall = 0) or
+ * recalls (recall = 1) — sorted, each once; total bounds their count. NULL when out of memory. */
+static double *curve_grid(const class_curve *cc, int k, int64_t total, int recall, int64_t *n) {
+    double *grid = malloc((size_t)total * sizeof *grid);
+    if (!grid) return NULL;
+    int64_t g = 0;
+    for (int c = 0; c < k; c++)
+        for (int64_t i = 0; cc[c].defined && i < cc[c].cv.n; i++)
+            grid[g++] = recall ? (double)cc[c].cv.tp[i] / (double)cc[c].cv.npos : (double)cc[c].cv.fp[i] / (double)cc[c].cv.nneg;
+    *n = unique_sorted(grid, g);
+    return grid;
+}
+
 /* The ROC curve of one class at false-positive rate x, piecewise linear between its points:
  * *below is the left limit, *above the right one (they differ where the curve rises
  * vertically at x). */
@@ -261,16 +275,13 @@ char *xc_roc_csv(const xc_scores *s) {
     }
     /* macro: the mean of the classes' piecewise-linear curves at every false-positive rate one
      * of them has; its trapezoidal area is the macro AUROC (the mean of the areas). */
-    double *grid = ndef ? malloc((size_t)total * sizeof *grid) : NULL;
+    int64_t g = 0;
+    double *grid = ndef ? curve_grid(cc, s->k, total, 0, &g) : NULL;
     if (ndef && !grid) {
         curves_free(cc, s->k);
         xc_csv_writer_free(&w);
         return xc_errorf("roc.csv: out of memory"), NULL;
     }
-    int64_t g = 0;
-    for (int c = 0; c < s->k; c++)
-        for (int64_t i = 0; cc[c].defined && i < cc[c].cv.n; i++) grid[g++] = (double)cc[c].cv.fp[i] / (double)cc[c].cv.nneg;
-    g = ndef ? unique_sorted(grid, g) : 0;
     for (int64_t j = 0; j < g; j++) {
         double lo = 0, hi = 0;
         for (int c = 0; c < s->k; c++) {
@@ -329,16 +340,13 @@ char *xc_pr_csv(const xc_scores *s) {
     }
     /* macro: at every recall a class reaches, the mean of the classes' step precisions; the sum
      * of (recall - previous recall) × precision over its rows is the macro AP. */
-    double *grid = ndef ? malloc((size_t)total * sizeof *grid) : NULL;
+    int64_t g = 0;
+    double *grid = ndef ? curve_grid(cc, s->k, total, 1, &g) : NULL;
     if (ndef && !grid) {
         curves_free(cc, s->k);
         xc_csv_writer_free(&w);
         return xc_errorf("pr.csv: out of memory"), NULL;
     }
-    int64_t g = 0;
-    for (int c = 0; c < s->k; c++)
-        for (int64_t i = 0; cc[c].defined && i < cc[c].cv.n; i++) grid[g++] = (double)cc[c].cv.tp[i] / (double)cc[c].cv.npos;
-    g = ndef ? unique_sorted(grid, g) : 0;
     for (int64_t j = 0; j < g; j++) {
         double p = 0;
         for (int c = 0; c < s->k; c++)
@@ -420,4 +428,13 @@ char *xc_calibration_csv(const xc_scores *s, int nbins) {
         return NULL;
     }
     return xc_csv_take(&w, "calibration.csv");
+}
+
+int xc_scores_write(const char *dir, const xc_scores *s, int nbins) {
+    if (xc_report_write_doc(dir, "predictions.csv", xc_predictions_csv(s)) < 0 ||
+        xc_report_write_doc(dir, "predictions.jsonl", xc_predictions_jsonl(s)) < 0 ||
+        xc_report_write_doc(dir, "roc.csv", xc_roc_csv(s)) < 0 || xc_report_write_doc(dir, "pr.csv", xc_pr_csv(s)) < 0 ||
+        xc_report_write_doc(dir, "calibration.csv", xc_calibration_csv(s, nbins)) < 0)
+        return -1;
+    return 0;
 }

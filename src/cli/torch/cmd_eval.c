@@ -233,24 +233,6 @@ static void out_close(out_folder *o) {
     o->lock_fd = -1;
 }
 
-static int write_doc(const char *dir, const char *name, char *text) {
-    if (!text) return -1;
-    char *path = xc_path_join(dir, name);
-    int rc = path ? xc_write_file_atomic(path, text, strlen(text)) : xc_errorf("%s: out of memory", name);
-    free(path);
-    free(text);
-    return rc;
-}
-
-/* predictions.csv / .jsonl, roc.csv, pr.csv and calibration.csv into dir. */
-static int write_scores(const char *dir, const xc_scores *sc, int bins) {
-    if (write_doc(dir, "predictions.csv", xc_predictions_csv(sc)) < 0 ||
-        write_doc(dir, "predictions.jsonl", xc_predictions_jsonl(sc)) < 0 || write_doc(dir, "roc.csv", xc_roc_csv(sc)) < 0 ||
-        write_doc(dir, "pr.csv", xc_pr_csv(sc)) < 0 || write_doc(dir, "calibration.csv", xc_calibration_csv(sc, bins)) < 0)
-        return -1;
-    return 0;
-}
-
 /* The files of the split as prepared (borrowed strings), malloc'd array. */
 static const char **split_files(const xc_dataset *d) {
     int64_t n = xc_dataset_len(d);
@@ -363,7 +345,7 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     xc_findings_info fi = {model_path, data, split, info->arch, info->head, used_split, "youden", names, prov};
     if (!(files = split_files(d))) goto done;
     xc_scores sc = {xc_dataset_len(d), k, names, files, probs, logits, NULL, xc_dataset_targets(d), xc_dataset_mask(d), thr};
-    if (write_scores(of.tmp, &sc, (int)a->bins) < 0 || xc_findings_write(of.tmp, met, &fi) < 0 || out_commit(&of) < 0)
+    if (xc_scores_write(of.tmp, &sc, (int)a->bins) < 0 || xc_findings_write(of.tmp, met, &fi) < 0 || out_commit(&of) < 0)
         goto done;
     char b1[96], b2[96], b3[96];
     printf("macro AUROC %s  micro AUROC %s  macro AP %s\n", xc_metric_format(&met->macro_auroc, b1, sizeof b1),
@@ -542,7 +524,7 @@ int cmd_eval(int argc, char **argv) {
     xc_report_info ri = {a.model_path, a.data, a.split, task, info.arch, info.head, names, &pv.p, ops,
                          ops ? a.thr_split : NULL};
     xc_scores sc = {n, k, names, files, probs, logits, xc_dataset_labels(d), NULL, NULL, NULL};
-    if (write_scores(of.tmp, &sc, (int)a.bins) < 0) {
+    if (xc_scores_write(of.tmp, &sc, (int)a.bins) < 0) {
         cli_fail(NULL);
         goto done;
     }
