@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "xraycls/fs.h"
+#include "xraycls/strbuf.h"
 
 /* Integers above this cannot be told apart in a double: offsets and dims must stay below. */
 #define EXACT_DOUBLE_MAX 9007199254740992.0 /* 2^53 */
@@ -619,98 +620,46 @@ int xc_st_writer_meta(xc_st_writer *w, const char *key, const char *value) {
     return 0;
 }
 
-/* A growing text buffer for the header. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 4096;
-        while (b->n + n + 1 > ncap) ncap *= 2;
-        char *ns = realloc(b->s, ncap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = ncap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_fmt(sbuf *b, const char *fmt, ...) XC_PRINTF(2, 3);
-static void sb_fmt(sbuf *b, const char *fmt, ...) {
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    sb_put(b, tmp, (size_t)n);
-}
-
-/* A JSON string literal; bytes >= 0x80 pass through (the text is UTF-8). */
-static void sb_json_str(sbuf *b, const char *s) {
-    sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"') sb_put(b, "\\\"", 2);
-        else if (*p == '\\') sb_put(b, "\\\\", 2);
-        else if (*p == '\n') sb_put(b, "\\n", 2);
-        else if (*p == '\t') sb_put(b, "\\t", 2);
-        else if (*p == '\r') sb_put(b, "\\r", 2);
-        else if (*p < 0x20) sb_fmt(b, "\\u%04x", *p);
-        else sb_put(b, (const char *)p, 1);
-    }
-    sb_put(b, "\"", 1);
-}
-
 /* {"__metadata__":{…},"name":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},…} padded with
  * spaces to a multiple of 8 bytes, so that the data section starts 8-aligned. */
-static int build_header(const xc_st_writer *w, sbuf *b) {
-    sb_put(b, "{", 1);
+static int build_header(const xc_st_writer *w, xc_strbuf *b) {
+    xc_strbuf_add(b, "{", 1);
     int first = 1;
     if (w->nm > 0) {
-        sb_str(b, "\"__metadata__\":{");
+        xc_strbuf_puts(b, "\"__metadata__\":{");
         for (int i = 0; i < w->nm; i++) {
-            if (i) sb_put(b, ",", 1);
-            sb_json_str(b, w->mkeys[i]);
-            sb_put(b, ":", 1);
-            sb_json_str(b, w->mvals[i]);
+            if (i) xc_strbuf_add(b, ",", 1);
+            xc_strbuf_json_str(b, w->mkeys[i]);
+            xc_strbuf_add(b, ":", 1);
+            xc_strbuf_json_str(b, w->mvals[i]);
         }
-        sb_put(b, "}", 1);
+        xc_strbuf_add(b, "}", 1);
         first = 0;
     }
     uint64_t off = 0;
     for (int i = 0; i < w->n; i++) {
         const wentry *e = &w->e[i];
-        if (!first) sb_put(b, ",", 1);
+        if (!first) xc_strbuf_add(b, ",", 1);
         first = 0;
-        sb_json_str(b, e->name);
-        sb_fmt(b, ":{\"dtype\":\"%s\",\"shape\":[", xc_dtype_st_name(e->dtype));
-        for (int d = 0; d < e->ndim; d++) sb_fmt(b, d ? ",%lld" : "%lld", (long long)e->shape[d]);
-        sb_fmt(b, "],\"data_offsets\":[%llu,", (unsigned long long)off);
+        xc_strbuf_json_str(b, e->name);
+        xc_strbuf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", xc_dtype_st_name(e->dtype));
+        for (int d = 0; d < e->ndim; d++) xc_strbuf_printf(b, d ? ",%lld" : "%lld", (long long)e->shape[d]);
+        xc_strbuf_printf(b, "],\"data_offsets\":[%llu,", (unsigned long long)off);
         off += e->nbytes;
-        sb_fmt(b, "%llu]}", (unsigned long long)off);
+        xc_strbuf_printf(b, "%llu]}", (unsigned long long)off);
     }
-    sb_put(b, "}", 1);
-    while (b->n % 8) sb_put(b, " ", 1);
+    xc_strbuf_add(b, "}", 1);
+    while (b->len % 8) xc_strbuf_add(b, " ", 1);
     if (b->oom) return xc_errorf("safetensors writer: out of memory for the header");
     if (off >= (uint64_t)EXACT_DOUBLE_MAX) return xc_errorf("safetensors writer: %llu bytes of data is too large",
                                                             (unsigned long long)off);
-    if (b->n > XC_ST_MAX_HEADER)
-        return xc_errorf("safetensors writer: header of %zu bytes exceeds the limit of %u", b->n, XC_ST_MAX_HEADER);
+    if (b->len > XC_ST_MAX_HEADER)
+        return xc_errorf("safetensors writer: header of %zu bytes exceeds the limit of %u", b->len, XC_ST_MAX_HEADER);
     return 0;
 }
 
 int xc_st_writer_write(xc_st_writer *w, const char *path) {
-    sbuf hb = {0};
+    xc_strbuf hb = {0};
     if (build_header(w, &hb) < 0) {
         free(hb.s);
         return xc_errorf("cannot write '%s': %s", path, xc_error());
@@ -721,9 +670,9 @@ int xc_st_writer_write(xc_st_writer *w, const char *path) {
         return -1;
     }
     unsigned char len8[8];
-    uint64_t n = hb.n;
+    uint64_t n = hb.len;
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(n >> (8 * i));
-    int ok = fwrite(len8, 1, 8, a.fp) == 8 && fwrite(hb.s, 1, hb.n, a.fp) == hb.n;
+    int ok = fwrite(len8, 1, 8, a.fp) == 8 && fwrite(hb.s, 1, hb.len, a.fp) == hb.len;
     free(hb.s);
     for (int i = 0; ok && i < w->n; i++) {
         /* In chunks, so a huge tensor cannot trip a platform's single-write limit. */

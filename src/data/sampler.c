@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "xraycls/dataset.h"
+#include "xraycls/rng.h"
 
 struct xc_sampler {
     xc_sampler_kind kind;
@@ -19,42 +20,9 @@ struct xc_sampler {
     int64_t epoch, pos;
 };
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* xoshiro256** seeded from splitmix64 */
-typedef struct { uint64_t s[4]; } rng256;
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng256 *r) {
-    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-static void rng_seed(rng256 *r, uint64_t seed, uint64_t epoch) {
-    uint64_t x = seed ^ (epoch * 0xD1B54A32D192ED03ull);
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
-}
-
-/* uniform on [0, 1) with 53 bits */
-static double rng_unit(rng256 *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
-
-/* uniform integer in [0, bound) without modulo bias */
-static uint64_t rng_below(rng256 *r, uint64_t bound) {
-    uint64_t lim = -bound % bound, x;
-    do x = rng_next(r); while (x < lim);
-    return x % bound;
+/* Epoch e's generator: xoshiro256** seeded from seed ^ e·0xD1B54A32D192ED03. */
+static void rng_seed(xc_rng *r, uint64_t seed, uint64_t epoch) {
+    xc_rng_seed(r, seed ^ (epoch * 0xD1B54A32D192ED03ull));
 }
 
 int xc_sampler_kind_parse(const char *s, xc_sampler_kind *out) {
@@ -112,7 +80,7 @@ void xc_sampler_free(xc_sampler *s) {
 }
 
 static void build_epoch(xc_sampler *s, int64_t epoch) {
-    rng256 r;
+    xc_rng r;
     rng_seed(&r, s->seed, (uint64_t)epoch);
     switch (s->kind) {
     case XC_SAMPLER_SEQUENTIAL:
@@ -121,7 +89,7 @@ static void build_epoch(xc_sampler *s, int64_t epoch) {
     case XC_SAMPLER_SHUFFLE: /* Fisher–Yates */
         for (int64_t i = 0; i < s->n; i++) s->order[i] = i;
         for (int64_t i = s->n - 1; i > 0; i--) {
-            int64_t j = (int64_t)rng_below(&r, (uint64_t)i + 1), t = s->order[i];
+            int64_t j = (int64_t)xc_rng_below(&r, (uint64_t)i + 1), t = s->order[i];
             s->order[i] = s->order[j];
             s->order[j] = t;
         }
@@ -129,7 +97,7 @@ static void build_epoch(xc_sampler *s, int64_t epoch) {
     case XC_SAMPLER_WEIGHTED: {
         double total = s->cdf[s->n - 1];
         for (int64_t k = 0; k < s->n; k++) {
-            double u = rng_unit(&r) * total;
+            double u = xc_rng_unit(&r) * total;
             int64_t lo = 0, hi = s->n - 1; /* first i with cdf[i] > u */
             while (lo < hi) {
                 int64_t mid = lo + (hi - lo) / 2;

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "xraycls/fs.h"
 #include "xraycls/strbuf.h"
 #include "xraycls/image.h"
+#include "xraycls/pool.h"
 #include "xraycls/safetensors.h"
 
 /* How many names an error message lists before "…". */
@@ -399,9 +399,6 @@ struct pool {
     uint64_t *bytes;   /* [n]: file length */
     float (*coef)[XC_NEAR_VARIANTS][64]; /* [n]: DCT coefficients of the image and of two crops */
     xc_image_info *info; /* [n]: what the decoder did */
-    atomic_llong next, done;
-    pthread_mutex_t lock; /* with `finished`: the last worker wakes the waiting caller */
-    pthread_cond_t finished;
 };
 
 /* Decodes item i into its slot: HWC from the decoder, stored CHW. */
@@ -436,59 +433,33 @@ static int decode_one(struct pool *p, int64_t i) {
 /* The message of an item whose own message could not be allocated. */
 static char oom_message[] = "out of memory";
 
-static void *worker(void *arg) {
-    struct pool *p = arg;
-    for (;;) {
-        int64_t i = (int64_t)atomic_fetch_add(&p->next, 1);
-        if (i >= p->n) break;
-        if (decode_one(p, i) < 0) {
-            p->err[i] = strdup(*xc_error() ? xc_error() : "cannot decode");
-            if (!p->err[i]) p->err[i] = oom_message;
-            size_t bytes = (size_t)p->size * (size_t)p->size * (size_t)p->channels;
-            memset(p->images + (size_t)i * bytes, 0, bytes);
-            p->hash[i] = 0;
-            p->bytes[i] = 0;
-        }
-        if (atomic_fetch_add(&p->done, 1) + 1 == p->n) {
-            pthread_mutex_lock(&p->lock);
-            pthread_cond_broadcast(&p->finished);
-            pthread_mutex_unlock(&p->lock);
-        }
-    }
-    return NULL;
+/* One item of the decoding job (xraycls/pool.h): a failure is recorded in p->err[i] and the
+ * item's slots are zeroed. */
+static void decode_item(void *ctx, int64_t i, int worker) {
+    (void)worker;
+    struct pool *p = ctx;
+    if (decode_one(p, i) == 0) return;
+    p->err[i] = strdup(*xc_error() ? xc_error() : "cannot decode");
+    if (!p->err[i]) p->err[i] = oom_message;
+    size_t bytes = (size_t)p->size * (size_t)p->size * (size_t)p->channels;
+    memset(p->images + (size_t)i * bytes, 0, bytes);
+    p->hash[i] = 0;
+    p->bytes[i] = 0;
 }
 
-static int cpu_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
-/* Decodes every item; returns 0 once all were tried (failures in p->err). */
+/* Decodes every item on `threads` threads (<= 0: the usable CPUs), reporting progress every
+ * 100 ms; returns 0 once all were tried (failures in p->err). */
 static int decode_all(struct pool *p, int threads, xc_prepare_progress_fn progress, void *ctx) {
-    if (threads <= 0) threads = cpu_count();
+    if (threads <= 0) threads = xc_cpu_count();
     if (threads > p->n) threads = (int)(p->n > 0 ? p->n : 1);
-    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
-    if (!tid) return xc_errorf("out of memory");
-    int started = 0;
-    for (; started < threads; started++)
-        if (pthread_create(&tid[started], NULL, worker, p) != 0) break;
-    if (started == 0) {
-        free(tid);
-        return xc_errorf("cannot start a decoding thread");
+    xc_pool *pool = xc_pool_new(threads);
+    if (!pool) return xc_errorf("cannot start the decoding threads: %s", xc_error());
+    xc_pool_start(pool, p->n, decode_item, p);
+    for (int64_t done = 0; done < p->n;) {
+        if (progress) progress(ctx, done, p->n);
+        done = xc_pool_wait_for(pool, 100);
     }
-    /* Progress every 100 ms, and no wait after the last image. */
-    pthread_mutex_lock(&p->lock);
-    while ((int64_t)atomic_load(&p->done) < p->n) {
-        if (progress) progress(ctx, (int64_t)atomic_load(&p->done), p->n);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000 * 1000;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&p->finished, &p->lock, &ts);
-    }
-    pthread_mutex_unlock(&p->lock);
-    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
-    free(tid);
+    xc_pool_free(pool);
     if (progress) progress(ctx, p->n, p->n);
     return 0;
 }
@@ -870,8 +841,6 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     int rc = -1;
     struct pool p;
     memset(&p, 0, sizeof p);
-    pthread_mutex_init(&p.lock, NULL);
-    pthread_cond_init(&p.finished, NULL);
     const char *val_mode = l->val_given ? "given" : o->val_fraction > 0 ? "carved" : "none";
     if (xc_prepare_patient_keys(o, l) < 0 || prep_patient_check_given(o, l) < 0) goto done;
     if (!l->val_given && xc_prepare_carve_val(l, o->val_fraction, o->seed) < 0) goto done;
@@ -897,8 +866,6 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     p.bytes = calloc((size_t)(l->n ? l->n : 1), sizeof *p.bytes);
     p.coef = calloc((size_t)(l->n ? l->n : 1), sizeof *p.coef);
     p.info = calloc((size_t)(l->n ? l->n : 1), sizeof *p.info);
-    atomic_init(&p.next, 0);
-    atomic_init(&p.done, 0);
     if (!p.images || !p.err || !p.hash || !p.bytes || !p.coef || !p.info) {
         xc_errorf("out of memory for %lld images of %zu bytes", (long long)l->n, img_bytes);
         goto done;
@@ -989,8 +956,6 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     if (write_all(o, l, p.images, val_mode) < 0) goto done;
     rc = 0;
 done:
-    pthread_mutex_destroy(&p.lock);
-    pthread_cond_destroy(&p.finished);
     for (int64_t i = 0; i < p.n; i++)
         if (p.err && p.err[i] != oom_message) free(p.err[i]);
     free(p.err);

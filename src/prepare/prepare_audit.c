@@ -1,7 +1,7 @@
 /* prepare_audit.c — the audit of a prepare run (prepare.h, "Audit"): growing it, audit.json and
  * the table printed to the user; plus the small helpers the prepare_*.c files share. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "prepare_internal.h"
+#include "xraycls/strbuf.h"
 #include "xraycls/fs.h"
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -48,37 +49,16 @@ static int grow(void **p, int64_t n, size_t elem) {
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 int prep_list_dir(const char *dir, int want_dirs, char ***out, int *n) {
-    *out = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d) return xc_errorf_errno("cannot list '%s'", dir);
-    char **v = NULL;
-    int cnt = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char *p = xc_path_join(dir, e->d_name);
-        if (!p) goto oom;
-        struct stat st;
-        int ok = stat(p, &st) == 0 && (want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
-        free(p);
-        if (!ok) continue;
-        if (grow((void **)&v, cnt, sizeof *v) < 0) goto oom;
-        if (!(v[cnt] = strdup(e->d_name))) goto oom;
-        cnt++;
+    int64_t cnt = 0;
+    if (xc_walk(dir, want_dirs ? XC_WALK_DIRS : XC_WALK_FILES, NULL, out, &cnt) < 0) return -1;
+    if (cnt > INT_MAX) {
+        xc_strv_free(*out, cnt);
+        *out = NULL;
+        return xc_errorf("'%s' holds %lld entries: too many", dir, (long long)cnt);
     }
-    closedir(d);
-    if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
-    *out = v;
-    *n = cnt;
+    *n = (int)cnt;
     return 0;
-oom:
-    closedir(d);
-    prep_free_strv(v, cnt);
-    return xc_errorf("listing '%s': out of memory", dir);
 }
 
 int prep_list_add(xc_prep_list *l, const char *path, const char *file, int label, xc_split split,
@@ -279,59 +259,31 @@ oom:
     return NULL;
 }
 
-/* A growing text buffer for the table. */
-struct text {
-    char *s;
-    size_t n, cap;
-    int failed;
-};
-
-static void tprintf(struct text *t, const char *fmt, ...) XC_PRINTF(2, 3);
-static void tprintf(struct text *t, const char *fmt, ...) {
-    if (t->failed) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (w < 0) { t->failed = 1; return; }
-    if (t->n + (size_t)w + 1 > t->cap) {
-        size_t cap = (t->cap + (size_t)w + 1) * 2;
-        char *p = realloc(t->s, cap);
-        if (!p) { t->failed = 1; return; }
-        t->s = p;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
-    va_end(ap);
-    t->n += (size_t)w;
-}
-
 /* The multi-label table: per finding and split, positives/negatives/unknowns. */
-static void findings_table(struct text *t, const xc_prep_audit *a, int w) {
-    tprintf(t, "%-*s", w, "finding");
-    for (int s = 0; s < XC_NSPLITS; s++) tprintf(t, " %20s", xc_split_name((xc_split)s));
-    tprintf(t, "\n%-*s", w, "");
-    for (int s = 0; s < XC_NSPLITS; s++) tprintf(t, " %20s", "pos/neg/unknown");
-    tprintf(t, "\n");
+static void findings_table(xc_strbuf *t, const xc_prep_audit *a, int w) {
+    xc_strbuf_printf(t, "%-*s", w, "finding");
+    for (int s = 0; s < XC_NSPLITS; s++) xc_strbuf_printf(t, " %20s", xc_split_name((xc_split)s));
+    xc_strbuf_printf(t, "\n%-*s", w, "");
+    for (int s = 0; s < XC_NSPLITS; s++) xc_strbuf_printf(t, " %20s", "pos/neg/unknown");
+    xc_strbuf_printf(t, "\n");
     for (int k = 0; k < a->nclasses; k++) {
-        tprintf(t, "%-*s", w, a->classes[k]);
+        xc_strbuf_printf(t, "%-*s", w, a->classes[k]);
         for (int s = 0; s < XC_NSPLITS; s++) {
             const int64_t *f = &a->findings[((size_t)s * (size_t)a->nclasses + (size_t)k) * 4];
             char cell[64];
             snprintf(cell, sizeof cell, "%lld/%lld/%lld", (long long)f[XC_FC_POS], (long long)f[XC_FC_NEG],
                      (long long)f[XC_FC_UNKNOWN]);
-            tprintf(t, " %20s", cell);
+            xc_strbuf_printf(t, " %20s", cell);
         }
-        tprintf(t, "\n");
+        xc_strbuf_printf(t, "\n");
     }
-    tprintf(t, "%-*s", w, "images");
-    for (int s = 0; s < XC_NSPLITS; s++) tprintf(t, " %20lld", (long long)a->split_images[s]);
-    tprintf(t, "\n");
+    xc_strbuf_printf(t, "%-*s", w, "images");
+    for (int s = 0; s < XC_NSPLITS; s++) xc_strbuf_printf(t, " %20lld", (long long)a->split_images[s]);
+    xc_strbuf_printf(t, "\n");
 }
 
 char *xc_prep_audit_table(const xc_prep_audit *a) {
-    struct text t = {0};
+    xc_strbuf t = {0};
     int w = 8;
     for (int k = 0; k < a->nclasses; k++)
         if ((int)strlen(a->classes[k]) > w) w = (int)strlen(a->classes[k]);
@@ -339,50 +291,45 @@ char *xc_prep_audit_table(const xc_prep_audit *a) {
         findings_table(&t, a, w);
         goto problems;
     }
-    tprintf(&t, "%-*s", w, "class");
-    for (int s = 0; s < XC_NSPLITS; s++) tprintf(&t, " %8s", xc_split_name((xc_split)s));
-    tprintf(&t, " %8s\n", "total");
+    xc_strbuf_printf(&t, "%-*s", w, "class");
+    for (int s = 0; s < XC_NSPLITS; s++) xc_strbuf_printf(&t, " %8s", xc_split_name((xc_split)s));
+    xc_strbuf_printf(&t, " %8s\n", "total");
     int64_t col[XC_NSPLITS] = {0}, all = 0;
     for (int k = 0; k < a->nclasses; k++) {
         int64_t row = 0;
-        tprintf(&t, "%-*s", w, a->classes[k]);
+        xc_strbuf_printf(&t, "%-*s", w, a->classes[k]);
         for (int s = 0; s < XC_NSPLITS; s++) {
             int64_t c = a->counts[s * a->nclasses + k];
-            tprintf(&t, " %8lld", (long long)c);
+            xc_strbuf_printf(&t, " %8lld", (long long)c);
             row += c;
             col[s] += c;
         }
         all += row;
-        tprintf(&t, " %8lld\n", (long long)row);
+        xc_strbuf_printf(&t, " %8lld\n", (long long)row);
     }
-    tprintf(&t, "%-*s", w, "total");
-    for (int s = 0; s < XC_NSPLITS; s++) tprintf(&t, " %8lld", (long long)col[s]);
-    tprintf(&t, " %8lld\n", (long long)all);
+    xc_strbuf_printf(&t, "%-*s", w, "total");
+    for (int s = 0; s < XC_NSPLITS; s++) xc_strbuf_printf(&t, " %8lld", (long long)col[s]);
+    xc_strbuf_printf(&t, " %8lld\n", (long long)all);
 problems:
     for (int i = 0; i < a->nexcluded; i++)
-        tprintf(&t, "excluded: %lld  %s\n", (long long)a->excluded[i].count, a->excluded[i].key);
-    if (a->nmissing) tprintf(&t, "missing: %lld image%s skipped (first: %s)\n", (long long)a->nmissing, a->nmissing == 1 ? "" : "s", a->missing[0]);
+        xc_strbuf_printf(&t, "excluded: %lld  %s\n", (long long)a->excluded[i].count, a->excluded[i].key);
+    if (a->nmissing) xc_strbuf_printf(&t, "missing: %lld image%s skipped (first: %s)\n", (long long)a->nmissing, a->nmissing == 1 ? "" : "s", a->missing[0]);
     if (a->nunreadable)
-        tprintf(&t, "unreadable: %lld image%s skipped (first: %s: %s)\n", (long long)a->nunreadable,
+        xc_strbuf_printf(&t, "unreadable: %lld image%s skipped (first: %s: %s)\n", (long long)a->nunreadable,
                 a->nunreadable == 1 ? "" : "s", a->unreadable[0], a->unreadable_why[0]);
     for (int i = 0; i < a->ndups; i++) {
-        tprintf(&t, "duplicate (%s):", a->dups[i].kind);
-        for (int j = 0; j < a->dups[i].nfiles && j < 4; j++) tprintf(&t, " %s", a->dups[i].files[j]);
-        if (a->dups[i].nfiles > 4) tprintf(&t, " … (%d files)", a->dups[i].nfiles);
-        tprintf(&t, "\n");
+        xc_strbuf_printf(&t, "duplicate (%s):", a->dups[i].kind);
+        for (int j = 0; j < a->dups[i].nfiles && j < 4; j++) xc_strbuf_printf(&t, " %s", a->dups[i].files[j]);
+        if (a->dups[i].nfiles > 4) xc_strbuf_printf(&t, " … (%d files)", a->dups[i].nfiles);
+        xc_strbuf_printf(&t, "\n");
     }
     if (a->patient_source) {
-        tprintf(&t, "patients (%s):", a->patient_source);
+        xc_strbuf_printf(&t, "patients (%s):", a->patient_source);
         for (int s = 0; s < XC_NSPLITS; s++)
-            if (a->patients_split[s]) tprintf(&t, " %s %lld", xc_split_name((xc_split)s), (long long)a->patients_split[s]);
-        if (a->shared_patients) tprintf(&t, "; %lld in more than one given split", (long long)a->shared_patients);
-        tprintf(&t, "\n");
+            if (a->patients_split[s]) xc_strbuf_printf(&t, " %s %lld", xc_split_name((xc_split)s), (long long)a->patients_split[s]);
+        if (a->shared_patients) xc_strbuf_printf(&t, "; %lld in more than one given split", (long long)a->shared_patients);
+        xc_strbuf_printf(&t, "\n");
     }
-    if (a->npairs) tprintf(&t, "near duplicates: %lld pair%s within %d bits (audit.json)\n", (long long)a->npairs, a->npairs == 1 ? "" : "s", a->near_distance);
-    if (t.failed || !t.s) {
-        free(t.s);
-        xc_errorf("audit: out of memory");
-        return NULL;
-    }
-    return t.s;
+    if (a->npairs) xc_strbuf_printf(&t, "near duplicates: %lld pair%s within %d bits (audit.json)\n", (long long)a->npairs, a->npairs == 1 ? "" : "s", a->near_distance);
+    return xc_strbuf_take(&t, "audit");
 }

@@ -23,6 +23,8 @@
 #include "prepare_internal.h"
 #include "xraycls/fs.h"
 #include "xraycls/image.h"
+#include "xraycls/pool.h"
+#include "xraycls/rng.h"
 
 enum { K_NORMAL, K_BACTERIA, K_VIRUS, K_COVID, K_SARS, K_STREP, K_ARDS };
 
@@ -63,18 +65,10 @@ void xc_synthetic_counts(int n, int counts[XC_SYNTH_KINDS][2]) {
 
 /* ---- random numbers ------------------------------------------------------------------------- */
 
-typedef struct {
-    uint64_t s;
-} rng;
+/* One splitmix64 stream per image (xraycls/rng.h): the state is the generator. */
+typedef uint64_t rng;
 
-static uint64_t next_u64(rng *r) {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static double uni(rng *r, double lo, double hi) { return lo + (hi - lo) * (double)(next_u64(r) >> 11) * 0x1.0p-53; }
+static double uni(rng *r, double lo, double hi) { return lo + (hi - lo) * (double)(xc_splitmix64(r) >> 11) * 0x1.0p-53; }
 
 static double gauss(rng *r) {
     double u = uni(r, 1e-12, 1.0), v = uni(r, 0.0, 1.0);
@@ -171,7 +165,7 @@ static void render(canvas *c, int kind, rng *r) {
     switch (kind) {
     case K_BACTERIA:
     case K_STREP: { /* one lobar consolidation */
-        int side = (int)(next_u64(r) & 1);
+        int side = (int)(xc_splitmix64(r) & 1);
         double cy = lcy + uni(r, -0.45, 0.45) * lay;
         add_gauss(c, lcx[side] + uni(r, -0.3, 0.3) * lax, cy, uni(r, 0.45, 0.6) * lax, uni(r, 0.3, 0.4) * lay, 0.55 * amp, 1);
         break;
@@ -189,7 +183,7 @@ static void render(canvas *c, int kind, rng *r) {
         break;
     case K_COVID: /* peripheral ground glass, lower zones, both sides */
         for (int side = 0; side < 2; side++) {
-            int np = 2 + (int)(next_u64(r) % 2);
+            int np = 2 + (int)(xc_splitmix64(r) % 2);
             for (int p = 0; p < np; p++) {
                 double px = lcx[side] + (side ? 1 : -1) * uni(r, 0.55, 0.8) * lax;
                 double py = lcy + uni(r, 0.1, 0.65) * lay;
@@ -212,12 +206,12 @@ static void render_findings(canvas *c, unsigned mask, rng *r, const double *lcx,
                             double lay) {
     double amp = uni(r, 0.8, 1.2);
     if (mask & 1u) { /* Consolidation: a dense lobar blob in the upper or middle zone of one lung */
-        int side = (int)(next_u64(r) & 1);
+        int side = (int)(xc_splitmix64(r) & 1);
         add_gauss(c, lcx[side] + uni(r, -0.25, 0.25) * lax, lcy + uni(r, -0.5, 0.0) * lay, uni(r, 0.4, 0.55) * lax,
                   uni(r, 0.25, 0.35) * lay, 0.55 * amp, 1);
     }
     if (mask & 2u) { /* Effusion: a bright meniscus at the base of one lung, lateral angle filled */
-        int side = (int)(next_u64(r) & 1);
+        int side = (int)(xc_splitmix64(r) & 1);
         add_gauss(c, lcx[side] + (side ? 0.3 : -0.3) * lax, lcy + uni(r, 0.8, 0.95) * lay, 0.9 * lax, 0.25 * lay,
                   0.6 * amp, 0);
     }
@@ -246,7 +240,6 @@ struct job {
     int n;
     uint64_t seed;
     int min_side, max_side;
-    atomic_int next;
     atomic_int failed;
     char err[1024];
     pthread_mutex_t lock;
@@ -293,19 +286,17 @@ done:
     return rc;
 }
 
-static void *synth_worker(void *arg) {
-    struct job *j = arg;
-    for (;;) {
-        int i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->n || atomic_load(&j->failed)) break;
-        if (write_one(j, i) < 0) {
-            pthread_mutex_lock(&j->lock);
-            if (!atomic_load(&j->failed)) snprintf(j->err, sizeof j->err, "%s", xc_error());
-            atomic_store(&j->failed, 1);
-            pthread_mutex_unlock(&j->lock);
-        }
+/* One image of the pool's job; after a failure the rest are skipped, and the first message kept. */
+static void synth_one(void *ctx, int64_t i, int worker) {
+    (void)worker;
+    struct job *j = ctx;
+    if (atomic_load(&j->failed)) return;
+    if (write_one(j, (int)i) < 0) {
+        pthread_mutex_lock(&j->lock);
+        if (!atomic_load(&j->failed)) snprintf(j->err, sizeof j->err, "%s", xc_error());
+        atomic_store(&j->failed, 1);
+        pthread_mutex_unlock(&j->lock);
     }
-    return NULL;
 }
 
 /* The rows of the CSV: kinds and splits in the real proportions, TRAIN rows first (as the real
@@ -322,7 +313,7 @@ static row *make_rows(int n, uint64_t seed) {
         for (int k = 0; k < XC_SYNTH_KINDS; k++)
             for (int c = 0; c < counts[k][s]; c++) rows[m++] = (row){k, s, 0, ""};
         for (int i = m - 1; i > first; i--) { /* Fisher–Yates within the split */
-            int j = first + (int)(next_u64(&r) % (uint64_t)(i - first + 1));
+            int j = first + (int)(xc_splitmix64(&r) % (uint64_t)(i - first + 1));
             row t = rows[i];
             rows[i] = rows[j];
             rows[j] = t;
@@ -333,7 +324,7 @@ static row *make_rows(int n, uint64_t seed) {
         row *rw = &rows[i];
         rw->index = index;
         /* gaps in the index, as in the real file (always one after the first row) */
-        index += 1 + ((next_u64(&r) % 23) == 0 || i == 0 ? 1 + (int)(next_u64(&r) % 3) : 0);
+        index += 1 + ((xc_splitmix64(&r) % 23) == 0 || i == 0 ? 1 + (int)(xc_splitmix64(&r) % 3) : 0);
         int person = 1 + i * 3 / 2;
         switch (rw->kind) {
         case K_NORMAL:
@@ -365,20 +356,10 @@ static char *csv_text(const row *rows, int n) {
     return t;
 }
 
-/* Runs the image workers over j. 0, or -1 with the first worker's message. */
+/* Draws every image of j on `threads` threads (<= 0: the usable CPUs). 0, or -1 with the first
+ * failure's message. */
 static int run_workers(struct job *j, int threads) {
-    if (threads <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? (int)c : 1;
-    }
-    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
-    if (!tid) return xc_errorf("synthetic: out of memory");
-    int started = 0;
-    for (; started < threads; started++)
-        if (pthread_create(&tid[started], NULL, synth_worker, j) != 0) break;
-    if (started == 0) synth_worker(j);
-    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
-    free(tid);
+    xc_parallel_for(threads, j->n, synth_one, j);
     if (atomic_load(&j->failed)) return xc_errorf("synthetic: %s", j->err);
     return 0;
 }
@@ -423,7 +404,6 @@ int xc_synthetic_write_findings(const char *dir, const xc_synthetic_opts *so, in
     j.seed = so->seed;
     j.min_side = so->min_side;
     j.max_side = so->max_side;
-    atomic_init(&j.next, 0);
     atomic_init(&j.failed, 0);
     if (run_workers(&j, threads) < 0) goto done;
     rc = xc_write_file_atomic(csvpath, text, strlen(text));
@@ -460,7 +440,6 @@ int xc_synthetic_write(const char *dir, const xc_synthetic_opts *so, int threads
     j.seed = so->seed;
     j.min_side = so->min_side;
     j.max_side = so->max_side;
-    atomic_init(&j.next, 0);
     atomic_init(&j.failed, 0);
     if (run_workers(&j, threads) < 0) goto done;
     if (!(text = csv_text(rows, so->n))) {

@@ -11,46 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- generator: xoshiro256** seeded by splitmix64 -------------------------------------------- */
-
-typedef struct {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(rng *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng *r) {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* Uniform in [0, n), n >= 1, without modulo bias (rejects the short top range). */
-static uint64_t rng_below(rng *r, uint64_t n) {
-    uint64_t threshold = (0 - n) % n; /* 2^64 mod n */
-    for (;;) {
-        uint64_t x = rng_next(r);
-        if (x >= threshold) return x % n;
-    }
-}
+#include "xraycls/rng.h"
 
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
@@ -440,13 +401,13 @@ static xc_metrics *compute(context *cx, const xc_metrics_params *p) {
         for (int64_t i = 0; i < n; i++) members[fill[cx->labels[i]]++] = i;
         free(fill);
     }
-    rng r;
-    rng_seed(&r, p->seed);
+    xc_rng r;
+    xc_rng_seed(&r, p->seed);
     for (int rep = 0; rep < b; rep++) {
         memset(w, 0, (size_t)n * sizeof *w);
         for (int c = 0; c < k; c++) {
             int64_t lo = class_start[c], cnt = class_start[c + 1] - lo;
-            for (int64_t d = 0; d < cnt; d++) w[members[lo + (int64_t)rng_below(&r, (uint64_t)cnt)]] += 1;
+            for (int64_t d = 0; d < cnt; d++) w[members[lo + (int64_t)xc_rng_below(&r, (uint64_t)cnt)]] += 1;
         }
         evaluate(cx, w, boot + (size_t)rep * nv);
     }

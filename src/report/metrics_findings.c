@@ -11,6 +11,7 @@
 
 #include "report_internal.h"
 #include "xraycls/report.h"
+#include "xraycls/csv.h"
 #include "xraycls/fs.h"
 #include "xraycls/json.h"
 
@@ -258,26 +259,32 @@ char *xc_findings_json(const xc_findings_metrics *m, const xc_findings_info *inf
     return s;
 }
 
-/* A metric's CSV cells: value[,lo,hi]; empty when absent. */
-static void csv_metric(FILE *fp, const xc_metric *x, int with_ci) {
-    if (!x->present) fputs(with_ci ? ",,," : ",", fp);
-    else if (!with_ci) fprintf(fp, ",%.6f", x->value);
-    else if (!x->has_ci) fprintf(fp, ",%.6f,,", x->value);
-    else fprintf(fp, ",%.6f,%.6f,%.6f", x->value, x->ci_low, x->ci_high);
+/* A metric's CSV cells: value[, lo, hi]; empty when absent (or without interval). */
+static void csv_metric(xc_csv_writer *w, const xc_metric *x, int with_ci) {
+    if (x->present) xc_csv_num(w, "%.6f", x->value);
+    else xc_csv_empty(w);
+    if (!with_ci) return;
+    if (x->present && x->has_ci) {
+        xc_csv_num(w, "%.6f", x->ci_low);
+        xc_csv_num(w, "%.6f", x->ci_high);
+    } else {
+        xc_csv_empty(w);
+        xc_csv_empty(w);
+    }
 }
 
-/* A CSV field, quoted when it needs to be. */
-static void csv_name(FILE *fp, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
+/* The macro or micro row: no counts, no threshold, no precision. */
+static void csv_mean_row(xc_csv_writer *w, const char *name, const xc_metric *auroc, const xc_metric *ap,
+                         const xc_metric *sens, const xc_metric *spec) {
+    xc_csv_field(w, name);
+    for (int k = 0; k < 3; k++) xc_csv_empty(w);
+    csv_metric(w, auroc, 1);
+    csv_metric(w, ap, 0);
+    xc_csv_empty(w);
+    csv_metric(w, sens, 1);
+    csv_metric(w, spec, 1);
+    xc_csv_empty(w);
+    xc_csv_end_row(w);
 }
 
 /* Closes an open_memstream stream: its buffer (set by fclose) or NULL. */
@@ -291,42 +298,30 @@ static char *close_text(FILE *fp, char **buf) {
 }
 
 char *xc_findings_csv(const xc_findings_metrics *m, const xc_findings_info *info) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&buf, &len);
-    if (!fp) return xc_errorf("out of memory"), NULL;
-    fputs("name,positives,negatives,unknown,auroc,auroc_ci_low,auroc_ci_high,ap,threshold,sensitivity,"
-          "sensitivity_ci_low,sensitivity_ci_high,specificity,specificity_ci_low,specificity_ci_high,precision\n",
-          fp);
+    static const char *const head[] = {"name", "positives", "negatives", "unknown", "auroc", "auroc_ci_low",
+                                       "auroc_ci_high", "ap", "threshold", "sensitivity", "sensitivity_ci_low",
+                                       "sensitivity_ci_high", "specificity", "specificity_ci_low",
+                                       "specificity_ci_high", "precision"};
+    xc_csv_writer w = {0};
+    for (size_t j = 0; j < sizeof head / sizeof *head; j++) xc_csv_field(&w, head[j]);
+    xc_csv_end_row(&w);
     for (int c = 0; c < m->k; c++) {
         const xc_finding_metrics *f = &m->per[c];
-        csv_name(fp, info->findings[c]);
-        fprintf(fp, ",%lld,%lld,%lld", (long long)f->positives, (long long)f->negatives, (long long)f->unknown);
-        csv_metric(fp, &f->auroc, 1);
-        csv_metric(fp, &f->ap, 0);
-        fprintf(fp, ",%.6f", f->threshold);
-        csv_metric(fp, &f->sensitivity, 1);
-        csv_metric(fp, &f->specificity, 1);
-        csv_metric(fp, &f->precision, 0);
-        fputc('\n', fp);
+        xc_csv_field(&w, info->findings[c]);
+        xc_csv_int(&w, (long long)f->positives);
+        xc_csv_int(&w, (long long)f->negatives);
+        xc_csv_int(&w, (long long)f->unknown);
+        csv_metric(&w, &f->auroc, 1);
+        csv_metric(&w, &f->ap, 0);
+        xc_csv_num(&w, "%.6f", f->threshold);
+        csv_metric(&w, &f->sensitivity, 1);
+        csv_metric(&w, &f->specificity, 1);
+        csv_metric(&w, &f->precision, 0);
+        xc_csv_end_row(&w);
     }
-    const xc_metric none = absent();
-    fputs("macro,,,", fp);
-    csv_metric(fp, &m->macro_auroc, 1);
-    csv_metric(fp, &m->macro_ap, 0);
-    fputs(",", fp);
-    csv_metric(fp, &m->macro_sensitivity, 1);
-    csv_metric(fp, &m->macro_specificity, 1);
-    csv_metric(fp, &none, 0);
-    fputs("\nmicro,,,", fp);
-    csv_metric(fp, &m->micro_auroc, 1);
-    csv_metric(fp, &m->micro_ap, 0);
-    fputs(",", fp);
-    csv_metric(fp, &m->micro_sensitivity, 1);
-    csv_metric(fp, &m->micro_specificity, 1);
-    csv_metric(fp, &none, 0);
-    fputc('\n', fp);
-    return close_text(fp, &buf);
+    csv_mean_row(&w, "macro", &m->macro_auroc, &m->macro_ap, &m->macro_sensitivity, &m->macro_specificity);
+    csv_mean_row(&w, "micro", &m->micro_auroc, &m->micro_ap, &m->micro_sensitivity, &m->micro_specificity);
+    return xc_csv_take(&w, "eval.csv");
 }
 
 char *xc_findings_markdown(const xc_findings_metrics *m, const xc_findings_info *info) {

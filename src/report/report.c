@@ -11,57 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xraycls/csv.h"
 #include "xraycls/fs.h"
 #include "xraycls/json.h"
 #include "xraycls/plot.h"
+#include "xraycls/strbuf.h"
 #include "report_internal.h"
-
-/* ---- a growable string ------------------------------------------------------------------- */
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) XC_PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && (size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-}
-
-/* The text (caller frees), or NULL with a message when memory ran out. */
-static char *sb_take(sbuf *b, const char *what) {
-    if (b->oom || !b->s) {
-        free(b->s);
-        xc_errorf("%s: out of memory", what);
-        return NULL;
-    }
-    return b->s;
-}
 
 /* ---- formatting -------------------------------------------------------------------------- */
 
@@ -80,26 +35,12 @@ char *xc_metric_format(const xc_metric *m, char *buf, size_t cap) {
     return buf;
 }
 
-/* A CSV field, quoted when it holds a separator, a quote, a line break or edge spaces. */
-static void csv_field(sbuf *b, const char *s) {
-    size_t n = strlen(s);
-    int quote = n && (s[0] == ' ' || s[n - 1] == ' ');
-    for (const char *p = s; *p; p++) quote |= *p == ',' || *p == '"' || *p == '\n' || *p == '\r';
-    if (!quote) {
-        sb_printf(b, "%s", s);
-        return;
-    }
-    sb_printf(b, "\"");
-    for (const char *p = s; *p; p++) sb_printf(b, *p == '"' ? "\"\"" : "%c", *p);
-    sb_printf(b, "\"");
-}
-
 /* A Markdown table cell: '|' escaped, line breaks as spaces. */
-static void md_cell(sbuf *b, const char *s) {
+static void md_cell(xc_strbuf *b, const char *s) {
     for (const char *p = s; *p; p++) {
-        if (*p == '|') sb_printf(b, "\\|");
-        else if (*p == '\n' || *p == '\r') sb_printf(b, " ");
-        else sb_printf(b, "%c", *p);
+        if (*p == '|') xc_strbuf_printf(b, "\\|");
+        else if (*p == '\n' || *p == '\r') xc_strbuf_printf(b, " ");
+        else xc_strbuf_printf(b, "%c", *p);
     }
 }
 
@@ -280,50 +221,54 @@ char *xc_report_json(const xc_metrics *m, const xc_report_info *info) {
 
 /* ---- eval.csv ---------------------------------------------------------------------------- */
 
-static void csv_metric(sbuf *b, const xc_metric *m) {
+/* value, ci_low, ci_high, ci_method: four fields, empty where absent. */
+static void csv_metric(xc_csv_writer *w, const xc_metric *m) {
     if (!m || !m->present) {
-        sb_printf(b, ",,,,");
+        for (int k = 0; k < 4; k++) xc_csv_empty(w);
         return;
     }
-    sb_printf(b, ",%.17g", m->value);
-    if (m->has_ci)
-        sb_printf(b, ",%.17g,%.17g,%s%s", m->ci_low, m->ci_high, xc_ci_method_name(m->method),
-                  m->degenerate ? " (degenerate)" : "");
-    else sb_printf(b, ",,,");
+    xc_csv_num(w, "%.17g", m->value);
+    if (m->has_ci) {
+        xc_csv_num(w, "%.17g", m->ci_low);
+        xc_csv_num(w, "%.17g", m->ci_high);
+        xc_csv_fieldf(w, "%s%s", xc_ci_method_name(m->method), m->degenerate ? " (degenerate)" : "");
+    } else {
+        for (int k = 0; k < 3; k++) xc_csv_empty(w);
+    }
 }
 
-static void csv_row(sbuf *b, const char *name, long long support, const xc_metric *prec, const xc_metric *rec,
-                    const xc_metric *f1, const xc_metric *spec, const xc_metric *auroc, const xc_metric *npv,
-                    const xc_metric *ap) {
-    csv_field(b, name);
-    sb_printf(b, ",%lld", support);
-    csv_metric(b, prec);
-    csv_metric(b, rec);
-    csv_metric(b, f1);
-    csv_metric(b, spec);
-    csv_metric(b, auroc);
-    csv_metric(b, npv);
-    csv_metric(b, ap);
-    sb_printf(b, "\n");
+static void csv_row(xc_csv_writer *w, const char *name, long long support, const xc_metric *prec,
+                    const xc_metric *rec, const xc_metric *f1, const xc_metric *spec, const xc_metric *auroc,
+                    const xc_metric *npv, const xc_metric *ap) {
+    xc_csv_field(w, name);
+    xc_csv_int(w, support);
+    const xc_metric *cols[7] = {prec, rec, f1, spec, auroc, npv, ap};
+    for (int j = 0; j < 7; j++) csv_metric(w, cols[j]);
+    xc_csv_end_row(w);
 }
 
 char *xc_report_csv(const xc_metrics *m, const xc_report_info *info) {
-    sbuf b = {0};
-    sb_printf(&b, "name,support");
+    xc_csv_writer w = {0};
+    xc_csv_field(&w, "name");
+    xc_csv_field(&w, "support");
     const char *cols[7] = {"precision", "recall", "f1", "specificity", "auroc", "npv", "ap"};
-    for (int j = 0; j < 7; j++)
-        sb_printf(&b, ",%s,%s_ci_low,%s_ci_high,%s_ci_method", cols[j], cols[j], cols[j], cols[j]);
-    sb_printf(&b, "\n");
+    for (int j = 0; j < 7; j++) {
+        xc_csv_field(&w, cols[j]);
+        xc_csv_fieldf(&w, "%s_ci_low", cols[j]);
+        xc_csv_fieldf(&w, "%s_ci_high", cols[j]);
+        xc_csv_fieldf(&w, "%s_ci_method", cols[j]);
+    }
+    xc_csv_end_row(&w);
     for (int c = 0; c < m->num_classes; c++) {
         const xc_class_metrics *o = &m->per_class[c];
-        csv_row(&b, info->classes[c], (long long)o->support, &o->precision, &o->recall, &o->f1, &o->specificity,
+        csv_row(&w, info->classes[c], (long long)o->support, &o->precision, &o->recall, &o->f1, &o->specificity,
                 &o->auroc, &o->npv, &o->ap);
     }
     long long n = (long long)m->n;
-    csv_row(&b, "macro", n, NULL, &m->balanced_accuracy, &m->macro_f1, NULL, &m->macro_auroc, NULL, &m->macro_ap);
-    csv_row(&b, "weighted", n, NULL, NULL, &m->weighted_f1, NULL, NULL, NULL, NULL);
-    if (!m->multilabel) csv_row(&b, "micro", n, &m->accuracy, &m->accuracy, &m->accuracy, NULL, NULL, NULL, NULL);
-    return sb_take(&b, "eval.csv");
+    csv_row(&w, "macro", n, NULL, &m->balanced_accuracy, &m->macro_f1, NULL, &m->macro_auroc, NULL, &m->macro_ap);
+    csv_row(&w, "weighted", n, NULL, NULL, &m->weighted_f1, NULL, NULL, NULL, NULL);
+    if (!m->multilabel) csv_row(&w, "micro", n, &m->accuracy, &m->accuracy, &m->accuracy, NULL, NULL, NULL, NULL);
+    return xc_csv_take(&w, "eval.csv");
 }
 
 /* ---- eval.md and the summary --------------------------------------------------------------- */
@@ -335,71 +280,71 @@ static int count_absent(const xc_metrics *m) {
 }
 
 char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info) {
-    sbuf b = {0};
+    xc_strbuf b = {0};
     char f[96];
     int k = m->num_classes;
-    sb_printf(&b, "# Evaluation of `%s`\n\n", info->model ? info->model : "model");
-    sb_printf(&b, "- data: `%s`, split **%s**, %lld images%s%s\n", info->data ? info->data : "?",
+    xc_strbuf_printf(&b, "# Evaluation of `%s`\n\n", info->model ? info->model : "model");
+    xc_strbuf_printf(&b, "- data: `%s`, split **%s**, %lld images%s%s\n", info->data ? info->data : "?",
               info->split ? info->split : "?", (long long)m->n, info->task ? ", task " : "", info->task ? info->task : "");
-    sb_printf(&b, "- model: %s, %s head, %d classes\n", info->arch ? info->arch : "?", info->head ? info->head : "?", k);
+    xc_strbuf_printf(&b, "- model: %s, %s head, %d classes\n", info->arch ? info->arch : "?", info->head ? info->head : "?", k);
     if (m->ci != XC_CI_BOOTSTRAP)
-        sb_printf(&b, "- intervals: %.0f%%; proportions (accuracy, precision, recall, specificity, NPV): %s; "
+        xc_strbuf_printf(&b, "- intervals: %.0f%%; proportions (accuracy, precision, recall, specificity, NPV): %s; "
                       "AUROC: DeLong; the others: %s\n",
                   100 * m->level, m->ci == XC_CI_WILSON ? "Wilson score" : "Clopper–Pearson exact",
                   m->bootstrap > 0 ? "bootstrap (below)" : "none (bootstrap off)");
     if (m->bootstrap > 0)
-        sb_printf(&b, "- bootstrap: %.0f%%, %s, %d resamples, seed %llu; \"degenerate\" marks an interval of zero "
+        xc_strbuf_printf(&b, "- bootstrap: %.0f%%, %s, %d resamples, seed %llu; \"degenerate\" marks an interval of zero "
                       "width (every resample gave the same value)\n",
                   100 * m->level, bootstrap_method(m), m->bootstrap, (unsigned long long)m->seed);
-    else if (m->ci == XC_CI_BOOTSTRAP) sb_printf(&b, "- intervals: none (bootstrap off)\n");
+    else if (m->ci == XC_CI_BOOTSTRAP) xc_strbuf_printf(&b, "- intervals: none (bootstrap off)\n");
 
-    sb_printf(&b, "\n| metric | value [%.0f%% CI] |\n|---|---|\n", 100 * m->level);
+    xc_strbuf_printf(&b, "\n| metric | value [%.0f%% CI] |\n|---|---|\n", 100 * m->level);
     const char *names[6] = {"accuracy", "balanced accuracy", "macro F1", "weighted F1", "macro AUROC", "macro AP"};
     const xc_metric *sm[6] = {&m->accuracy, &m->balanced_accuracy, &m->macro_f1, &m->weighted_f1, &m->macro_auroc,
                               &m->macro_ap};
-    for (int j = 0; j < 6; j++) sb_printf(&b, "| %s | %s |\n", names[j], xc_metric_format(sm[j], f, sizeof f));
+    for (int j = 0; j < 6; j++) xc_strbuf_printf(&b, "| %s | %s |\n", names[j], xc_metric_format(sm[j], f, sizeof f));
 
-    sb_printf(&b, "\n## Per class\n\n| class | support | precision | recall | F1 | specificity | AUROC | NPV | AP |\n"
+    xc_strbuf_printf(&b, "\n## Per class\n\n| class | support | precision | recall | F1 | specificity | AUROC | NPV | AP |\n"
                   "|---|---:|---|---|---|---|---|---|---|\n");
     for (int c = 0; c < k; c++) {
         const xc_class_metrics *o = &m->per_class[c];
-        sb_printf(&b, "| ");
+        xc_strbuf_printf(&b, "| ");
         md_cell(&b, info->classes[c]);
-        sb_printf(&b, " | %lld", (long long)o->support);
+        xc_strbuf_printf(&b, " | %lld", (long long)o->support);
         const xc_metric *cm[7] = {&o->precision, &o->recall, &o->f1, &o->specificity, &o->auroc, &o->npv, &o->ap};
-        for (int j = 0; j < 7; j++) sb_printf(&b, " | %s", xc_metric_format(cm[j], f, sizeof f));
-        sb_printf(&b, " |\n");
+        for (int j = 0; j < 7; j++) xc_strbuf_printf(&b, " | %s", xc_metric_format(cm[j], f, sizeof f));
+        xc_strbuf_printf(&b, " |\n");
     }
 
     if (m->confusion) {
-        sb_printf(&b, "\n## Confusion matrix (rows: true, columns: predicted)\n\n| true \\ predicted |");
+        xc_strbuf_printf(&b, "\n## Confusion matrix (rows: true, columns: predicted)\n\n| true \\ predicted |");
         for (int c = 0; c < k; c++) {
-            sb_printf(&b, " ");
+            xc_strbuf_printf(&b, " ");
             md_cell(&b, info->classes[c]);
-            sb_printf(&b, " |");
+            xc_strbuf_printf(&b, " |");
         }
-        sb_printf(&b, "\n|---|");
-        for (int c = 0; c < k; c++) sb_printf(&b, "---:|");
-        sb_printf(&b, "\n");
+        xc_strbuf_printf(&b, "\n|---|");
+        for (int c = 0; c < k; c++) xc_strbuf_printf(&b, "---:|");
+        xc_strbuf_printf(&b, "\n");
         for (int t = 0; t < k; t++) {
-            sb_printf(&b, "| ");
+            xc_strbuf_printf(&b, "| ");
             md_cell(&b, info->classes[t]);
-            sb_printf(&b, " |");
-            for (int p = 0; p < k; p++) sb_printf(&b, " %lld |", (long long)m->confusion[t * k + p]);
-            sb_printf(&b, "\n");
+            xc_strbuf_printf(&b, " |");
+            for (int p = 0; p < k; p++) xc_strbuf_printf(&b, " %lld |", (long long)m->confusion[t * k + p]);
+            xc_strbuf_printf(&b, "\n");
         }
     }
 
     if (m->probabilities && !m->multilabel) {
-        sb_printf(&b, "\n## Calibration\n\n- Brier score (multi-class: mean over images of the sum over classes of "
+        xc_strbuf_printf(&b, "\n## Calibration\n\n- Brier score (multi-class: mean over images of the sum over classes of "
                       "(p - [true class])²): %.4f\n", m->brier);
-        sb_printf(&b, "- top-label ECE (confidence = the highest probability, against being right), %d bins: %.4f "
+        xc_strbuf_printf(&b, "- top-label ECE (confidence = the highest probability, against being right), %d bins: %.4f "
                       "with bins of equal width, %.4f with bins of equal mass (MCE %.4f / %.4f); reliability "
                       "diagrams in calibration.csv\n",
                   m->bins, m->ece_equal_width, m->ece_equal_mass, m->mce_equal_width, m->mce_equal_mass);
     }
     if (info->ops) {
-        sb_printf(&b, "\n## Operating points (one-vs-rest; thresholds chosen on %s, applied to %s)\n\n"
+        xc_strbuf_printf(&b, "\n## Operating points (one-vs-rest; thresholds chosen on %s, applied to %s)\n\n"
                       "| class | rule | threshold | %s sens. / spec. | sensitivity | specificity |\n"
                       "|---|---|---:|---|---|---|\n",
                   info->ops_split ? info->ops_split : "?", info->split ? info->split : "?",
@@ -408,60 +353,60 @@ char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info) {
             for (int r = 0; r < XC_OP_RULES; r++) {
                 const xc_op_point *o = &info->ops[c * XC_OP_RULES + r];
                 char rule[64], f2[96];
-                sb_printf(&b, "| ");
+                xc_strbuf_printf(&b, "| ");
                 md_cell(&b, info->classes[c]);
-                sb_printf(&b, " | %s", op_rule_label(o, rule, sizeof rule));
+                xc_strbuf_printf(&b, " | %s", op_rule_label(o, rule, sizeof rule));
                 if (!o->defined) {
-                    sb_printf(&b, " | — | undefined on %s | | |\n", info->ops_split ? info->ops_split : "?");
+                    xc_strbuf_printf(&b, " | — | undefined on %s | | |\n", info->ops_split ? info->ops_split : "?");
                     continue;
                 }
-                sb_printf(&b, " | %.6g | %.3f / %.3f | %s | %s |\n", o->threshold, o->source_sensitivity,
+                xc_strbuf_printf(&b, " | %.6g | %.3f / %.3f | %s | %s |\n", o->threshold, o->source_sensitivity,
                           o->source_specificity, xc_metric_format(&o->sensitivity, f, sizeof f),
                           xc_metric_format(&o->specificity, f2, sizeof f2));
             }
     }
     if (info->provenance) {
         const xc_provenance *p = info->provenance;
-        sb_printf(&b, "\n## Provenance\n\n- xraycls %s, %s UTC\n- model `%s`", p->version ? p->version : "?",
+        xc_strbuf_printf(&b, "\n## Provenance\n\n- xraycls %s, %s UTC\n- model `%s`", p->version ? p->version : "?",
                   p->utc ? p->utc : "?", p->model_abs ? p->model_abs : "?");
-        if (p->epoch >= 0) sb_printf(&b, " (epoch %lld)", p->epoch);
-        sb_printf(&b, "\n- data `%s`\n", p->data_abs ? p->data_abs : "?");
-        if (p->temperature_note) sb_printf(&b, "- probabilities: %s\n", p->temperature_note);
+        if (p->epoch >= 0) xc_strbuf_printf(&b, " (epoch %lld)", p->epoch);
+        xc_strbuf_printf(&b, "\n- data `%s`\n", p->data_abs ? p->data_abs : "?");
+        if (p->temperature_note) xc_strbuf_printf(&b, "- probabilities: %s\n", p->temperature_note);
     }
 
     int absent = count_absent(m);
-    if (absent || m->multilabel) sb_printf(&b, "\n## Notes\n\n");
+    if (absent || m->multilabel) xc_strbuf_printf(&b, "\n## Notes\n\n");
     for (int c = 0; c < k; c++)
         if (m->per_class[c].support == 0) {
-            sb_printf(&b, "- %s: absent from the %s split (no image): its metrics are not reported, and the "
+            xc_strbuf_printf(&b, "- %s: absent from the %s split (no image): its metrics are not reported, and the "
                           "macro averages run over the other %d classes.\n",
                       info->classes[c], info->split ? info->split : "evaluated", k - absent);
         }
     if (m->multilabel)
-        sb_printf(&b, "- multi-label outputs: only per-class and macro AUROC are computed.\n");
-    return sb_take(&b, "eval.md");
+        xc_strbuf_printf(&b, "- multi-label outputs: only per-class and macro AUROC are computed.\n");
+    return xc_strbuf_take(&b, "eval.md");
 }
 
 char *xc_report_summary(const xc_metrics *m, const xc_report_info *info) {
-    sbuf b = {0};
+    xc_strbuf b = {0};
     char f[96];
-    sb_printf(&b, "%s: %lld images, %d classes", info->split ? info->split : "split", (long long)m->n, m->num_classes);
-    sb_printf(&b, " (%.0f%% intervals", 100 * m->level);
-    if (m->ci != XC_CI_BOOTSTRAP) sb_printf(&b, "; %s for proportions, DeLong for AUROC", xc_ci_method_name(m->ci));
-    if (m->bootstrap > 0) sb_printf(&b, "; bootstrap, %d resamples, for the others", m->bootstrap);
-    sb_printf(&b, ")");
-    sb_printf(&b, "\n");
-    sb_printf(&b, "  accuracy           %s\n", xc_metric_format(&m->accuracy, f, sizeof f));
-    sb_printf(&b, "  balanced accuracy  %s\n", xc_metric_format(&m->balanced_accuracy, f, sizeof f));
-    sb_printf(&b, "  macro F1           %s\n", xc_metric_format(&m->macro_f1, f, sizeof f));
-    sb_printf(&b, "  macro AUROC        %s\n", xc_metric_format(&m->macro_auroc, f, sizeof f));
-    sb_printf(&b, "  %s per class:\n", m->multilabel ? "AUROC" : "recall");
+    xc_strbuf_printf(&b, "%s: %lld images, %d classes", info->split ? info->split : "split", (long long)m->n, m->num_classes);
+    xc_strbuf_printf(&b, " (%.0f%% intervals", 100 * m->level);
+    if (m->ci != XC_CI_BOOTSTRAP) xc_strbuf_printf(&b, "; %s for proportions, DeLong for AUROC", xc_ci_method_name(m->ci));
+    if (m->bootstrap > 0) xc_strbuf_printf(&b, "; bootstrap, %d resamples, for the others", m->bootstrap);
+    xc_strbuf_printf(&b, ")");
+    xc_strbuf_printf(&b, "\n");
+    xc_strbuf_printf(&b, "  accuracy           %s\n", xc_metric_format(&m->accuracy, f, sizeof f));
+    xc_strbuf_printf(&b, "  balanced accuracy  %s\n", xc_metric_format(&m->balanced_accuracy, f, sizeof f));
+    xc_strbuf_printf(&b, "  macro F1           %s\n", xc_metric_format(&m->macro_f1, f, sizeof f));
+    xc_strbuf_printf(&b, "  macro AUROC        %s\n", xc_metric_format(&m->macro_auroc, f, sizeof f));
+    xc_strbuf_printf(&b, "  %s per class:\n", m->multilabel ? "AUROC" : "recall");
     for (int c = 0; c < m->num_classes; c++) {
         const xc_class_metrics *o = &m->per_class[c];
         const xc_metric *v = m->multilabel ? &o->auroc : &o->recall;
-        sb_printf(&b, "    %-20s %s  (n=%lld)\n", info->classes[c], xc_metric_format(v, f, sizeof f), (long long)o->support);
+        xc_strbuf_printf(&b, "    %-20s %s  (n=%lld)\n", info->classes[c], xc_metric_format(v, f, sizeof f), (long long)o->support);
     }
-    return sb_take(&b, "summary");
+    return xc_strbuf_take(&b, "summary");
 }
 
 /* ---- writing ------------------------------------------------------------------------------- */
@@ -535,6 +480,20 @@ static int contains_covid(const char *s) {
 enum { T_ACC, T_BAL, T_F1, T_COVID, T_AUROC, T_METRICS };
 static const char *const T_HEAD[T_METRICS] = {"accuracy", "balanced_accuracy", "macro_f1", "covid19_recall",
                                               "macro_auroc"};
+
+/* value, ci_low, ci_high of a table cell: %.6f, empty fields where absent or without interval
+ * (the CSV convention of xraycls/csv.h: a missing value is an empty field). */
+static void table_csv_metric(xc_csv_writer *w, const xc_metric *x) {
+    if (x->present) xc_csv_num(w, "%.6f", x->value);
+    else xc_csv_empty(w);
+    if (x->present && x->has_ci) {
+        xc_csv_num(w, "%.6f", x->ci_low);
+        xc_csv_num(w, "%.6f", x->ci_high);
+    } else {
+        xc_csv_empty(w);
+        xc_csv_empty(w);
+    }
+}
 static const char *const T_MD_HEAD[T_METRICS] = {"accuracy", "balanced acc.", "macro-F1", "COVID-19 recall",
                                                  "macro AUROC"};
 
@@ -588,7 +547,7 @@ static char *find_eval(const char *dir, const char *split, const char *dataset) 
     int64_t n = 0;
     size_t ls = strlen(split);
     if (xc_walk(dir, XC_WALK_DIRS, NULL, &names, &n) < 0) return xc_errorf("run '%s': %s", dir, xc_error()), NULL;
-    sbuf found = {0};
+    xc_strbuf found = {0};
     const char *pick = NULL;
     int count = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -597,7 +556,7 @@ static char *find_eval(const char *dir, const char *split, const char *dataset) 
         if (strncmp(e, "eval-", 5) != 0 || le < 5 + ls + 2 || strcmp(e + le - ls, split) != 0 || e[le - ls - 1] != '-')
             continue;
         if (dataset && (le - ls - 6 != strlen(dataset) || strncmp(e + 5, dataset, le - ls - 6) != 0)) continue;
-        sb_printf(&found, "%s%s", count ? ", " : "", e);
+        xc_strbuf_printf(&found, "%s%s", count ? ", " : "", e);
         pick = e;
         count++;
     }
@@ -737,63 +696,57 @@ int xc_results_table(const char *const *run_dirs, int n, const char *split, cons
             for (int q = 0; q < nf && !seen; q++) seen = !strcmp(fnames[q], rows[i].findings[j]);
             if (!seen && nf < T_MAX_FINDINGS) snprintf(fnames[nf++], sizeof fnames[0], "%s", rows[i].findings[j]);
         }
-    sbuf m = {0}, c = {0};
+    xc_strbuf m = {0};
+    xc_csv_writer c = {0};
     char f[96];
-    sb_printf(&m, "| run | arch | weights | loss | sampler | task |");
-    for (int j = 0; j < T_METRICS; j++) sb_printf(&m, " %s |", T_MD_HEAD[j]);
-    for (int j = 0; j < nf; j++) sb_printf(&m, " AUROC %s |", fnames[j]);
-    sb_printf(&m, "\n|---|---|---|---|---|---|");
-    for (int j = 0; j < T_METRICS + nf; j++) sb_printf(&m, "---|");
-    sb_printf(&m, "\n");
-    sb_printf(&c, "run,arch,weights,loss,sampler,task");
-    for (int j = 0; j < T_METRICS; j++) sb_printf(&c, ",%s,%s_ci_low,%s_ci_high", T_HEAD[j], T_HEAD[j], T_HEAD[j]);
-    for (int j = 0; j < nf; j++) {
-        sb_printf(&c, ",");
-        char col[128];
-        snprintf(col, sizeof col, "auroc:%s", fnames[j]);
-        csv_field(&c, col);
-        sb_printf(&c, ",");
-        snprintf(col, sizeof col, "auroc:%s_ci_low", fnames[j]);
-        csv_field(&c, col);
-        sb_printf(&c, ",");
-        snprintf(col, sizeof col, "auroc:%s_ci_high", fnames[j]);
-        csv_field(&c, col);
+    xc_strbuf_printf(&m, "| run | arch | weights | loss | sampler | task |");
+    for (int j = 0; j < T_METRICS; j++) xc_strbuf_printf(&m, " %s |", T_MD_HEAD[j]);
+    for (int j = 0; j < nf; j++) xc_strbuf_printf(&m, " AUROC %s |", fnames[j]);
+    xc_strbuf_printf(&m, "\n|---|---|---|---|---|---|");
+    for (int j = 0; j < T_METRICS + nf; j++) xc_strbuf_printf(&m, "---|");
+    xc_strbuf_printf(&m, "\n");
+    static const char *const row_head[6] = {"run", "arch", "weights", "loss", "sampler", "task"};
+    for (int j = 0; j < 6; j++) xc_csv_field(&c, row_head[j]);
+    for (int j = 0; j < T_METRICS; j++) {
+        xc_csv_field(&c, T_HEAD[j]);
+        xc_csv_fieldf(&c, "%s_ci_low", T_HEAD[j]);
+        xc_csv_fieldf(&c, "%s_ci_high", T_HEAD[j]);
     }
-    sb_printf(&c, "\n");
+    for (int j = 0; j < nf; j++) {
+        xc_csv_fieldf(&c, "auroc:%s", fnames[j]);
+        xc_csv_fieldf(&c, "auroc:%s_ci_low", fnames[j]);
+        xc_csv_fieldf(&c, "auroc:%s_ci_high", fnames[j]);
+    }
+    xc_csv_end_row(&c);
     for (int i = 0; i < n; i++) {
         table_row *r = &rows[i];
         const char *text[6] = {r->name, r->arch, r->weights, r->loss, r->sampler, r->task};
-        sb_printf(&m, "|");
+        xc_strbuf_printf(&m, "|");
         for (int j = 0; j < 6; j++) {
-            sb_printf(&m, " ");
+            xc_strbuf_printf(&m, " ");
             md_cell(&m, text[j]);
-            sb_printf(&m, " |");
-            if (j) sb_printf(&c, ",");
-            csv_field(&c, text[j]);
+            xc_strbuf_printf(&m, " |");
+            xc_csv_field(&c, text[j]);
         }
         for (int j = 0; j < T_METRICS; j++) {
-            sb_printf(&m, " %s |", xc_metric_format(&r->m[j], f, sizeof f));
-            const xc_metric *x = &r->m[j];
-            if (!x->present) sb_printf(&c, ",absent,,");
-            else if (!x->has_ci) sb_printf(&c, ",%.6f,,", x->value);
-            else sb_printf(&c, ",%.6f,%.6f,%.6f", x->value, x->ci_low, x->ci_high);
+            xc_strbuf_printf(&m, " %s |", xc_metric_format(&r->m[j], f, sizeof f));
+            table_csv_metric(&c, &r->m[j]);
         }
         for (int j = 0; j < nf; j++) {
             xc_metric none = {0};
             const xc_metric *x = &none;
             for (int q = 0; q < r->nfindings; q++)
                 if (!strcmp(r->findings[q], fnames[j])) x = &r->finding_auroc[q];
-            sb_printf(&m, " %s |", xc_metric_format(x, f, sizeof f));
-            if (!x->present) sb_printf(&c, ",absent,,");
-            else if (!x->has_ci) sb_printf(&c, ",%.6f,,", x->value);
-            else sb_printf(&c, ",%.6f,%.6f,%.6f", x->value, x->ci_low, x->ci_high);
+            xc_strbuf_printf(&m, " %s |", xc_metric_format(x, f, sizeof f));
+            table_csv_metric(&c, x);
         }
-        sb_printf(&m, "\n");
+        xc_strbuf_printf(&m, "\n");
+        xc_csv_end_row(&c);
     }
     free(fnames);
     free(rows);
-    *md = sb_take(&m, "table");
-    *csv = sb_take(&c, "table");
+    *md = xc_strbuf_take(&m, "table");
+    *csv = xc_csv_take(&c, "table");
     if (!*md || !*csv) {
         free(*md);
         free(*csv);

@@ -17,10 +17,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "xraycls/csv.h"
 #include "xraycls/fs.h"
 #include "xraycls/image.h"
 #include "xraycls/plot.h"
 #include "xraycls/progress.h"
+#include "xraycls/strbuf.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -71,19 +73,16 @@ static void json_num_or_null(cJSON *o, const char *key, double v) {
     else cJSON_AddNullToObject(o, key);
 }
 
+/* metrics.jsonl (one object per epoch) and metrics.csv (the same numbers; a missing value is an
+ * empty field), both rewritten whole and atomically after every epoch. */
 static int write_metrics(run *r) {
     if (r->rank != 0) return 0;
-    size_t cap = 256 + (size_t)r->nhist * 512;
-    char *jl = malloc(cap), *csv = malloc(cap);
-    if (!jl || !csv) {
-        free(jl);
-        free(csv);
-        return xc_errorf("out of memory");
-    }
-    size_t lj = 0, lc = 0;
-    lc += (size_t)snprintf(csv + lc, cap - lc,
-                           "epoch,train_loss,train_acc,val_loss,val_acc,val_balanced_acc,lr,"
-                           "seconds,images_per_s,val_auroc\n");
+    static const char *const head[] = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+                                       "val_balanced_acc", "lr", "seconds", "images_per_s", "val_auroc"};
+    xc_strbuf jl = {0};
+    xc_csv_writer csv = {0};
+    for (size_t j = 0; j < sizeof head / sizeof *head; j++) xc_csv_field(&csv, head[j]);
+    xc_csv_end_row(&csv);
     for (int i = 0; i < r->nhist; i++) {
         const xc_epoch_result *e = &r->hist[i];
         cJSON *o = cJSON_CreateObject();
@@ -98,33 +97,32 @@ static int write_metrics(run *r) {
         cJSON_AddNumberToObject(o, "seconds", e->seconds);
         cJSON_AddNumberToObject(o, "images_per_s", e->images_per_s);
         cJSON_AddNumberToObject(o, "skipped_steps", (double)e->skipped_steps);
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = o ? cJSON_PrintUnformatted(o) : NULL;
         cJSON_Delete(o);
-        if (!s || strlen(s) + 2 > cap - lj) {
-            free(s);
-            free(jl);
-            free(csv);
-            return xc_errorf("out of memory");
-        }
-        lj += (size_t)snprintf(jl + lj, cap - lj, "%s\n", s);
+        if (!s) jl.oom = 1;
+        else xc_strbuf_printf(&jl, "%s\n", s);
         free(s);
-        char v[4][32];
-        const double vv[4] = {e->val_loss, e->val_acc, e->val_balanced_acc, e->val_auroc};
-        for (int k = 0; k < 4; k++) {
-            if (isfinite(vv[k])) snprintf(v[k], sizeof v[k], "%.6f", vv[k]);
-            else v[k][0] = 0;
-        }
-        lc += (size_t)snprintf(csv + lc, cap - lc, "%d,%.6f,%.6f,%s,%s,%s,%.9g,%.3f,%.1f,%s\n",
-                               e->epoch, e->train_loss, e->train_acc, v[0], v[1], v[2], e->lr,
-                               e->seconds, e->images_per_s, v[3]);
+        xc_csv_int(&csv, e->epoch);
+        xc_csv_num(&csv, "%.6f", e->train_loss);
+        xc_csv_num(&csv, "%.6f", e->train_acc);
+        xc_csv_num(&csv, "%.6f", e->val_loss);
+        xc_csv_num(&csv, "%.6f", e->val_acc);
+        xc_csv_num(&csv, "%.6f", e->val_balanced_acc);
+        xc_csv_num(&csv, "%.9g", e->lr);
+        xc_csv_num(&csv, "%.3f", e->seconds);
+        xc_csv_num(&csv, "%.1f", e->images_per_s);
+        xc_csv_num(&csv, "%.6f", e->val_auroc);
+        xc_csv_end_row(&csv);
     }
     char *pj = xc_path_join(r->dir, "metrics.jsonl"), *pc = xc_path_join(r->dir, "metrics.csv");
-    int rc = (pj && pc && xc_write_file_atomic(pj, jl, lj) == 0 &&
-              xc_write_file_atomic(pc, csv, lc) == 0) ? 0 : -1;
+    int rc = pj && pc && xc_strbuf_ok(&jl, "metrics.jsonl") == 0 &&
+                     xc_write_file_atomic(pj, jl.s ? jl.s : "", jl.len) == 0 && xc_csv_write_atomic(&csv, pc) == 0
+                 ? 0
+                 : -1;
     free(pj);
     free(pc);
-    free(jl);
-    free(csv);
+    xc_strbuf_free(&jl);
+    xc_csv_writer_free(&csv);
     return rc;
 }
 
