@@ -67,6 +67,13 @@ int xc_remove_stale_temporaries(const char *dir, int *live, long *live_pid);
  * caller frees; NULL on failure. */
 char *xc_temp_dir_create(const char *parent, const char *stem, int *lock_fd);
 
+/* Holds an exclusive lock (flock) on file `path`, created when missing, for as long as the
+ * returned descriptor stays open (the kernel drops it however the process ends), and writes this
+ * process's pid into it. Used for a folder only one process may write at a time (a training
+ * run). When another process holds it: -1 with "'WHAT' is in use by process PID" (the pid read
+ * from the file) and *holder = that pid (0 when unknown); holder may be NULL. */
+int xc_lock_acquire(const char *path, const char *what, long *holder);
+
 /* rm -r: removes path, and when it is a folder everything below it; links are removed, never
  * followed. A missing path is fine (0); -1 naming what could not be removed. */
 int xc_remove_tree(const char *path);

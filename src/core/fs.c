@@ -482,3 +482,33 @@ char *xc_temp_dir_create(const char *parent, const char *stem, int *lock_fd) {
     xc_errorf("cannot create a temporary folder in '%s': too many leftovers", parent);
     return NULL;
 }
+
+int xc_lock_acquire(const char *path, const char *what, long *holder) {
+    if (holder) *holder = 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) return xc_errorf_errno("cannot open the lock '%s'", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return xc_errorf("cannot lock '%s': not a regular file", path);
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char buf[32] = {0};
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        close(fd);
+        if (e != EWOULDBLOCK) return errno = e, xc_errorf_errno("cannot lock '%s'", path);
+        long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+        if (holder) *holder = pid;
+        if (pid > 0) return xc_errorf("'%s' is in use by process %ld (lock '%s')", what, pid, path);
+        return xc_errorf("'%s' is in use by another process (lock '%s')", what, path);
+    }
+    char buf[32];
+    int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+        int rc = xc_errorf_errno("cannot write the lock '%s'", path);
+        close(fd);
+        return rc;
+    }
+    return fd;
+}

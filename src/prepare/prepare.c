@@ -714,22 +714,18 @@ static int write_splits_csv(const char *dir, const xc_prep_list *l) {
 }
 
 /* Removes what a failed run left in its temporary folder, and the folder. */
-static void remove_tmp_dir(const char *tmp) {
-    static const char *const names[] = {"train.safetensors", "val.safetensors", "test.safetensors", "audit.json",
-                                        "splits.csv", "dataset.json"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char *p = xc_path_join(tmp, names[i]);
-        if (p) unlink(p);
-        free(p);
-    }
-    rmdir(tmp);
-}
-
 int xc_prepare_check_output(const char *out, int overwrite) {
     if (!out || !*out) return xc_errorf("no output folder given (-o)");
     struct stat st;
     if (stat(out, &st) != 0) return 0;
     if (!S_ISDIR(st.st_mode)) return xc_errorf("output '%s' exists and is not a folder", out);
+    /* A run killed while writing left its locked temporary folder: the lock died with it. */
+    int live = 0;
+    long pid = 0;
+    if (xc_remove_stale_temporaries(out, &live, &pid) < 0) return -1;
+    if (live)
+        return xc_errorf("output folder '%s' is being written by process %ld (another prepare still running?)",
+                         out, pid);
     if (overwrite) return 0;
     DIR *d = opendir(out);
     if (!d) return xc_errorf_errno("cannot list '%s'", out);
@@ -747,13 +743,11 @@ static int write_all(const xc_prepare_opts *o, const xc_prep_list *l, const uint
     for (int64_t i = 0; i < l->n; i++) split_n[l->items[i].split]++;
     for (int s = 1; s < XC_NSPLITS; s++) start[s] = start[s - 1] + split_n[s - 1];
     if (xc_mkdir_p(o->out) < 0) return -1;
-    char *tmp = prep_strdupf("%s/.prepare.%ld.tmp", o->out, (long)getpid());
+    /* Everything is written into a locked temporary folder first (a killed run's is recognised
+     * by its free lock and removed by the next one), then moved into place. */
+    int lock_fd = -1;
+    char *tmp = xc_temp_dir_create(o->out, "prepare", &lock_fd);
     if (!tmp) return -1;
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
-        int rc = xc_errorf_errno("cannot create '%s'", tmp);
-        free(tmp);
-        return rc;
-    }
     int rc = -1;
     char *audit = NULL, *dj = NULL;
     for (int s = 0; s < XC_NSPLITS; s++) {
@@ -796,7 +790,8 @@ static int write_all(const xc_prepare_opts *o, const xc_prep_list *l, const uint
     }
     rc = 0;
 done:
-    remove_tmp_dir(tmp);
+    if (tmp) (void)xc_remove_tree(tmp);
+    close(lock_fd);
     free(tmp);
     free(audit);
     free(dj);

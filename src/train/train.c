@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "xraycls/csv.h"
 #include "xraycls/fs.h"
@@ -369,6 +370,7 @@ void tr_tb_batch_grid(run *r, const xt_tensor *x) {
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static void run_free(run *r) {
+    if (r->lock_fd >= 0) close(r->lock_fd);
     xc_tb_close(r->tb);
     xt_free(r->class_weight);
     xt_free(r->alpha);
@@ -594,6 +596,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
 int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *res) {
     run r;
     memset(&r, 0, sizeof r);
+    r.lock_fd = -1;
     memset(res, 0, sizeof *res);
     r.c = c;
     r.o = o;

@@ -60,6 +60,8 @@ typedef struct {
     xc_tb *tb;
     int tb_grid_pending;
     int64_t tb_grid_step;
+    /* rank 0: the descriptor holding the run folder's lock (RUN/.lock) for the run's life, or -1 */
+    int lock_fd;
 } run;
 
 

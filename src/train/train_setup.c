@@ -24,6 +24,25 @@ int tr_prepare_dir_name(run *r) {
     return 0;
 }
 
+/* Takes the run folder's lock (RUN/.lock, held until the run ends) so that a second train on
+ * the same folder is refused instead of mixing two runs' files; then removes the temporaries a
+ * killed run left there. */
+static int lock_dir(run *r) {
+    if (r->lock_fd >= 0) return 0;
+    char *p = xc_path_join(r->dir, ".lock");
+    if (!p) return xc_errorf("out of memory");
+    long holder = 0;
+    r->lock_fd = xc_lock_acquire(p, r->dir, &holder);
+    free(p);
+    if (r->lock_fd < 0) {
+        r->lock_fd = -1;
+        return holder > 0 ? xc_errorf("run folder %s: wait for it to end, or choose another output.name", xc_error())
+                          : -1;
+    }
+    int live = 0;
+    return xc_remove_stale_temporaries(r->dir, &live, NULL) < 0 ? -1 : 0;
+}
+
 int tr_prepare_dir(run *r) {
     tr_prepare_dir_name(r);
     if (r->o->resume) {
@@ -33,7 +52,7 @@ int tr_prepare_dir(run *r) {
         if (!ok)
             return xc_errorf("cannot resume '%s': it holds no last.safetensors (was the run "
                              "stopped before its first checkpoint?)", r->dir);
-        return 0;
+        return lock_dir(r);
     }
     if ((xc_is_dir(r->dir) || xc_is_file(r->dir)) && !r->o->overwrite)
         return xc_errorf("run folder '%s' exists: continue it with --resume '%s', replace it "
@@ -43,6 +62,7 @@ int tr_prepare_dir(run *r) {
 
 /* Makes the run folder; with overwrite, removes the files an earlier run left (only those). */
 int tr_make_dir(run *r) {
+    if (xc_mkdir_p(r->dir) < 0 || lock_dir(r) < 0) return -1;
     if (r->o->overwrite)
         for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
             char *p = xc_path_join(r->dir, run_files[i]);

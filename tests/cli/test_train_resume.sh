@@ -63,6 +63,28 @@ rc=$?; check '[ $rc -eq 1 ]' "existing run folder not refused"
 check 'grep -q "run folder .* exists: continue it with --resume" "$T/exists.err"' "message for an existing folder: $(cat "$T/exists.err")"
 check '[ "$(md5sum "$T/runs/full/last.safetensors")" = "$before" ]' "refused run changed the checkpoint"
 
+# 4b. A run folder in use by another process (its lock held, as a running train holds it) is
+# refused on --resume and on --overwrite, naming the holder's pid; nothing in it changes.
+/usr/bin/python3 - "$T/runs/full" >"$T/holder.out" 2>&1 <<'PY' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1] + "/.lock", os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0); os.write(fd, b"%d\n" % os.getpid())
+open(sys.argv[1] + "/.held", "w").close()
+time.sleep(60)
+PY
+holder=$!
+for _ in $(seq 100); do [ -e "$T/runs/full/.held" ] && break; sleep 0.1; done
+"$B" train --resume "$T/runs/full" >/dev/null 2>"$T/locked.err"
+rc=$?; check '[ $rc -eq 1 ]' "resume of a run folder in use not refused"
+check 'grep -q "is in use by process $holder" "$T/locked.err"' "message for a folder in use: $(cat "$T/locked.err")"
+"$B" train --config "$T/tiny.json" --set output.name=full --overwrite >/dev/null 2>"$T/locked2.err"
+rc=$?; check '[ $rc -eq 1 ]' "--overwrite of a run folder in use not refused"
+check 'grep -q "is in use by process $holder" "$T/locked2.err"' "--overwrite message for a folder in use: $(cat "$T/locked2.err")"
+check '[ "$(md5sum "$T/runs/full/last.safetensors")" = "$before" ]' "a refused run changed the checkpoint of a folder in use"
+kill $holder 2>/dev/null; wait $holder 2>/dev/null
+rm -f "$T/runs/full/.held"
+
 # 5. A config that differs from the run's is refused on resume.
 "$B" train --resume "$T/runs/full" --set optim.lr=0.5 >/dev/null 2>"$T/diff.err"
 rc=$?; check '[ $rc -eq 1 ]' "resume with another lr not refused"

@@ -4,6 +4,8 @@
  * split, missing and undecodable images (an error with nothing written, or skipped and
  * recorded), duplicates, the folder and csv sources, and the strict config. Small images. */
 #define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -459,6 +461,47 @@ static void test_config(void) {
     xc_prepare_opts_clear(&o);
 }
 
+/* A prepare killed while writing (kill -9) leaves its locked temporary folder in the output: the
+ * next run removes it (its lock died with its writer) instead of failing on a folder that `ls`
+ * shows empty; a temporary still held by a live process makes the next run refuse, naming it. */
+static void test_killed_writer(void) {
+    char *out = strdup(pathf("killed", ""));
+    CHECK(xc_mkdir_p(out) == 0);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd;
+        char *t = xc_temp_dir_create(out, "prepare", &fd);
+        if (t) {
+            char *f = xc_path_join(t, "train.safetensors");
+            FILE *fp = f ? fopen(f, "w") : NULL;
+            if (fp) fputs("partial", fp), fclose(fp);
+        }
+        (void)!write(fds[1], t ? "1" : "0", 1);
+        pause(); /* until killed */
+        _exit(0);
+    }
+    close(fds[1]);
+    char c = 0;
+    CHECK(read(fds[0], &c, 1) == 1 && c == '1');
+    close(fds[0]);
+    /* alive: refused, naming the writer */
+    CHECK(xc_prepare_check_output(out, 0) < 0);
+    char want[64];
+    snprintf(want, sizeof want, "being written by process %ld", (long)pid);
+    CHECK_CONTAINS(xc_error(), want);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* dead: its leftover is removed and the folder counts as empty */
+    CHECK_MSG(xc_prepare_check_output(out, 0) == 0, "%s", xc_error());
+    int64_t n = -1;
+    char **names = NULL;
+    CHECK(xc_walk(out, XC_WALK_FILES | XC_WALK_DIRS, NULL, &names, &n) == 0 && n == 0);
+    xc_strv_free(names, n);
+    free(out);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s/prepare", check_tmpdir());
     char cmd[4096];
@@ -471,5 +514,6 @@ int main(void) {
     test_carve();
     test_folder_csv();
     test_config();
+    test_killed_writer();
     return check_done("prepare");
 }
