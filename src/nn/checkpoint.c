@@ -102,13 +102,16 @@ static int read_info(const xc_st_file *f, xc_model_info *info) {
         const cJSON *mean = cJSON_GetObjectItemCaseSensitive(p, "mean");
         const cJSON *std = cJSON_GetObjectItemCaseSensitive(p, "std");
         const cJSON *ex = cJSON_GetObjectItemCaseSensitive(p, "expand_gray_to_rgb");
-        int bad = !cJSON_IsNumber(size) || size->valuedouble < 1 || !cJSON_IsNumber(ch) ||
+        int bad = !cJSON_IsNumber(size) || !(size->valuedouble >= 1 && size->valuedouble <= 65536) || !cJSON_IsNumber(ch) ||
                   (ch->valueint != 1 && ch->valueint != 3) || !cJSON_IsArray(mean) ||
                   cJSON_GetArraySize(mean) != 3 || !cJSON_IsArray(std) ||
                   cJSON_GetArraySize(std) != 3 || (ex && !cJSON_IsBool(ex));
         for (int c = 0; !bad && c < 3; c++) {
             const cJSON *m = cJSON_GetArrayItem(mean, c), *s = cJSON_GetArrayItem(std, c);
-            bad = !cJSON_IsNumber(m) || !cJSON_IsNumber(s) || !(s->valuedouble > 0);
+            /* on [0, 1] pixel values: a mean beyond ±100 or a std outside [1e-4, 100] (a denormal,
+             * 0, a huge value) would turn every input into NaN, infinities or saturation */
+            bad = !cJSON_IsNumber(m) || !cJSON_IsNumber(s) || !(fabs(m->valuedouble) <= 100) ||
+                  !(s->valuedouble >= 1e-4 && s->valuedouble <= 100);
             if (!bad) {
                 info->mean[c] = (float)m->valuedouble;
                 info->std[c] = (float)s->valuedouble;
@@ -122,7 +125,8 @@ static int read_info(const xc_st_file *f, xc_model_info *info) {
         cJSON_Delete(p);
         if (bad)
             return info_error(path, "xraycls.preprocessing",
-                              "expected {\"size\", \"channels\" 1|3, \"mean\" [3], \"std\" [3] > 0, "
+                              "expected {\"size\", \"channels\" 1|3, \"mean\" [3] within ±100, \"std\" [3] in "
+                              "[1e-4, 100], "
                               "\"expand_gray_to_rgb\"}");
     }
     const char *state = xc_st_meta(f, "xraycls.state");

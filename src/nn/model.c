@@ -522,6 +522,50 @@ static int is_int_dtype(xc_dtype dt) {
     return dt == XC_U8 || dt == XC_I8 || dt == XC_I16 || dt == XC_I32 || dt == XC_I64;
 }
 
+/* The largest magnitude a weight, bias or batch-norm statistic may have. Trained networks stay
+ * far below it (torchvision's and CheXNet's largest is under 10^4); a value beyond it, or a NaN
+ * or infinity, makes every output NaN or saturated, so the file is refused on load rather than
+ * scored with "Normal, nan" and exit status 0. */
+#define NN_MAX_WEIGHT 1e6
+
+/* 0 when every value of float tensor s is finite and within ±NN_MAX_WEIGHT (running_var also
+ * >= 0); else -1 naming the tensor, the first bad element and its value. */
+static int check_values(const xc_st_tensor *s, const char *what, const char *arch) {
+    int64_t n = 1;
+    for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
+    int var = strstr(s->name, "running_var") != NULL;
+    const unsigned char *p = s->data;
+    for (int64_t i = 0; i < n; i++) {
+        double v;
+        if (s->dtype == XC_F64) {
+            memcpy(&v, p + (size_t)i * 8, 8);
+        } else if (s->dtype == XC_F32) {
+            float f;
+            memcpy(&f, p + (size_t)i * 4, 4);
+            v = f;
+        } else {
+            uint16_t h;
+            memcpy(&h, p + (size_t)i * 2, 2);
+            if (s->dtype == XC_BF16) {
+                uint32_t u = (uint32_t)h << 16;
+                float f;
+                memcpy(&f, &u, 4);
+                v = f;
+            } else {
+                int e = (h >> 10) & 0x1f;
+                v = e == 0x1f ? ((h & 0x3ff) ? NAN : INFINITY) : ldexp((double)((h & 0x3ff) | (e ? 0x400 : 0)), (e ? e : 1) - 25);
+                if (h & 0x8000) v = -v;
+            }
+        }
+        if (!isfinite(v) || fabs(v) > NN_MAX_WEIGHT || (var && v < 0))
+            return xc_errorf("loading '%s' into %s: tensor '%s' holds %g at element %lld (%s): not a trained "
+                             "network's weights (is the file damaged?)", what, arch, s->name, v, (long long)i,
+                             !isfinite(v) ? "not a finite number" : var && v < 0 ? "a negative variance"
+                                                                                 : "beyond ±1e6");
+    }
+    return 0;
+}
+
 static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
     size_t len = 0;
     len += (size_t)snprintf(buf, cap, "(");
@@ -612,6 +656,7 @@ int xc_model_load_named(xc_model *m, const xc_st_tensor *tensors, int n, const c
                       m->arch, s->name, xc_dtype_st_name(s->dtype), is_nbt ? "an integer type" : "a float type");
             goto done;
         }
+        if (!is_nbt && check_values(s, what, m->arch) < 0) goto done;
     }
 
     /* Copy. */

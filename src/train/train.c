@@ -370,7 +370,12 @@ void tr_tb_batch_grid(run *r, const xt_tensor *x) {
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static void run_free(run *r) {
-    if (r->lock_fd >= 0) close(r->lock_fd);
+    if (r->lock_fd >= 0) { /* removed while still held: the folder is left as a finished run's */
+        char *lp = xc_path_join(r->dir, ".lock");
+        if (lp) unlink(lp);
+        free(lp);
+        close(r->lock_fd);
+    }
     xc_tb_close(r->tb);
     xt_free(r->class_weight);
     xt_free(r->alpha);

@@ -1,6 +1,7 @@
 /* test_checkpoint.c — checkpoints: a round trip of model weights and buffers, Adam state and the
  * generator state; the run state and metadata; xc_checkpoint_load_model from a checkpoint and
  * from a model file ("model" kind, plain names); and refusals (wrong arch, not a checkpoint). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,32 @@ static xt_adam *adam_for(xc_model *m) {
     int n;
     if (xc_model_params(m, &p, &n) < 0) return NULL;
     return xt_adam_new(p, n, xt_adam_default());
+}
+
+/* m as a model file (kind "model", torchvision names) at path, with preprocessing JSON `pre`
+ * (NULL: none) and, when `poison` names a tensor, its element 3 (or 0) set to `value`. */
+static int write_model(const xc_model *m, const char *path, const char *pre, const char *poison, float value) {
+    xc_st_writer *w = xc_st_writer_new();
+    xc_st_writer_meta(w, "xraycls.kind", "model");
+    xc_st_writer_meta(w, "xraycls.arch", "resnet18");
+    xc_st_writer_meta(w, "xraycls.classes", "[\"a\",\"b\",\"c\"]");
+    if (pre) xc_st_writer_meta(w, "xraycls.preprocessing", pre);
+    int n = xc_model_state_count(m);
+    for (int i = 0; i < n; i++) {
+        const xc_model_entry *e = xc_model_state_at(m, i);
+        int64_t shape[8];
+        int nd = xt_shape(e->tensor, shape, 8);
+        int64_t numel = xt_numel(e->tensor);
+        size_t bytes = (size_t)numel * xt_dtype_size(xt_dtype_of(e->tensor));
+        void *h = malloc(bytes ? bytes : 1);
+        xt_to_host(e->tensor, h, bytes);
+        if (poison && !strcmp(e->name, poison)) ((float *)h)[numel > 3 ? 3 : 0] = value;
+        xc_st_writer_add_copy(w, e->name, (xc_dtype)xt_dtype_of(e->tensor), nd, shape, h, bytes);
+        free(h);
+    }
+    int rc = xc_st_writer_write(w, path);
+    xc_st_writer_free(w);
+    return rc;
 }
 
 int main(void) {
@@ -168,23 +195,7 @@ int main(void) {
 
     /* A model file (kind "model", plain torchvision names) loads with the same call. */
     char *mf_path = xc_path_join(tmp, "model.safetensors");
-    xc_st_writer *w = xc_st_writer_new();
-    xc_st_writer_meta(w, "xraycls.kind", "model");
-    xc_st_writer_meta(w, "xraycls.arch", "resnet18");
-    xc_st_writer_meta(w, "xraycls.classes", "[\"a\",\"b\",\"c\"]");
-    int n = xc_model_state_count(m2);
-    for (int i = 0; i < n; i++) {
-        const xc_model_entry *e = xc_model_state_at(m2, i);
-        int64_t shape[8];
-        int nd = xt_shape(e->tensor, shape, 8);
-        size_t bytes = (size_t)xt_numel(e->tensor) * xt_dtype_size(xt_dtype_of(e->tensor));
-        void *h = malloc(bytes ? bytes : 1);
-        xt_to_host(e->tensor, h, bytes);
-        xc_st_writer_add_copy(w, e->name, (xc_dtype)xt_dtype_of(e->tensor), nd, shape, h, bytes);
-        free(h);
-    }
-    CHECK(xc_st_writer_write(w, mf_path) == 0);
-    xc_st_writer_free(w);
+    CHECK(write_model(m2, mf_path, NULL, NULL, 0) == 0);
     xc_model *m4 = xc_checkpoint_load_model(mf_path, XT_CPU, &got);
     CHECK_MSG(m4 != NULL, "%s", xc_error());
     CHECK(!strcmp(got.kind, "model") && got.image_size == 224 && !strcmp(got.classes[0], "a"));
@@ -200,7 +211,7 @@ int main(void) {
     CHECK_CONTAINS(xc_error(), "holds resnet18 with 3 classes, the run builds resnet34 with 3");
     xc_model_free(other);
     char *bad = xc_path_join(tmp, "plain.safetensors");
-    w = xc_st_writer_new();
+    xc_st_writer *w = xc_st_writer_new();
     float one = 1;
     int64_t s11[1] = {1};
     xc_st_writer_add(w, "x", XC_F32, 1, s11, &one, sizeof one);
@@ -208,6 +219,39 @@ int main(void) {
     xc_st_writer_free(w);
     CHECK(xc_checkpoint_load_model(bad, XT_CPU, NULL) == NULL);
     CHECK_CONTAINS(xc_error(), "not an xraycls model file or checkpoint");
+
+    /* Values no trained network holds are refused on load, naming the tensor (they used to give
+     * "nan" probabilities and exit 0); so are preprocessing constants that would. */
+    static const struct {
+        const char *tensor;
+        float value;
+        const char *want;
+    } poison[] = {{"layer1.0.conv1.weight", NAN, "tensor 'layer1.0.conv1.weight' holds nan at element 3"},
+                  {"fc.bias", INFINITY, "tensor 'fc.bias' holds inf"},
+                  {"bn1.weight", -3e7f, "beyond ±1e6"},
+                  {"layer2.0.bn1.running_var", -1.0f, "a negative variance"}};
+    char *pz = xc_path_join(tmp, "poisoned.safetensors");
+    for (size_t k = 0; k < sizeof poison / sizeof poison[0]; k++) {
+        CHECK(write_model(m2, pz, NULL, poison[k].tensor, poison[k].value) == 0);
+        CHECK(xc_checkpoint_load_model(pz, XT_CPU, NULL) == NULL);
+        CHECK_CONTAINS(xc_error(), poison[k].want);
+        CHECK_CONTAINS(xc_error(), "poisoned.safetensors");
+    }
+    static const char *const bad_pre[] = {
+        "{\"size\":224,\"channels\":1,\"mean\":[0.5,0.5,0.5],\"std\":[1e-310,0.2,0.2]}",
+        "{\"size\":224,\"channels\":1,\"mean\":[1e300,0.5,0.5],\"std\":[0.2,0.2,0.2]}",
+        "{\"size\":224,\"channels\":1,\"mean\":[0.5,0.5,0.5],\"std\":[0.2,0.2,1e30]}",
+        "{\"size\":3000000000,\"channels\":1,\"mean\":[0.5,0.5,0.5],\"std\":[0.2,0.2,0.2]}"};
+    for (size_t k = 0; k < sizeof bad_pre / sizeof bad_pre[0]; k++) {
+        CHECK(write_model(m2, pz, bad_pre[k], NULL, 0) == 0);
+        CHECK(xc_checkpoint_load_model(pz, XT_CPU, NULL) == NULL);
+        CHECK_CONTAINS(xc_error(), "xraycls.preprocessing");
+    }
+    CHECK(write_model(m2, pz, "{\"size\":64,\"channels\":1,\"mean\":[0.5,0.5,0.5],\"std\":[0.2,0.2,0.2]}", NULL, 0) == 0);
+    xc_model *ok = xc_checkpoint_load_model(pz, XT_CPU, NULL);
+    CHECK_MSG(ok != NULL, "%s", xc_error());
+    xc_model_free(ok);
+    free(pz);
 
     free(bad);
     free(mf_path);
