@@ -21,6 +21,8 @@
  *                                       with blank=unknown, or uncertain with uncertain=ignore)
  *       Metadata (strings; JSON where noted):
  *         xraycls.kind          "dataset"
+ *         xraycls.dataset_id    16 hex digits, the same in every split and in dataset.json: a
+ *                               hash of the pixels, the splits, the labels and the class names
  *         xraycls.format        "1" (XC_PREPARE_FORMAT)
  *         xraycls.split         "train" | "val" | "test"
  *         xraycls.classes       JSON array of class names; labels index it (multi-label:
@@ -40,14 +42,16 @@
  *       training sampler shuffles. The file is meant to be memory-mapped (xc_st_open) and
  *       batches gathered by index from `images`.
  *   audit.json    what was found: see "Audit" below.
- *   dataset.json  {"format": 1, "classes": [...], "splits": {"train": {"count": n,
+ *   dataset.json  {"format": 1, "id": "<xraycls.dataset_id>", "classes": [...], "splits": {"train": {"count": n,
  *                 "per_class": {"Normal": n, ...}}, ...}, "size", "channels", "seed",
  *                 "val_fraction", "val": "carved"|"given"|"none", "jpeg_decoder":
  *                 "xraycls-fast"|"libjpeg" (xc_image_jpeg_decoder), "source": {...}}
  *                 (multi-label: "multilabel": true, "uncertain", "blank", and per split
  *                 "per_finding": {name: {"positive", "negative", "unknown", "uncertain"}}
  *                 instead of "per_class")
- *                 — written last: its presence marks a complete dataset.
+ *                 — written last: its presence marks a complete dataset. Readers
+ *                 (xc_dataset_open) refuse a split whose id, class names (in order) or count
+ *                 differ from dataset.json's, and a folder without dataset.json.
  * Every file is written atomically; a failure leaves nothing new in the folder. An existing
  * non-empty folder is refused unless overwrite is set; overwriting replaces the files above
  * (and removes a split file the new dataset does not have) and touches nothing else.

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xraycls/fs.h"
+#include "xraycls/json.h"
 #include "xraycls/safetensors.h"
 
 struct xc_dataset {
@@ -55,6 +57,55 @@ static int parse_classes(xc_dataset *d, const char *path) {
     }
     cJSON_Delete(arr);
     return 0;
+}
+
+/* The parts of one prepared dataset belong together: dataset.json (written last by prepare, so
+ * its presence marks a complete dataset) must exist, and the split's id, class names (in
+ * order) and sample count must be the ones it lists. A folder whose train.safetensors was
+ * replaced by another prepare's, or copied half-way, is refused instead of used silently.
+ * Datasets of an earlier format carry no id: only names and counts are compared then. */
+static int check_belongs(const xc_dataset *d, const char *dir, const char *split, const char *path) {
+    char *dj_path = xc_path_join(dir, "dataset.json");
+    if (!dj_path) return xc_errorf("out of memory");
+    if (!xc_is_file(dj_path)) {
+        xc_errorf("'%s' has no dataset.json, which prepare writes last: the dataset is incomplete (an interrupted "
+                  "prepare or a partial copy?) — prepare it again", dir);
+        free(dj_path);
+        return -1;
+    }
+    int rc = 0;
+    cJSON *dj = xc_json_read_file(dj_path, 64u << 20);
+    if (!dj) rc = -1;
+    else if (!cJSON_IsObject(dj)) rc = xc_errorf("'%s': not a JSON object", dj_path);
+    if (rc < 0) goto done;
+    const char *file_id = xc_st_meta(d->file, "xraycls.dataset_id");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(dj, "id");
+    if ((id || file_id) && !(cJSON_IsString(id) && file_id && !strcmp(id->valuestring, file_id))) {
+        rc = xc_errorf("'%s' is not part of the dataset '%s' describes (dataset id %s there, %s in the file): the "
+                       "folder mixes files of different prepare runs — prepare it again", path, dj_path,
+                       cJSON_IsString(id) ? id->valuestring : "none", file_id ? file_id : "none");
+        goto done;
+    }
+    const cJSON *cl = cJSON_GetObjectItemCaseSensitive(dj, "classes");
+    int same = cJSON_IsArray(cl) && cJSON_GetArraySize(cl) == d->num_classes;
+    for (int k = 0; same && k < d->num_classes; k++) {
+        const cJSON *c = cJSON_GetArrayItem(cl, k);
+        same = cJSON_IsString(c) && !strcmp(c->valuestring, d->classes[k]);
+    }
+    if (!same) {
+        rc = xc_errorf("'%s': its classes (or their order) differ from those of '%s': the folder mixes files of "
+                       "different prepare runs — prepare it again", path, dj_path);
+        goto done;
+    }
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(dj, "splits"), split);
+    const cJSON *cnt = cJSON_GetObjectItemCaseSensitive(sp, "count");
+    if (sp && cJSON_IsNumber(cnt) && cnt->valuedouble != (double)d->n)
+        rc = xc_errorf("'%s' holds %lld images, '%s' says %.0f: the folder mixes files of different prepare runs — "
+                       "prepare it again", path, (long long)d->n, dj_path, cnt->valuedouble);
+done:
+    cJSON_Delete(dj);
+    free(dj_path);
+    return rc;
 }
 
 xc_dataset *xc_dataset_open(const char *dir, const char *split) {
@@ -139,6 +190,7 @@ xc_dataset *xc_dataset_open(const char *dir, const char *split) {
         d->class_count[y]++;
     }
 files:;
+    if (check_belongs(d, dir, split, path) < 0) goto fail;
     const char *files = xc_st_meta(d->file, "xraycls.files");
     if (files) {
         d->files = cJSON_Parse(files);

@@ -556,7 +556,7 @@ static char *classes_json(const xc_prep_audit *a) {
 }
 
 static int write_split(const char *path, const xc_prepare_opts *o, const xc_prep_list *l, xc_split s,
-                       const uint8_t *images, int64_t from, int64_t to) {
+                       const uint8_t *images, int64_t from, int64_t to, const char *id) {
     int64_t n = to - from;
     size_t img_bytes = (size_t)o->channels * (size_t)o->size * (size_t)o->size;
     int64_t *labels = malloc((size_t)(n ? n : 1) * sizeof *labels);
@@ -600,7 +600,8 @@ static int write_split(const char *path, const xc_prepare_opts *o, const xc_prep
     } else if (xc_st_writer_add(w, "labels", XC_I64, 1, lshape, labels, (size_t)n * sizeof *labels) < 0) {
         goto done;
     }
-    if (xc_st_writer_meta(w, "xraycls.kind", "dataset") < 0) goto done;
+    if (xc_st_writer_meta(w, "xraycls.kind", "dataset") < 0 || xc_st_writer_meta(w, "xraycls.dataset_id", id) < 0)
+        goto done;
     snprintf(num, sizeof num, "%d", XC_PREPARE_FORMAT);
     if (xc_st_writer_meta(w, "xraycls.format", num) < 0 || xc_st_writer_meta(w, "xraycls.split", xc_split_name(s)) < 0 ||
         xc_st_writer_meta(w, "xraycls.classes", classes) < 0 || xc_st_writer_meta(w, "xraycls.files", files) < 0 ||
@@ -625,10 +626,12 @@ done:
     return rc;
 }
 
-static char *dataset_json(const xc_prepare_opts *o, const xc_prep_list *l, const int64_t *split_n, const char *val_mode) {
+static char *dataset_json(const xc_prepare_opts *o, const xc_prep_list *l, const int64_t *split_n, const char *val_mode,
+                          const char *id) {
     cJSON *d = cJSON_CreateObject();
     if (!d) return NULL;
     cJSON_AddNumberToObject(d, "format", XC_PREPARE_FORMAT);
+    cJSON_AddStringToObject(d, "id", id);
     if (l->audit.multilabel) {
         cJSON_AddBoolToObject(d, "multilabel", 1);
         cJSON_AddStringToObject(d, "uncertain", xc_uncertain_name(o->uncertain));
@@ -738,10 +741,29 @@ int xc_prepare_check_output(const char *out, int overwrite) {
     return 0;
 }
 
+/* The dataset's id: 16 hex digits hashing the pixels, every sample's split and label (or
+ * findings and mask) and the class names, so that every part of one prepared dataset carries
+ * it and parts of two different ones cannot be taken for one (xc_dataset_open checks). */
+static void dataset_id(const xc_prep_list *l, const uint8_t *images, size_t img_bytes, char id[17]) {
+    uint64_t h = xc_hash64(images, (size_t)l->n * img_bytes);
+    int k = l->audit.nclasses;
+    for (int64_t i = 0; i < l->n; i++) {
+        const xc_prep_item *it = &l->items[i];
+        int32_t sl[2] = {(int32_t)it->split, (int32_t)it->label};
+        uint64_t v = xc_hash64(sl, sizeof sl);
+        if (it->findings) v ^= xc_hash64(it->findings, (size_t)k);
+        h = (h ^ v) * 0x9E3779B97F4A7C15ULL + (uint64_t)i;
+    }
+    for (int c = 0; c < k; c++) h = (h ^ xc_hash64(l->audit.classes[c], strlen(l->audit.classes[c]) + 1)) * 0xD1B54A32D192ED03ULL;
+    snprintf(id, 17, "%016llx", (unsigned long long)h);
+}
+
 static int write_all(const xc_prepare_opts *o, const xc_prep_list *l, const uint8_t *images, const char *val_mode) {
     int64_t split_n[XC_NSPLITS] = {0}, start[XC_NSPLITS] = {0};
     for (int64_t i = 0; i < l->n; i++) split_n[l->items[i].split]++;
     for (int s = 1; s < XC_NSPLITS; s++) start[s] = start[s - 1] + split_n[s - 1];
+    char id[17];
+    dataset_id(l, images, (size_t)o->channels * (size_t)o->size * (size_t)o->size, id);
     if (xc_mkdir_p(o->out) < 0) return -1;
     /* Everything is written into a locked temporary folder first (a killed run's is recognised
      * by its free lock and removed by the next one), then moved into place. */
@@ -753,12 +775,12 @@ static int write_all(const xc_prepare_opts *o, const xc_prep_list *l, const uint
     for (int s = 0; s < XC_NSPLITS; s++) {
         if (split_n[s] == 0) continue;
         char *p = prep_strdupf("%s/%s.safetensors", tmp, xc_split_name((xc_split)s));
-        int e = p ? write_split(p, o, l, (xc_split)s, images, start[s], start[s] + split_n[s]) : -1;
+        int e = p ? write_split(p, o, l, (xc_split)s, images, start[s], start[s] + split_n[s], id) : -1;
         free(p);
         if (e < 0) goto done;
     }
     if (!(audit = xc_prep_audit_json(&l->audit))) goto done;
-    if (!(dj = dataset_json(o, l, split_n, val_mode))) { xc_errorf("out of memory"); goto done; }
+    if (!(dj = dataset_json(o, l, split_n, val_mode, id))) { xc_errorf("out of memory"); goto done; }
     char *ap = xc_path_join(tmp, "audit.json"), *dp = xc_path_join(tmp, "dataset.json");
     int e = (!ap || !dp) ? -1 : xc_write_file_atomic(ap, audit, strlen(audit));
     if (e == 0) e = xc_write_file_atomic(dp, dj, strlen(dj));

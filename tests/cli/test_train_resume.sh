@@ -19,6 +19,18 @@ cat >"$T/tiny.json" <<JSON
  "output": {"runs_dir": "$T/runs"}}
 JSON
 
+# 0a. A dataset folder whose train split was replaced by another prepare's (another seed, so
+# another validation split) is refused, naming both ids; so is one without dataset.json.
+"$B" prepare synthetic -o "$T/data2" --n 40 --size 32 --seed 9 >/dev/null 2>&1
+mkdir -p "$T/mixed" && cp "$T/data/"*.safetensors "$T/data/dataset.json" "$T/mixed/" && cp "$T/data2/train.safetensors" "$T/mixed/"
+"$B" train --config "$T/tiny.json" --set data.path="$T/mixed" --set output.name=mixed >/dev/null 2>"$T/mixed.err"
+rc=$?; check '[ $rc -eq 1 ] && grep -q "mixes files of different prepare runs" "$T/mixed.err"' "a mixed dataset folder was not refused: $(cat "$T/mixed.err")"
+check '[ ! -e "$T/runs/mixed" ]' "a refused run left a run folder"
+rm "$T/mixed/dataset.json" && cp "$T/data/train.safetensors" "$T/mixed/"
+"$B" train --config "$T/tiny.json" --set data.path="$T/mixed" --set output.name=mixed >/dev/null 2>"$T/mixed2.err"
+rc=$?; check '[ $rc -eq 1 ] && grep -q "has no dataset.json" "$T/mixed2.err"' "a dataset without dataset.json was not refused: $(cat "$T/mixed2.err")"
+rm -rf "$T/mixed" "$T/data2"
+
 # 0. A runs folder that cannot be created: exit 1, the folder named, nothing trained.
 "$B" train --config "$T/tiny.json" --set output.runs_dir=/proc/xraycls-runs >/dev/null 2>"$T/ro.err"
 rc=$?; check '[ $rc -eq 1 ]' "unwritable runs folder: exit $rc"

@@ -1,10 +1,15 @@
-/* test_augment.c — batches from a prepared split: gathering, normalisation, 1→3 expansion, and
- * the paper's augmentation (flips exact, rotation about the centre, deterministic per seed). */
+/* test_augment.c — batches from a prepared split: its parts checked against dataset.json,
+ * gathering, normalisation, 1→3 expansion, and the paper's augmentation (flips exact, rotation
+ * about the centre, deterministic per seed). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "xraycls/dataset.h"
+#include "xraycls/fs.h"
 #include "xraycls/safetensors.h"
 
 #define S 16
@@ -30,11 +35,41 @@ static void write_split(void) {
     xc_st_writer_free(w);
 }
 
+static void write_dataset_json(const char *text) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/dataset.json", dir);
+    CHECK(xc_write_file_atomic(path, text, strlen(text)) == 0);
+}
+
+/* A split is used only with the dataset.json of its own prepare run: without one, or with one
+ * that lists another id, other class names or order, or another count, it is refused. */
+static void test_belongs(void) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/dataset.json", dir);
+    unlink(path);
+    CHECK(xc_dataset_open(dir, "train") == NULL);
+    CHECK_CONTAINS(xc_error(), "has no dataset.json");
+    write_dataset_json("{\"format\": 1, \"id\": \"00000000000000aa\", \"classes\": [\"Normal\", \"Pneumonia\"]}");
+    CHECK(xc_dataset_open(dir, "train") == NULL);
+    CHECK_CONTAINS(xc_error(), "dataset id 00000000000000aa there, none in the file");
+    write_dataset_json("{\"format\": 1, \"classes\": [\"Pneumonia\", \"Normal\"]}");
+    CHECK(xc_dataset_open(dir, "train") == NULL);
+    CHECK_CONTAINS(xc_error(), "classes (or their order) differ");
+    write_dataset_json("{\"format\": 1, \"classes\": [\"Normal\", \"Pneumonia\"], \"splits\": {\"train\": {\"count\": 7}}}");
+    CHECK(xc_dataset_open(dir, "train") == NULL);
+    CHECK_CONTAINS(xc_error(), "holds 6 images");
+    write_dataset_json("{\"format\": 1, \"classes\": [\"Normal\", \"Pneumonia\"], \"splits\": {\"train\": {\"count\": 6}}}");
+    xc_dataset *d = xc_dataset_open(dir, "train");
+    CHECK_MSG(d != NULL, "%s", xc_error());
+    xc_dataset_close(d);
+}
+
 static void to_host(const xt_tensor *t, float *out, size_t n) { CHECK(xt_to_host(t, out, n * sizeof(float)) == 0); }
 
 int main(void) {
     snprintf(dir, sizeof dir, "%s", check_tmpdir());
     write_split();
+    test_belongs();
     xc_dataset *d = xc_dataset_open(dir, "train");
     CHECK_MSG(d != NULL, "%s", xc_error());
     if (!d) return check_done("test_augment");
