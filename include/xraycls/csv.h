@@ -55,6 +55,9 @@ const char *xc_csv_header(const xc_csv *c, int col);
 /* The column named `name` (case-insensitive, spaces around the header name ignored), or -1
  * (no message) when absent or when there is no header. */
 int xc_csv_col(const xc_csv *c, const char *name);
+/* 1 when header cell h names `name` in that sense (case-insensitive, surrounding spaces and
+ * tabs ignored: " Path " and "PATH" name "path"), else 0. */
+int xc_csv_header_is(const char *h, const char *name);
 /* Like xc_csv_col, but absence is an error: "'meta.csv': no column 'Label' in the header
  * (columns: …)". */
 int xc_csv_require_col(const xc_csv *c, const char *name);

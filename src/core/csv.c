@@ -190,8 +190,7 @@ const char *xc_csv_header(const xc_csv *c, int col) {
     return field(c, 0, col);
 }
 
-/* Compares a header name, ignoring case and spaces around it. */
-static int header_is(const char *h, const char *name) {
+int xc_csv_header_is(const char *h, const char *name) {
     while (*h == ' ' || *h == '\t') h++;
     size_t n = strlen(name), hl = strlen(h);
     while (hl > 0 && (h[hl - 1] == ' ' || h[hl - 1] == '\t')) hl--;
@@ -201,7 +200,7 @@ static int header_is(const char *h, const char *name) {
 int xc_csv_col(const xc_csv *c, const char *name) {
     if (!c->has_header) return -1;
     for (int k = 0; k < c->cols; k++)
-        if (header_is(field(c, 0, k), name)) return k;
+        if (xc_csv_header_is(field(c, 0, k), name)) return k;
     return -1;
 }
 

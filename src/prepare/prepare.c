@@ -338,6 +338,24 @@ static void name_list(char *buf, size_t cap, char *const *names, int64_t n) {
     if (n > NAMES_IN_ERRORS && o < cap) snprintf(buf + o, cap - o, " and %lld more", (long long)(n - NAMES_IN_ERRORS));
 }
 
+/* A class is an output of the model, so one with no image left (all its rows dropped as
+ * duplicates, missing, unreadable, or of an unknown split) would be a phantom output trained on
+ * nothing. Classes that come from the data (folder and csv sources without --classes) must
+ * each keep an image; classes the user listed may stay empty. `when` says at which stage. */
+static int check_empty_classes(const xc_prepare_opts *o, const xc_prep_list *l, const char *when) {
+    if (l->audit.multilabel || o->nclasses > 0 || (o->source != XC_SOURCE_CSV && o->source != XC_SOURCE_FOLDER))
+        return 0;
+    for (int k = 0; k < l->audit.nclasses; k++) {
+        int64_t n = 0;
+        for (int64_t i = 0; i < l->n && !n; i++) n += l->items[i].label == k;
+        if (!n)
+            return xc_errorf("class '%s' has no image %s: every row or file naming it was left out (see the audit); "
+                             "list the classes with --classes to keep an empty one",
+                             l->audit.classes[k], when);
+    }
+    return 0;
+}
+
 xc_prep_list *xc_prepare_list(const xc_prepare_opts *o) {
     xc_prep_list *l = calloc(1, sizeof *l);
     unsigned char *keep = NULL;
@@ -380,6 +398,8 @@ xc_prep_list *xc_prepare_list(const xc_prepare_opts *o) {
     }
     compact(l, keep);
     free(keep);
+    keep = NULL;
+    if (check_empty_classes(o, l, "once duplicates and missing files are left out") < 0) goto fail;
     return l;
 fail:
     free(keep);
@@ -935,6 +955,7 @@ int xc_prepare_run(const xc_prepare_opts *o, xc_prepare_progress_fn progress, vo
     }
     l->n = w;
     free(keep);
+    if (check_empty_classes(o, l, "once the unreadable images are left out") < 0) goto done;
 
     if (l->audit.multilabel) {
         if (count_findings(l) < 0) goto done;

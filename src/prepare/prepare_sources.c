@@ -380,6 +380,13 @@ done:
 
 /* ---- csv ------------------------------------------------------------------------------------- */
 
+/* The first control character (a line break inside quotes, a tab, an escape) of s, or 0. */
+static int control_char(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return *p;
+    return 0;
+}
+
 int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
     if (!o->csv) return xc_errorf("csv: give the list of images (--csv)");
     int rc = -1;
@@ -397,11 +404,11 @@ int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
     for (int k = 0; k < xc_csv_row_fields(c, 0); k++) {
         const char *h = xc_csv_get(c, 0, k);
         for (int i = 0; i < 3; i++)
-            if (!strcasecmp(h, path_names[i]) && c_path < 0) c_path = k;
+            if (xc_csv_header_is(h, path_names[i]) && c_path < 0) c_path = k;
         for (int i = 0; i < 2; i++)
-            if (!strcasecmp(h, label_names[i]) && c_label < 0) c_label = k;
-        if (!strcasecmp(h, "split") && c_split < 0) c_split = k;
-        if (o->patient_column && !strcmp(h, o->patient_column) && c_patient < 0) c_patient = k;
+            if (xc_csv_header_is(h, label_names[i]) && c_label < 0) c_label = k;
+        if (xc_csv_header_is(h, "split") && c_split < 0) c_split = k;
+        if (o->patient_column && xc_csv_header_is(h, o->patient_column) && c_patient < 0) c_patient = k;
     }
     if (o->patient_column && c_patient < 0) {
         xc_errorf("'%s': no column '%s' in the header (--patient-column)", o->csv, o->patient_column);
@@ -426,8 +433,16 @@ int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
             }
         }
     }
-    for (int r = 0; r < xc_csv_rows(c); r++)
-        if (*xc_csv_get(c, r, c_label) && add_unique(&found, &nfound, xc_csv_get(c, r, c_label)) < 0) goto done;
+    for (int r = 0; r < xc_csv_rows(c); r++) {
+        const char *label = xc_csv_get(c, r, c_label);
+        int cc = control_char(label);
+        if (cc) {
+            xc_errorf("'%s' line %d: the label holds a control character (0x%02x%s): class names are one line of "
+                      "text", o->csv, xc_csv_line(c, r), cc, cc == '\n' || cc == '\r' ? ", a line break inside quotes" : "");
+            goto done;
+        }
+        if (*label && add_unique(&found, &nfound, label) < 0) goto done;
+    }
     if (o->nclasses == 0 && nfound == 0) {
         xc_errorf("'%s': no labelled rows", o->csv);
         goto done;

@@ -437,6 +437,54 @@ static void test_folder_csv(void) {
     xc_prepare_opts_clear(&o);
 }
 
+/* CSV quirks that used to give wrong classes: a row listed twice with another label made a
+ * class of no image (a phantom model output); a label with a line break inside quotes became a
+ * class; headers with spaces or in capitals were not recognised. */
+static void test_csv_classes(void) {
+    xc_prepare_opts o;
+    xc_prepare_opts_init(&o);
+    o.source = XC_SOURCE_CSV;
+    o.size = 16;
+    o.val_fraction = 0;
+    xc_prepare_set_str(&o.out, pathf("outq", ""));
+    xc_prep_audit a;
+    /* the second listing of c.png, labelled Bacteria, is dropped: Bacteria has no image */
+    write_text(pathf("fold/dup.csv", ""), "Normal/a.png,Normal\nNormal/c.png,Normal\nVirus/d.png,Virus\n"
+                                          "Normal/c.png,Bacteria\n");
+    xc_prepare_set_str(&o.csv, pathf("fold/dup.csv", ""));
+    CHECK(xc_prepare_run(&o, NULL, NULL, &a) < 0);
+    CHECK_CONTAINS(xc_error(), "class 'Bacteria' has no image once duplicates and missing files are left out");
+    CHECK(!xc_is_dir(pathf("outq", "")));
+    xc_prep_audit_clear(&a);
+    /* listed with --classes, an empty class is kept (on request) */
+    CHECK(xc_prepare_set_classes(&o, "Normal,Virus,Bacteria") == 0);
+    CHECK_MSG(xc_prepare_run(&o, NULL, NULL, &a) == 0, "%s", xc_error());
+    CHECK(a.nclasses == 3 && total(&a) == 3);
+    xc_prep_audit_clear(&a);
+    xc_prepare_opts_clear(&o);
+
+    xc_prepare_opts_init(&o);
+    o.source = XC_SOURCE_CSV;
+    o.size = 16;
+    o.val_fraction = 0;
+    o.overwrite = 1;
+    xc_prepare_set_str(&o.out, pathf("outq", ""));
+    /* a line break inside a quoted label */
+    write_text(pathf("fold/nl.csv", ""), "path,label\nNormal/a.png,Normal\nVirus/d.png,\"Vir\nus\"\n");
+    xc_prepare_set_str(&o.csv, pathf("fold/nl.csv", ""));
+    CHECK(xc_prepare_run(&o, NULL, NULL, &a) < 0);
+    CHECK_CONTAINS(xc_error(), "line 3: the label holds a control character (0x0a, a line break inside quotes)");
+    xc_prep_audit_clear(&a);
+    /* headers trimmed and in any case, the columns in another order */
+    write_text(pathf("fold/hdr.csv", ""), " LABEL , Path ,Split\nNormal,Normal/a.png,train\nVirus,Virus/d.png,test\n"
+                                          "Normal,Normal/c.png,train\nVirus,Virus/e.png,train\n");
+    xc_prepare_set_str(&o.csv, pathf("fold/hdr.csv", ""));
+    CHECK_MSG(xc_prepare_run(&o, NULL, NULL, &a) == 0, "%s", xc_error());
+    CHECK(a.nclasses == 2 && total(&a) == 4 && a.counts[XC_SPLIT_TEST * 2 + 1] == 1);
+    xc_prep_audit_clear(&a);
+    xc_prepare_opts_clear(&o);
+}
+
 /* ---- config ---------------------------------------------------------------------------------- */
 
 static void test_config(void) {
@@ -513,6 +561,7 @@ int main(void) {
     test_missing_corrupt();
     test_carve();
     test_folder_csv();
+    test_csv_classes();
     test_config();
     test_killed_writer();
     return check_done("prepare");
