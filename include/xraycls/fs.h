@@ -106,6 +106,14 @@ enum {
  * are NULL/0 and xc_error() says which folder could not be listed: "cannot list 'x': Permission
  * denied". */
 int xc_walk(const char *dir, int flags, int (*keep)(const char *name), char ***out, int64_t *n);
+/* xc_walk, also saying what it passed over: *skipped (xc_strv_free; sorted) holds one
+ * "relative/path: why" line per entry that `keep` accepts by name and that is not listed
+ * because it is hidden ("hidden (its name starts with '.')", "a hidden folder, not searched"),
+ * not a regular file ("a FIFO, not a regular file"), "a dangling symbolic link", "a symbolic
+ * link loop", or "cannot be read: …". Entries simply not asked for (folders in a file walk,
+ * files in a folder walk) are not lines. */
+int xc_walk_report(const char *dir, int flags, int (*keep)(const char *name), char ***out, int64_t *n,
+                   char ***skipped, int64_t *nskipped);
 /* Frees n strings and the array (accepts NULL). */
 void xc_strv_free(char **v, int64_t n);
 

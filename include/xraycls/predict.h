@@ -31,11 +31,15 @@ typedef struct xc_model xc_model;
 
 /* The image files named by paths[0..n): a file is taken as given (whatever its extension); a
  * folder contributes every image file below it (xc_image_is_candidate: JPEG, PNG or DICOM by
- * content, or a damaged file with an image extension; hidden entries
- * included; symbolic links followed only when they name files), sorted by path (byte order).
- * The arguments keep their order. A path that does not exist is an error naming it.
- * *files: malloc'd array of malloc'd strings (xc_predict_files_free); *count its length. */
-int xc_predict_collect(const char *const *paths, int n, char ***files, int64_t *count);
+ * content, or a damaged file with an image extension; symbolic links followed only when they
+ * name files), in sorted path order (byte order). The arguments keep their order. A path that
+ * does not exist is an error naming it. What a folder walk passes over goes to *skipped as
+ * "path: why" lines (xc_walk_report: hidden images, FIFOs and other non-regular files, dangling
+ * links, link loops, unreadable entries), so that no input is dropped unmentioned.
+ * *files and *skipped: malloc'd arrays of malloc'd strings (xc_predict_files_free); *count and
+ * *nskipped their lengths. */
+int xc_predict_collect(const char *const *paths, int n, char ***files, int64_t *count, char ***skipped,
+                       int64_t *nskipped);
 void xc_predict_files_free(char **files, int64_t count); /* accepts NULL */
 
 /* Keeps the files whose 0-based index i satisfies i mod shards == shard - 1 (shard is 1-based,

@@ -4,7 +4,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "xraycls/predict.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xraycls/fs.h"
 #include "xraycls/image.h"
 #include "xraycls/nn.h"
 
@@ -40,55 +40,33 @@ static int strvec_push(strvec *s, char *str) {
     return 0;
 }
 
-static char *join_path(const char *dir, const char *name) {
-    size_t a = strlen(dir), b = strlen(name);
-    while (a > 1 && dir[a - 1] == '/') a--;
-    char *s = malloc(a + b + 2);
-    if (!s) return NULL;
-    memcpy(s, dir, a);
-    size_t k = a;
-    if (!(a == 1 && dir[0] == '/')) s[k++] = '/';
-    memcpy(s + k, name, b + 1);
-    return s;
+/* The walk's name filter: every visible entry; a hidden one only when named like an image,
+ * so that a skipped "._x.jpg" or ".scan.dcm" is reported and ".DS_Store" is not. */
+static int keep_name(const char *name) {
+    if (name[0] != '.') return 1;
+    const char *ext = strrchr(name, '.');
+    return ext && ext != name && (!strcasecmp(ext, ".png") || !strcasecmp(ext, ".jpg") || !strcasecmp(ext, ".jpeg") ||
+                                  !strcasecmp(ext, ".dcm"));
 }
 
-/* Every image file below dir, appended to out (unsorted). */
-static int walk(const char *dir, strvec *out, int depth) {
-    if (depth > 64) return xc_errorf("cannot list '%s': folders nested more than 64 deep", dir);
-    DIR *d = opendir(dir);
-    if (!d) return xc_errorf_errno("cannot list '%s'", dir);
+/* Every image file below dir, sorted, appended to out; what the walk passed over to skipped
+ * as "dir/rel: why". */
+static int walk(const char *dir, strvec *out, strvec *skipped) {
+    char **rel = NULL, **sk = NULL;
+    int64_t n = 0, nsk = 0;
+    if (xc_walk_report(dir, XC_WALK_FILES | XC_WALK_RECURSIVE, keep_name, &rel, &n, &sk, &nsk) < 0) return -1;
     int rc = 0;
-    struct dirent *e;
-    errno = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char *p = join_path(dir, e->d_name);
-        if (!p) {
-            rc = xc_errorf("out of memory listing '%s'", dir);
-            break;
-        }
-        struct stat lst, st;
-        if (lstat(p, &lst) != 0) {
-            rc = xc_errorf_errno("cannot read '%s'", p);
-            free(p);
-            break;
-        }
-        if (S_ISDIR(lst.st_mode)) {
-            rc = walk(p, out, depth + 1);
-            free(p);
-        } else if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && xc_image_is_candidate(p)) {
-            rc = strvec_push(out, p);
-        } else {
-            free(p);
-        }
-        errno = 0;
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        char *p = xc_path_join(dir, rel[i]);
+        if (p && xc_image_is_candidate(p)) rc = strvec_push(out, p);
+        else if (!p) rc = xc_errorf("out of memory listing '%s'", dir);
+        else free(p);
     }
-    if (rc == 0 && errno != 0) rc = xc_errorf_errno("cannot list '%s'", dir);
-    closedir(d);
+    for (int64_t i = 0; i < nsk && rc == 0; i++) rc = strvec_push(skipped, xc_path_join(dir, sk[i]));
+    xc_strv_free(rel, n);
+    xc_strv_free(sk, nsk);
     return rc;
 }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 void xc_predict_files_free(char **files, int64_t count) {
     if (!files) return;
@@ -96,10 +74,13 @@ void xc_predict_files_free(char **files, int64_t count) {
     free(files);
 }
 
-int xc_predict_collect(const char *const *paths, int n, char ***files, int64_t *count) {
-    strvec out = {0};
+int xc_predict_collect(const char *const *paths, int n, char ***files, int64_t *count, char ***skipped,
+                       int64_t *nskipped) {
+    strvec out = {0}, sk = {0};
     *files = NULL;
     *count = 0;
+    *skipped = NULL;
+    *nskipped = 0;
     for (int i = 0; i < n; i++) {
         struct stat st;
         if (stat(paths[i], &st) != 0) {
@@ -107,18 +88,19 @@ int xc_predict_collect(const char *const *paths, int n, char ***files, int64_t *
             goto fail;
         }
         if (S_ISDIR(st.st_mode)) {
-            int64_t first = out.n;
-            if (walk(paths[i], &out, 0) < 0) goto fail;
-            qsort(out.v + first, (size_t)(out.n - first), sizeof *out.v, cmp_str);
+            if (walk(paths[i], &out, &sk) < 0) goto fail;
         } else if (strvec_push(&out, strdup(paths[i])) < 0) {
             goto fail;
         }
     }
     *files = out.v;
     *count = out.n;
+    *skipped = sk.v;
+    *nskipped = sk.n;
     return 0;
 fail:
     xc_predict_files_free(out.v, out.n);
+    xc_predict_files_free(sk.v, sk.n);
     return -1;
 }
 

@@ -276,14 +276,23 @@ static int add_unique(char ***v, int *n, const char *name) {
     return 0;
 }
 
-/* Adds the images of dir (one class folder) to l. */
+/* Adds the images of dir (one class folder) to l. Files in its sub-folders are not searched but
+ * counted in the audit ("in a sub-folder of a class folder"), as are entries passed over (FIFOs,
+ * broken links, hidden files): nothing that may be an input goes unmentioned. A class folder
+ * with sub-folders of images and none of its own means --root names the wrong level. */
 static int add_class_folder(const xc_prepare_opts *o, xc_prep_list *l, const char *dir, int k, xc_split s,
                             const char *cls) {
-    char **files;
-    int nfiles;
-    if (prep_list_dir(dir, 0, &files, &nfiles) < 0) return -1;
+    char **files, **passed;
+    int64_t nfiles, npassed;
+    if (xc_walk_report(dir, XC_WALK_FILES | XC_WALK_RECURSIVE, NULL, &files, &nfiles, &passed, &npassed) < 0) return -1;
     int rc = 0;
-    for (int i = 0; i < nfiles && rc == 0; i++) {
+    int64_t direct = 0, nested = 0;
+    for (int64_t i = 0; i < nfiles && rc == 0; i++) {
+        if (strchr(files[i], '/')) {
+            nested++;
+            rc = prep_audit_exclude(&l->audit, "in a sub-folder of a class folder (not searched: images go in ROOT/<class>/)");
+            continue;
+        }
         char *p = xc_path_join(dir, files[i]);
         if (!p) { rc = -1; break; }
         if (!xc_image_is_candidate(p)) {
@@ -298,10 +307,20 @@ static int add_class_folder(const xc_prepare_opts *o, xc_prep_list *l, const cha
             rc = prep_audit_exclude(&l->audit, why);
             continue;
         }
+        direct++;
         rc = prep_list_add(l, p, relative_to(p, o->root), k, s, 0);
         free(p);
     }
-    prep_free_strv(files, nfiles);
+    for (int64_t i = 0; i < npassed && rc == 0; i++) {
+        const char *why = strstr(passed[i], ": ");
+        rc = prep_audit_exclude(&l->audit, why ? why + 2 : passed[i]);
+    }
+    if (rc == 0 && k >= 0 && direct == 0 && nested > 0 && o->nclasses == 0)
+        rc = xc_errorf("folder: class folder '%s' holds no image of its own but %lld file%s in its sub-folders: "
+                       "prepare folder reads ROOT/<class>/<image> (or ROOT/<split>/<class>/<image>) — is --root "
+                       "'%s' one level too high?", dir, (long long)nested, nested == 1 ? "" : "s", o->root);
+    xc_strv_free(files, nfiles);
+    xc_strv_free(passed, npassed);
     return rc;
 }
 

@@ -132,6 +132,19 @@ for r in parts:
 PY' "shards do not partition the scored files"
 check '[ $(wc -l <"$T/shard1") -eq 3 ]' "shard 1/3 of 7 files holds indexes 0, 3, 6"
 # Nothing decodable: exit 1, nothing written.
+# A folder walk names what it passes over instead of dropping it: a FIFO named like an image
+# (which used to hang a reader), a dangling link, a link loop, a hidden image; ".DS_Store" is
+# not an input and is not mentioned.
+mkdir -p "$T/odd" && cp "$T/imgs/sub/UPPER.JPEG" "$T/odd/ok.jpeg" && cp "$T/odd/ok.jpeg" "$T/odd/._ok.jpeg"
+mkfifo "$T/odd/pipe.jpg" && ln -s "$T/odd/gone.jpg" "$T/odd/dangling.jpg" && ln -s loop2.jpg "$T/odd/loop1.jpg" &&
+  ln -s loop1.jpg "$T/odd/loop2.jpg" && echo x >"$T/odd/.DS_Store"
+timeout 120 "$B" predict --model "$M" --device cpu -o "$T/odd.csv" "$T/odd" >/dev/null 2>"$T/odd.err"; rc=$?
+check '[ $rc -eq 0 ] && [ $(wc -l <"$T/odd.csv") -eq 2 ]' "predict over a folder with odd entries: rc $rc, $(cat "$T/odd.err")"
+check 'grep -q "5 entries in the folders given not scored" "$T/odd.err"' "odd entries not counted: $(cat "$T/odd.err")"
+check 'grep -q "odd/pipe.jpg: a FIFO, not a regular file" "$T/odd.err" && grep -q "odd/dangling.jpg: a dangling symbolic link" "$T/odd.err" &&
+       grep -q "odd/loop1.jpg: a symbolic link loop" "$T/odd.err" && grep -q "odd/._ok.jpeg: hidden" "$T/odd.err"' "odd entries not named: $(cat "$T/odd.err")"
+check '! grep -q "DS_Store" "$T/odd.err"' ".DS_Store reported as an input"
+rm -rf "$T/odd"
 "$B" predict --model "$M" --device cpu -o "$T/none.csv" "$T/imgs/broken.jpg" >/dev/null 2>"$T/none.err"; rc=$?
 check '[ $rc -eq 1 ] && [ ! -e "$T/none.csv" ]' "predict with no decodable image should exit 1 and write nothing"
 "$B" predict --model "$M" "$T/no/such" >/dev/null 2>"$T/nf.err"; rc=$?

@@ -5,6 +5,7 @@
  * recorded), duplicates, the folder and csv sources, and the strict config. Small images. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -485,6 +486,40 @@ static void test_csv_classes(void) {
     xc_prepare_opts_clear(&o);
 }
 
+/* The folder source says what it did not search: images in sub-folders of class folders and
+ * entries it passed over are counted in the audit, and a root one level too high (class folders
+ * holding only sub-folders of images) is refused with the reason. */
+static void test_folder_nested(void) {
+    CHECK(xc_mkdir_p(pathf("nest/chest_xray/NORMAL", "")) == 0 && xc_mkdir_p(pathf("nest/chest_xray/VIRUS", "")) == 0);
+    write_png(pathf("nest/chest_xray/NORMAL/a.png", ""), 40);
+    write_png(pathf("nest/chest_xray/VIRUS/b.png", ""), 140);
+    xc_prepare_opts o;
+    xc_prepare_opts_init(&o);
+    o.source = XC_SOURCE_FOLDER;
+    o.size = 16;
+    o.val_fraction = 0;
+    xc_prepare_set_str(&o.root, pathf("nest", ""));
+    xc_prepare_set_str(&o.out, pathf("outn", ""));
+    xc_prep_audit a;
+    CHECK(xc_prepare_run(&o, NULL, NULL, &a) < 0);
+    CHECK_CONTAINS(xc_error(), "holds no image of its own but 2 files in its sub-folders");
+    CHECK_CONTAINS(xc_error(), "one level too high?");
+    xc_prep_audit_clear(&a);
+    /* one level down it works; a nested folder and a FIFO inside a class folder are counted */
+    CHECK(xc_mkdir_p(pathf("nest/chest_xray/NORMAL/old", "")) == 0);
+    write_png(pathf("nest/chest_xray/NORMAL/old/c.png", ""), 60);
+    write_png(pathf("nest/chest_xray/NORMAL/d.png", ""), 70);
+    write_png(pathf("nest/chest_xray/VIRUS/e.png", ""), 150);
+    CHECK(mkfifo(pathf("nest/chest_xray/VIRUS/pipe.png", ""), 0600) == 0);
+    xc_prepare_set_str(&o.root, pathf("nest/chest_xray", ""));
+    CHECK_MSG(xc_prepare_run(&o, NULL, NULL, &a) == 0, "%s", xc_error());
+    CHECK(total(&a) == 4);
+    CHECK(has_excluded(&a, "in a sub-folder of a class folder (not searched: images go in ROOT/<class>/)", 1));
+    CHECK(has_excluded(&a, "a FIFO, not a regular file", 1));
+    xc_prep_audit_clear(&a);
+    xc_prepare_opts_clear(&o);
+}
+
 /* ---- config ---------------------------------------------------------------------------------- */
 
 static void test_config(void) {
@@ -562,6 +597,7 @@ int main(void) {
     test_carve();
     test_folder_csv();
     test_csv_classes();
+    test_folder_nested();
     test_config();
     test_killed_writer();
     return check_done("prepare");

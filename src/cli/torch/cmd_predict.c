@@ -25,8 +25,9 @@ static const char usage[] =
     "                       [--cam DIR [--cam-class NAME] [--cam-layer L] [--cam-method M]] PATH...\n"
     "\n"
     "Scores images with a checkpoint or model file. PATH is an image file (taken whatever its\n"
-    "name) or a folder, searched recursively for .png/.jpg/.jpeg files (any case), sorted by\n"
-    "path. Preprocessing (size, channels, mean/std) comes from the model file.\n"
+    "name) or a folder, searched recursively for JPEG, PNG and DICOM files (by content), sorted\n"
+    "by path; what the search passes over (hidden images, FIFOs, broken or looping links) is\n"
+    "listed on standard error. Preprocessing (size, channels, mean/std) comes from the model file.\n"
     "\n"
     "  --model FILE     a checkpoint (runs/<name>/best.safetensors) or an imported model file\n"
     "  --format F       csv: header path,label,<class>,... ; jsonl: {\"path\",\"label\",\"probs\"}\n"
@@ -282,10 +283,21 @@ int cmd_predict(int argc, char **argv) {
     xc_model *m = NULL;
     xc_atomic at = {0};
     sink s = {0};
-    if (xc_predict_collect(paths, npaths, &files, &nfiles) < 0) {
+    char **passed = NULL;
+    int64_t npassed = 0;
+    if (xc_predict_collect(paths, npaths, &files, &nfiles, &passed, &npassed) < 0) {
         cli_fail(NULL);
         goto done;
     }
+    /* Nothing that looks like an input is dropped unmentioned. */
+    if (npassed > 0) {
+        fprintf(stderr, "xraycls predict: warning: %lld entr%s in the folders given not scored:\n", (long long)npassed,
+                npassed == 1 ? "y" : "ies");
+        for (int64_t i = 0; i < npassed; i++)
+            if (i < 20 || npassed <= 25) fprintf(stderr, "  %s\n", passed[i]);
+        if (npassed > 25) fprintf(stderr, "  … and %lld more\n", (long long)(npassed - 20));
+    }
+    xc_predict_files_free(passed, npassed);
     int64_t total = nfiles;
     nfiles = xc_predict_shard(files, nfiles, shard, shards);
     if (nfiles == 0) {
