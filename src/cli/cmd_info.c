@@ -32,6 +32,20 @@ static void shape_text(const xc_st_tensor *t, char *buf, size_t cap) {
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
+enum { XC_SHOWN_NAME = 1024 };
+
+/* A name from the file as it may be printed on a terminal: control bytes (an ANSI escape, a line
+ * break) become \xNN, so a hostile file cannot move the cursor or forge lines; cut to fit buf. */
+static const char *shown(const char *s, char *buf, size_t cap) {
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < cap; p++) {
+        if (*p < 0x20 || *p == 0x7f) o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
+        else buf[o++] = (char)*p;
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 /* Prints v on one line: whitespace runs and control characters become one space, and past
  * META_SHOWN characters (UTF-8 aware) the rest becomes "…". */
 static void print_short(const char *v) {
@@ -88,17 +102,18 @@ static int print_text(const xc_st_file *f, const char *path, long long file_size
     for (int i = 0; i < nm; i++) {
         const char *k, *v;
         xc_st_meta_at(f, i, &k, &v);
-        printf("  %s = ", k);
+        char key[XC_SHOWN_NAME];
+        printf("  %s = ", shown(k, key, sizeof key));
         print_short(v);
         putchar('\n');
     }
     int n = xc_st_count(f);
     /* Column widths from the content, so long names line up. */
     int wname = 4, wshape = 5;
-    char shape[256];
+    char shape[256], name[XC_SHOWN_NAME];
     for (int i = 0; i < n; i++) {
         const xc_st_tensor *t = xc_st_at(f, i);
-        int l = (int)strlen(t->name);
+        int l = (int)strlen(shown(t->name, name, sizeof name));
         if (l > wname) wname = l;
         shape_text(t, shape, sizeof shape);
         l = (int)strlen(shape);
@@ -111,7 +126,8 @@ static int print_text(const xc_st_file *f, const char *path, long long file_size
     for (int i = 0; i < n; i++) {
         const xc_st_tensor *t = xc_st_at(f, i);
         shape_text(t, shape, sizeof shape);
-        printf("  %-*s  %-5s  %-*s  %14zu\n", wname, t->name, xc_dtype_st_name(t->dtype), wshape, shape, t->nbytes);
+        printf("  %-*s  %-5s  %-*s  %14zu\n", wname, shown(t->name, name, sizeof name), xc_dtype_st_name(t->dtype),
+               wshape, shape, t->nbytes);
         total_bytes += (long long)t->nbytes;
         total_elems += numel(t);
     }

@@ -59,6 +59,11 @@ static int read_info(const xc_st_file *f, xc_model_info *info) {
     if (!arch || strlen(arch) >= sizeof info->arch) return info_error(path, "xraycls.arch", "missing");
     snprintf(info->arch, sizeof info->arch, "%s", arch);
     const char *head = xc_st_meta(f, "xraycls.head");
+    if (head && strcmp(head, "softmax") && strcmp(head, "sigmoid")) {
+        char what[96];
+        snprintf(what, sizeof what, "'%.40s' is neither \"softmax\" nor \"sigmoid\"", head);
+        return info_error(path, "xraycls.head", what);
+    }
     snprintf(info->head, sizeof info->head, "%s", head ? head : "softmax");
 
     const char *cls = xc_st_meta(f, "xraycls.classes");
@@ -76,6 +81,18 @@ static int read_info(const xc_st_file *f, xc_model_info *info) {
             return info_error(path, "xraycls.classes", "names must be strings under 64 characters");
         }
         snprintf(info->classes[k], XC_CLASS_NAME_MAX, "%s", e->valuestring);
+        for (const unsigned char *c = (const unsigned char *)e->valuestring; *c; c++)
+            if (*c < 0x20 || *c == 0x7f) {
+                cJSON_Delete(j);
+                return info_error(path, "xraycls.classes", "a name holds a control character");
+            }
+        for (int q = 0; q < k; q++)
+            if (!strcmp(info->classes[q], info->classes[k])) {
+                char what[160];
+                snprintf(what, sizeof what, "class '%s' is named twice (outputs %d and %d)", info->classes[k], q, k);
+                cJSON_Delete(j);
+                return info_error(path, "xraycls.classes", what);
+            }
     }
     cJSON_Delete(j);
     const char *nc = xc_st_meta(f, "xraycls.num_classes");

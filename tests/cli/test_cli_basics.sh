@@ -154,5 +154,20 @@ has "$TMP/err" "not valid JSON"
 run 1 info "$TMP"
 has "$TMP/err" "not a regular file"
 
+# Names with terminal escapes (a tensor named to recolour the screen, a metadata key with a line
+# break) are printed escaped, never raw.
+ESC="$TMP/escapes.safetensors"
+/usr/bin/python3 - "$ESC" <<'EOF'
+import json, struct, sys
+h = {"__metadata__": {"k\nforged = line": "v"}, "a\u001b[31mred": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}
+t = json.dumps(h).encode(); t += b" " * (-len(t) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(t)) + t + b"\x00")
+EOF
+run 0 info "$ESC"
+has "$TMP/out" 'a\x1b[31mred'
+has "$TMP/out" 'k\x0aforged = line'
+if grep -q "$(printf '\033')" "$TMP/out"; then fail "info printed an escape byte raw"; fi
+if grep -q "^forged" "$TMP/out"; then fail "info printed a line break from a key raw"; fi
+
 rm -rf "$TMP"
 echo "test_cli_basics: all checks passed"

@@ -219,6 +219,26 @@ int main(void) {
     xc_st_writer_free(w);
     CHECK(xc_checkpoint_load_model(bad, XT_CPU, NULL) == NULL);
     CHECK_CONTAINS(xc_error(), "not an xraycls model file or checkpoint");
+    /* metadata that would mislabel outputs: a class named twice, an unknown head */
+    static const struct {
+        const char *key, *value, *want;
+    } meta[] = {{"xraycls.classes", "[\"a\",\"b\",\"a\"]", "class 'a' is named twice (outputs 0 and 2)"},
+                {"xraycls.classes", "[\"a\",\"b\\u001b[31m\",\"c\"]", "a name holds a control character"},
+                {"xraycls.head", "relu", "metadata xraycls.head: 'relu' is neither \"softmax\" nor \"sigmoid\""}};
+    for (size_t k = 0; k < sizeof meta / sizeof meta[0]; k++) {
+        w = xc_st_writer_new();
+        xc_st_writer_meta(w, "xraycls.kind", "model");
+        xc_st_writer_meta(w, "xraycls.arch", "resnet18");
+        xc_st_writer_meta(w, "xraycls.classes", "[\"a\",\"b\",\"c\"]");
+        xc_st_writer_meta(w, meta[k].key, meta[k].value);
+        xc_st_writer_add(w, "x", XC_F32, 1, s11, &one, sizeof one);
+        CHECK(xc_st_writer_write(w, bad) == 0);
+        xc_st_writer_free(w);
+        xc_model_info mi;
+        CHECK(xc_checkpoint_read_info(bad, &mi) < 0);
+        CHECK_CONTAINS(xc_error(), meta[k].want);
+        CHECK_CONTAINS(xc_error(), "plain.safetensors");
+    }
 
     /* Values no trained network holds are refused on load, naming the tensor (they used to give
      * "nan" probabilities and exit 0); so are preprocessing constants that would. */

@@ -513,8 +513,11 @@ int cmd_eval(int argc, char **argv) {
     mp.ci = a.ci;
     mp.probabilities = 1;
     mp.bins = (int)a.bins;
-    if (!(met = xc_metrics_compute(probs, xc_dataset_labels(d), n, k, &mp)) ||
-        eval_op_points(m, &info, &a, probs, d, &ops) < 0 || !(files = split_files(d))) {
+    if (!(met = xc_metrics_compute(probs, xc_dataset_labels(d), n, k, &mp))) {
+        cli_fail("the scores of '%s' on '%s': %s", a.model_path, xc_dataset_path(d), xc_error());
+        goto done;
+    }
+    if (eval_op_points(m, &info, &a, probs, d, &ops) < 0 || !(files = split_files(d))) {
         cli_fail(NULL);
         goto done;
     }
