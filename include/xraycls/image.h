@@ -80,6 +80,21 @@ typedef struct {
 /* Files larger than this are refused by xc_image_decode_file before being read. */
 #define XC_IMAGE_MAX_FILE_BYTES ((size_t)512 << 20)
 
+/* The decoding memory budget: what all decoding threads of the process may hold at once for
+ * pixels and coefficients (an interlaced RGBA PNG at the pixel limit needs 0.9 GB, a progressive
+ * JPEG of 100 Mpx 25 MB per component per megapixel…). A decoder reserves its need from the
+ * file's header before allocating; a decode that would exceed what is free waits for other
+ * threads' decodes to end, and one that needs more than the whole budget is refused naming the
+ * file. Default: a quarter of physical memory, at most 4 GiB, at least 256 MiB;
+ * XRAYCLS_DECODE_MEMORY_MB (16 .. 2^30) sets it. DICOM frames are bounded by the DICOM reader's
+ * own allocation cap instead. */
+/* Sets the budget in bytes (<= 0: back to the default) and restarts the peak. */
+void xc_image_decode_budget_set(int64_t bytes);
+/* The budget in bytes. */
+int64_t xc_image_decode_budget(void);
+/* The most held at once since the budget was last set (tests, benchmarks). */
+int64_t xc_image_decode_budget_peak(void);
+
 /* { XC_IMAGE_MAX_SIDE_DEFAULT, XC_IMAGE_MAX_PIXELS_DEFAULT } */
 xc_image_limits xc_image_limits_default(void);
 

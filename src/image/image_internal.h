@@ -37,6 +37,11 @@ int xc_image_resize_into(const xc_image *src, int out_w, int out_h, uint8_t *dst
 
 /* 0 when a width x height header is within limits, else -1 with
  * "cannot decode 'what': image is WxH, over the limit of ..." */
+/* Reserves `bytes` in the process's decoding budget (xraycls/image.h) for the decode this
+ * thread is running, replacing any reservation it holds; waits while other threads' decodes
+ * use the budget; -1 ("decoding it needs N MB, over the decoding memory budget …") when bytes
+ * exceed the whole budget. The reservation ends when xc_image_decode_mem_info returns. */
+int xc_image_budget_take(const char *what, int64_t bytes);
 int xc_image_check_limits(const char *what, long long width, long long height,
                           const xc_image_limits *limits);
 

@@ -16,13 +16,18 @@
 #include "image_internal.h"
 #include "xraycls/fs.h"
 
-/* Real progressive JPEGs have about 10 scans; libjpeg-turbo's own tools use 500 as the cut. */
+/* Real progressive JPEGs have about 10 scans; libjpeg-turbo's own tools use 500 as the cut.
+ * Each scan costs time in proportion to the image's size, so the cut is lower for big images:
+ * at most JPEG_SCAN_WORK scan-pixels (a 100-megapixel file gets 100 scans), never under 32. */
 #define JPEG_MAX_SCANS 500
+#define JPEG_MIN_SCANS 32
+#define JPEG_SCAN_WORK 1e10
 
 typedef struct {
     struct jpeg_error_mgr pub; /* first: libjpeg sees a jpeg_error_mgr */
     struct jpeg_progress_mgr progress;
     jmp_buf jump;
+    int max_scans;
     char msg[JMSG_LENGTH_MAX + 64];
 } jpeg_ctx;
 
@@ -42,9 +47,10 @@ static void on_output_message(j_common_ptr c) { (void)c; }
 static void on_progress(j_common_ptr c) {
     if (!c->is_decompressor) return;
     j_decompress_ptr d = (j_decompress_ptr)c;
-    if (d->input_scan_number > JPEG_MAX_SCANS) {
-        jpeg_ctx *x = (jpeg_ctx *)c->err;
-        snprintf(x->msg, sizeof x->msg, "progressive JPEG with over %d scans", JPEG_MAX_SCANS);
+    jpeg_ctx *x = (jpeg_ctx *)c->err;
+    if (d->input_scan_number > x->max_scans) {
+        snprintf(x->msg, sizeof x->msg, "progressive JPEG with over %d scans (the most decoded for a %ux%u image)",
+                 x->max_scans, d->image_width, d->image_height);
         longjmp(x->jump, 1);
     }
 }
@@ -56,6 +62,7 @@ static void ctx_init(jpeg_ctx *x) {
     x->pub.emit_message = on_emit_message;
     x->pub.output_message = on_output_message;
     x->progress.progress_monitor = on_progress;
+    x->max_scans = JPEG_MAX_SCANS;
 }
 
 /* CMYK (as stored, 4 bytes a pixel) to RGB or gray. Adobe-marked files (Photoshop, nearly all
@@ -154,6 +161,22 @@ int xc_image_decode_libjpeg(const uint8_t *buf, size_t len, const char *what, in
          * upsampling cost nothing visible at that point (Pillow's draft mode does the same). */
         cinfo.dct_method = JDCT_IFAST;
         cinfo.do_fancy_upsampling = FALSE;
+    }
+    /* The scan limit for this size, and the memory it needs reserved in the process's decoding
+     * budget before libjpeg allocates it: the output, and for a progressive file the whole
+     * image's coefficients (128 bytes per 8x8 block of each component). */
+    double px = (double)cinfo.image_width * (double)cinfo.image_height;
+    x.max_scans = px * JPEG_MAX_SCANS <= JPEG_SCAN_WORK ? JPEG_MAX_SCANS
+                  : JPEG_SCAN_WORK / px < JPEG_MIN_SCANS ? JPEG_MIN_SCANS
+                                                         : (int)(JPEG_SCAN_WORK / px);
+    int64_t need = (int64_t)((cinfo.image_width + cinfo.scale_denom - 1) / cinfo.scale_denom) *
+                   (int64_t)((cinfo.image_height + cinfo.scale_denom - 1) / cinfo.scale_denom) * (is_cmyk ? 5 : channels);
+    if (cinfo.progressive_mode)
+        for (int c = 0; c < cinfo.num_components; c++)
+            need += (int64_t)cinfo.comp_info[c].width_in_blocks * cinfo.comp_info[c].height_in_blocks * 128;
+    if (xc_image_budget_take(what, need) < 0) {
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
     }
     jpeg_start_decompress(&cinfo);
 

@@ -304,6 +304,12 @@ static int read_app(dec *d, int marker, const uint8_t *p, int len) {
 
 /* Allocates the pixels (MCU-padded) and, for progressive files, the coefficients. */
 static int frame_alloc(dec *d) {
+    /* Reserved in the process's decoding budget first (xc_image_budget_take); over it, the fast
+     * path declines and libjpeg's path refuses the file with the message. */
+    int64_t need = (int64_t)(d->end - d->buf) + PAD + (int64_t)d->c[0].stride * d->n * d->c[0].rows * d->n;
+    for (int i = 0; d->progressive && i < d->ncomp; i++)
+        need += (int64_t)d->c[i].stride * d->c[i].rows * (64 * (int64_t)sizeof(int16_t) + (int64_t)sizeof(uint64_t));
+    if (xc_image_budget_take("", need) < 0) return -1;
     /* A scan's data is never longer than the file. */
     d->ubuf = malloc((size_t)(d->end - d->buf) + PAD);
     if (!d->ubuf) return -1;

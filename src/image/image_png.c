@@ -134,6 +134,15 @@ int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int ch
     png_read_update_info(png, info);
 
     int pc = png_get_channels(png, info);
+    /* What the paths below allocate, reserved in the process's decoding budget first: the
+     * output, and the whole image at 16 bits, or (interlaced and converted) at 8 bits. */
+    int64_t need = (int64_t)w * h * channels;
+    if (depth == 16) need += (int64_t)w * h * pc * 2 + (int64_t)h * (int64_t)sizeof(png_bytep);
+    else if (passes > 1 && pc != channels) need += (int64_t)w * h * pc;
+    if (xc_image_budget_take(what, need) < 0) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -1;
+    }
     if (depth == 16) {
         /* The whole image at 16 bits, reduced in place to 8 bits, then converted. */
         if (pc < 1 || pc > 4 || png_get_rowbytes(png, info) != (size_t)w * pc * 2) {

@@ -217,10 +217,57 @@ static void test_threads(void) {
     xc_image_free(&src);
 }
 
+/* The decoding memory budget is one for the process: a file needing more than all of it is
+ * refused naming it; threads whose decodes together exceed it take turns (the peak held stays
+ * within the budget) and all succeed; progressive JPEGs of PNG, JPEG and the fast path alike. */
+static void *budget_worker(void *p) {
+    int *failures = p;
+    for (int it = 0; it < 6; it++) {
+        static const char *const files[] = {"big.png", "big.jpeg"};
+        for (int f = 0; f < 2; f++) {
+            xc_image img;
+            if (xc_image_decode_file(tpath(files[f]), 1, f ? 100 : 0, &img) < 0 || img.width < 100) ++*failures;
+            xc_image_free(&img);
+        }
+    }
+    return NULL;
+}
+
+static void test_budget(void) {
+    xc_image src;
+    tu_synth(&src, 1000, 1000, 3, 5);
+    CHECK(xc_image_write_png(tpath("big.png"), &src) == 0);
+    CHECK(xc_image_write_jpeg(tpath("big.jpeg"), &src, 90, 1) == 0);
+    xc_image_free(&src);
+    /* 1000x1000 RGB out of a PNG: 3 MB, over a 2 MB budget */
+    xc_image_decode_budget_set((int64_t)2 << 20);
+    CHECK(xc_image_decode_budget() == (int64_t)2 << 20);
+    xc_image img;
+    CHECK(xc_image_decode_file(tpath("big.png"), 3, 0, &img) < 0);
+    CHECK_CONTAINS(xc_error(), "big.png': decoding it needs 3 MB, over the decoding memory budget of 2 MB");
+    /* a progressive JPEG's coefficients count too: 1000x1000x3 blocks of 128 bytes / 64 px = 6 MB */
+    CHECK(xc_image_decode_file(tpath("big.jpeg"), 3, 0, &img) < 0);
+    CHECK_CONTAINS(xc_error(), "big.jpeg': decoding it needs");
+    /* in gray one decode fits (1 MB PNG, ~6 MB JPEG coefficients) but not three at once */
+    xc_image_decode_budget_set((int64_t)8 << 20);
+    enum { N = 4 };
+    pthread_t th[N];
+    int failures[N] = {0};
+    for (int i = 0; i < N; i++) CHECK(pthread_create(&th[i], NULL, budget_worker, &failures[i]) == 0);
+    int bad = 0;
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL), bad += failures[i];
+    CHECK_MSG(bad == 0, "%d decodes failed under the budget", bad);
+    int64_t peak = xc_image_decode_budget_peak();
+    CHECK_MSG(peak > 0 && peak <= (int64_t)8 << 20, "peak %lld", (long long)peak);
+    xc_image_decode_budget_set(0);
+    CHECK(xc_image_decode_budget() >= (int64_t)256 << 20);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s", check_tmpdir());
     test_resize_by_hand();
     test_sniffing();
     test_threads();
+    test_budget();
     return check_done("test_image");
 }
