@@ -6,13 +6,17 @@ optionally both side by side. Run with Debian's interpreter (torch 1.13, torchvi
         --steps 5 --warmup 1 [--mode train|infer|both] [--xraycls build/xraycls] [--rounds 2]
 
 A training step is zero_grad(set_to_none) + forward + cross-entropy + backward + Adam step; an
-inference step is a forward in eval mode under no_grad. Each step is timed on its own; images/s
+inference step is a forward in eval mode under no_grad. --precision bf16|fp16 runs the forward
+passes under autocast (fp16 training with a GradScaler); --compile wraps the model in
+torch.compile (torch 2.x; its compile time is spent in the warm-up steps, so give enough of them).
+On CUDA each mode also reports its peak device memory (torch.cuda.max_memory_allocated). Each step is timed on its own; images/s
 comes from the median step time, as in xraycls. With --xraycls the two are run in alternation
 (--rounds times, the order swapped each round, so a busy neighbour on a shared machine hits both
 alike) and the table shows each round and the ratio xraycls / PyTorch of images/s (above 1:
 xraycls is faster). --json prints the results as one JSON object.
 """
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -44,37 +48,67 @@ def bench_torch(a):
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     if a.channels_last:
         model = model.to(memory_format=fmt)
+    amp = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[a.precision]
+    run = model
+    if a.compile:
+        if not hasattr(torch, "compile"):
+            sys.exit(f"bench_torch.py: --compile needs torch 2.x (this is {torch.__version__})")
+        run = torch.compile(model)
+
+    def autocast():
+        return torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext()
+
+    def peak_start():
+        if dev.type == "cuda":
+            sync(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+
+    def peak_mb():
+        return torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     x = torch.randn(a.batch, 3, a.size, a.size, device=dev)
     y = torch.randint(0, a.classes, (a.batch,), device=dev)
     out = {"arch": a.arch, "batch": a.batch, "size": a.size, "device": str(dev),
            "threads": torch.get_num_threads(), "steps": a.steps, "warmup": a.warmup,
-           "channels_last": a.channels_last, "torch": torch.__version__}
+           "channels_last": a.channels_last, "precision": a.precision, "compile": a.compile,
+           "torch": torch.__version__}
     if a.mode in ("train", "both"):
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        scaler = torch.cuda.amp.GradScaler() if amp is torch.float16 and dev.type == "cuda" else None
         model.train()
         ms = []
+        peak_start()
         for i in range(a.warmup + a.steps):
             t0 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             xin = x.contiguous(memory_format=fmt)
-            loss = F.cross_entropy(model(xin), y)
-            loss.backward()
-            opt.step()
+            with autocast():
+                loss = F.cross_entropy(run(xin), y)
+            if scaler:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
             sync(dev)
             if i >= a.warmup:
                 ms.append(1000.0 * (time.perf_counter() - t0))
         out["train"] = summarise(ms, a.batch)
+        out["train"]["peak_device_mb"] = peak_mb()
     if a.mode in ("infer", "both"):
         model.eval()
         ms = []
+        peak_start()
         with torch.no_grad():
             for i in range(a.warmup + a.steps):
                 t0 = time.perf_counter()
-                model(x.contiguous(memory_format=fmt))
+                with autocast():
+                    run(x.contiguous(memory_format=fmt))
                 sync(dev)
                 if i >= a.warmup:
                     ms.append(1000.0 * (time.perf_counter() - t0))
         out["infer"] = summarise(ms, a.batch)
+        out["infer"]["peak_device_mb"] = peak_mb()
     return out
 
 
@@ -102,6 +136,9 @@ def main():
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--classes", type=int, default=3)
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="autocast dtype of the forward passes (fp32: none)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (torch 2.x)")
     p.add_argument("--xraycls", help="path of the xraycls binary: run both and compare")
     p.add_argument("--rounds", type=int, default=1, help="alternating rounds with --xraycls")
     p.add_argument("--json", action="store_true")

@@ -74,6 +74,10 @@ xc_model *xc_checkpoint_load_model(const char *path, xt_device dev, xc_model_inf
 
 /* Reads only the metadata of a model file or checkpoint (no tensors are loaded). */
 int xc_checkpoint_read_info(const char *path, xc_model_info *info);
+/* Writes info as a model file's metadata (xraycls.kind = kind: "checkpoint" or "model",
+ * format, arch, classes, num_classes, head, preprocessing) into w: the one writer of what
+ * xc_checkpoint_read_info reads, used by checkpoints and by `import`. */
+int xc_model_info_write(xc_st_writer *w, const xc_model_info *info, const char *kind);
 
 /* Sampler position, schedule and best-so-far: the non-tensor part of a run's state. */
 typedef struct {

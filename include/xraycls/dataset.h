@@ -83,7 +83,6 @@ typedef enum {
 
 /* Parses "sequential", "shuffle", "weighted". */
 int xc_sampler_kind_parse(const char *s, xc_sampler_kind *out);
-const char *xc_sampler_kind_name(xc_sampler_kind k);
 
 typedef struct xc_sampler xc_sampler;
 
@@ -96,7 +95,6 @@ void xc_sampler_free(xc_sampler *s); /* accepts NULL */
 int xc_sampler_seek(xc_sampler *s, int64_t epoch, int64_t position);
 /* Fills up to max indices of the current epoch; returns how many (0 at the end of the epoch). */
 int64_t xc_sampler_next(xc_sampler *s, int64_t *out, int64_t max);
-int64_t xc_sampler_epoch(const xc_sampler *s);
 int64_t xc_sampler_position(const xc_sampler *s);
 /* Draws per epoch (= n). */
 int64_t xc_sampler_epoch_len(const xc_sampler *s);
@@ -117,8 +115,6 @@ typedef struct {
 
 /* The paper's augmentation. */
 xc_augment xc_augment_default(void);
-/* No augmentation (all probabilities 0). */
-xc_augment xc_augment_none(void);
 
 typedef struct {
     int channels;   /* channels the model takes: 3 (gray images are expanded) or 1 */

@@ -97,7 +97,6 @@ xt_tensor *xc_model_forward_tap(xc_model *m, const xt_tensor *x, const char *lay
 /* 1: every parameter except the head's stops requiring grad (its gradient is dropped); 0: all
  * require grad again. BatchNorm statistics are still updated in training mode (as torch does). */
 int xc_model_freeze_backbone(xc_model *m, int on);
-int xc_model_is_frozen(const xc_model *m);
 
 /* Stores 4-d parameters in channels_last memory (1) or back in contiguous NCHW (0), and makes
  * forward convert its input likewise. Replaces the parameter handles: create optimizers after

@@ -165,7 +165,6 @@ int xc_task_add_rule(xc_task *t, const char *label, const char *label_1, const c
                      const char *cls, const char *reason);
 void xc_task_free(xc_task *t); /* accepts NULL */
 
-const char *xc_task_name(const xc_task *t);
 int xc_task_num_classes(const xc_task *t);
 const char *xc_task_class(const xc_task *t, int k);
 /* Index of a class name (exact), or -1. */
@@ -259,7 +258,6 @@ int xc_prepare_set_classes(xc_prepare_opts *o, const char *comma_list);
 /* Parses "coronahack", "folder", "csv"; "error", "skip". */
 int xc_source_parse(const char *s, xc_source_kind *out);
 int xc_policy_parse(const char *s, xc_policy *out);
-const char *xc_source_name(xc_source_kind k);
 
 /* Loads a JSON config over o (keys present replace settings; absent keys keep them). Strict:
  * an unknown key or a wrong type is an error naming the key path ("'p.json': unknown key

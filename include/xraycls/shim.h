@@ -121,8 +121,6 @@ xt_tensor *xt_rand(int ndim, const int64_t *shape, xt_dtype dt, xt_device dev);
 xt_tensor *xt_randn(int ndim, const int64_t *shape, xt_dtype dt, xt_device dev);
 /* Integers uniform in [lo, hi). */
 xt_tensor *xt_randint(int64_t lo, int64_t hi, int ndim, const int64_t *shape, xt_device dev);
-/* 0, 1, …, n-1 as int64. */
-xt_tensor *xt_arange(int64_t n, xt_dtype dt, xt_device dev);
 /* A 0-dim tensor. */
 xt_tensor *xt_scalar(double value, xt_dtype dt, xt_device dev);
 
@@ -168,7 +166,6 @@ xt_tensor *xt_detach(const xt_tensor *t);
 /* ---- shape ------------------------------------------------------------------------------- */
 
 xt_tensor *xt_reshape(const xt_tensor *t, int ndim, const int64_t *shape); /* one size may be -1 */
-xt_tensor *xt_permute(const xt_tensor *t, int ndim, const int64_t *dims);
 xt_tensor *xt_transpose(const xt_tensor *t, int d0, int d1);
 xt_tensor *xt_flatten(const xt_tensor *t, int start_dim, int end_dim);
 xt_tensor *xt_unsqueeze(const xt_tensor *t, int dim);
@@ -195,7 +192,6 @@ xt_tensor *xt_rsub_scalar(const xt_tensor *a, double s);
 xt_tensor *xt_neg(const xt_tensor *a);
 xt_tensor *xt_exp(const xt_tensor *a);
 xt_tensor *xt_log(const xt_tensor *a);
-xt_tensor *xt_sqrt(const xt_tensor *a);
 xt_tensor *xt_abs(const xt_tensor *a);
 xt_tensor *xt_sigmoid(const xt_tensor *a);
 xt_tensor *xt_clamp(const xt_tensor *a, double lo, double hi);

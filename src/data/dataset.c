@@ -307,7 +307,6 @@ int xc_dataset_make_resident(xc_dataset *d, xt_device dev) {
 /* ---- batches --------------------------------------------------------------------------- */
 
 xc_augment xc_augment_default(void) { return (xc_augment){0.5, 0.5, 0.3, 15.0, 0, 0}; }
-xc_augment xc_augment_none(void) { return (xc_augment){0, 0, 0, 0, 0, 0}; }
 
 xc_normalize xc_normalize_imagenet(void) {
     return (xc_normalize){3, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};

@@ -32,10 +32,6 @@ int xc_sampler_kind_parse(const char *s, xc_sampler_kind *out) {
     return xc_errorf("unknown sampler '%s' (known: weighted, shuffle, sequential)", s);
 }
 
-const char *xc_sampler_kind_name(xc_sampler_kind k) {
-    return k == XC_SAMPLER_WEIGHTED ? "weighted" : k == XC_SAMPLER_SHUFFLE ? "shuffle" : "sequential";
-}
-
 xc_sampler *xc_sampler_new(xc_sampler_kind kind, const int64_t *labels, int64_t n, int num_classes,
                            uint64_t seed) {
     if (n <= 0) return xc_errorf("sampler over an empty split"), NULL;
@@ -128,6 +124,5 @@ int64_t xc_sampler_next(xc_sampler *s, int64_t *out, int64_t max) {
     return k;
 }
 
-int64_t xc_sampler_epoch(const xc_sampler *s) { return s->epoch; }
 int64_t xc_sampler_position(const xc_sampler *s) { return s->pos; }
 int64_t xc_sampler_epoch_len(const xc_sampler *s) { return s->n; }

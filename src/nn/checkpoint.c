@@ -16,28 +16,33 @@
 
 /* ---- metadata: model info ---------------------------------------------------------------- */
 
-static int write_info(xc_st_writer *w, const xc_model_info *info, const char *kind) {
+int xc_model_info_write(xc_st_writer *w, const xc_model_info *info, const char *kind) {
     char buf[64];
     if (xc_st_writer_meta(w, "xraycls.kind", kind) < 0) return -1;
     snprintf(buf, sizeof buf, "%d", XC_CHECKPOINT_FORMAT);
     if (xc_st_writer_meta(w, "xraycls.format", buf) < 0) return -1;
     if (xc_st_writer_meta(w, "xraycls.arch", info->arch) < 0) return -1;
     cJSON *classes = cJSON_CreateArray();
-    for (int k = 0; k < info->num_classes; k++)
+    for (int k = 0; classes && k < info->num_classes; k++)
         cJSON_AddItemToArray(classes, cJSON_CreateString(info->classes[k]));
     if (xc_st_writer_meta_json(w, "xraycls.classes", classes) < 0) return -1;
     snprintf(buf, sizeof buf, "%d", info->num_classes);
     if (xc_st_writer_meta(w, "xraycls.num_classes", buf) < 0) return -1;
     if (xc_st_writer_meta(w, "xraycls.head", info->head[0] ? info->head : "softmax") < 0) return -1;
     cJSON *pre = cJSON_CreateObject();
-    cJSON_AddNumberToObject(pre, "size", info->image_size);
-    cJSON_AddNumberToObject(pre, "channels", info->channels);
-    cJSON *mean = cJSON_AddArrayToObject(pre, "mean"), *std = cJSON_AddArrayToObject(pre, "std");
-    for (int c = 0; c < 3; c++) {
-        cJSON_AddItemToArray(mean, cJSON_CreateNumber(info->mean[c]));
-        cJSON_AddItemToArray(std, cJSON_CreateNumber(info->std[c]));
+    if (pre) {
+        cJSON_AddNumberToObject(pre, "size", info->image_size);
+        cJSON_AddNumberToObject(pre, "channels", info->channels);
+        cJSON *mean = cJSON_AddArrayToObject(pre, "mean"), *std = cJSON_AddArrayToObject(pre, "std");
+        for (int c = 0; mean && std && c < 3; c++) {
+            /* Through the float's shortest decimal spelling, so 0.485f is written as 0.485. */
+            snprintf(buf, sizeof buf, "%.7g", info->mean[c]);
+            cJSON_AddItemToArray(mean, cJSON_CreateNumber(strtod(buf, NULL)));
+            snprintf(buf, sizeof buf, "%.7g", info->std[c]);
+            cJSON_AddItemToArray(std, cJSON_CreateNumber(strtod(buf, NULL)));
+        }
+        cJSON_AddBoolToObject(pre, "expand_gray_to_rgb", info->expand_gray_to_rgb);
     }
-    cJSON_AddBoolToObject(pre, "expand_gray_to_rgb", info->expand_gray_to_rgb);
     return xc_st_writer_meta_json(w, "xraycls.preprocessing", pre);
 }
 
@@ -286,7 +291,7 @@ int xc_checkpoint_save(const char *path, const xc_checkpoint *ck) {
     if (!w) return -1;
     host_bufs h = {0};
     int rc = -1;
-    if (write_info(w, ck->info, "checkpoint") < 0) goto done;
+    if (xc_model_info_write(w, ck->info, "checkpoint") < 0) goto done;
     if (xc_st_writer_meta(w, "xraycls.config", ck->config_json ? ck->config_json : "{}") < 0) goto done;
     if (xc_st_writer_meta_json(w, "xraycls.state", state_to_json(ck->state)) < 0) goto done;
 

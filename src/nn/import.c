@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "xraycls/checkpoint.h"
 #include "xraycls/fs.h"
 #include "xraycls/nn.h"
 #include "xraycls/safetensors.h"
@@ -122,37 +123,26 @@ static const char *base_name(const char *path) {
     return b ? b + 1 : path;
 }
 
+/* The model file's metadata (xc_model_info_write, as checkpoints) and where it came from. */
 static int write_metadata(xc_st_writer *w, const xc_import_opts *o, const char *const *classes,
                           int k, int multilabel) {
     static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
     static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
-    const float *mean = o->has_norm ? o->mean : imagenet_mean;
-    const float *std = o->has_norm ? o->std : imagenet_std;
-    char buf[32];
-    if (xc_st_writer_meta(w, "xraycls.kind", "model") < 0) return -1;
-    if (xc_st_writer_meta(w, "xraycls.format", "1") < 0) return -1;
-    if (xc_st_writer_meta(w, "xraycls.arch", o->arch) < 0) return -1;
-    cJSON *cls = cJSON_CreateArray();
-    for (int i = 0; cls && i < k; i++) cJSON_AddItemToArray(cls, cJSON_CreateString(classes[i]));
-    if (xc_st_writer_meta_json(w, "xraycls.classes", cls) < 0) return -1;
-    snprintf(buf, sizeof buf, "%d", k);
-    if (xc_st_writer_meta(w, "xraycls.num_classes", buf) < 0) return -1;
-    if (xc_st_writer_meta(w, "xraycls.head", multilabel ? "sigmoid" : "softmax") < 0) return -1;
-    cJSON *pre = cJSON_CreateObject();
-    if (pre) {
-        cJSON_AddNumberToObject(pre, "size", o->image_size > 0 ? o->image_size : 224);
-        cJSON_AddNumberToObject(pre, "channels", 3);
-        cJSON *jm = cJSON_AddArrayToObject(pre, "mean"), *js = cJSON_AddArrayToObject(pre, "std");
-        for (int c = 0; jm && js && c < 3; c++) {
-            /* Through the decimal spelling of the float, so 0.485f is written as 0.485. */
-            snprintf(buf, sizeof buf, "%.7g", mean[c]);
-            cJSON_AddItemToArray(jm, cJSON_CreateNumber(strtod(buf, NULL)));
-            snprintf(buf, sizeof buf, "%.7g", std[c]);
-            cJSON_AddItemToArray(js, cJSON_CreateNumber(strtod(buf, NULL)));
-        }
-        cJSON_AddBoolToObject(pre, "expand_gray_to_rgb", 1);
-    }
-    if (xc_st_writer_meta_json(w, "xraycls.preprocessing", pre) < 0) return -1;
+    xc_model_info *info = calloc(1, sizeof *info);
+    if (!info) return xc_errorf("out of memory");
+    snprintf(info->arch, sizeof info->arch, "%s", o->arch);
+    info->num_classes = k;
+    for (int i = 0; i < k && i < XC_INFO_MAX_CLASSES; i++)
+        snprintf(info->classes[i], XC_CLASS_NAME_MAX, "%s", classes[i]);
+    snprintf(info->head, sizeof info->head, "%s", multilabel ? "sigmoid" : "softmax");
+    info->image_size = o->image_size > 0 ? o->image_size : 224;
+    info->channels = 3;
+    memcpy(info->mean, o->has_norm ? o->mean : imagenet_mean, sizeof info->mean);
+    memcpy(info->std, o->has_norm ? o->std : imagenet_std, sizeof info->std);
+    info->expand_gray_to_rgb = 1;
+    int rc = xc_model_info_write(w, info, "model");
+    free(info);
+    if (rc < 0) return -1;
     return xc_st_writer_meta(w, "xraycls.source", base_name(o->from));
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn_internal.h"
+#include "xraycls/weights.h"
 
 /* ---- registry ---------------------------------------------------------------------------- */
 
@@ -380,7 +381,6 @@ int xc_model_freeze_backbone(xc_model *m, int on) {
     return 0;
 }
 
-int xc_model_is_frozen(const xc_model *m) { return m->frozen; }
 
 int xc_model_set_channels_last(xc_model *m, int on) {
     drop_params_cache(m);
@@ -490,31 +490,6 @@ void xc_load_report_free(xc_load_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* torchvision's DenseNet loader renames old checkpoints' "denselayerN.norm.1.weight" to
- * "denselayerN.norm1.weight" (also relu/conv, indices 1 and 2, the four BN/conv suffixes).
- * Writes the new name into out and returns 1 when `name` has the old form. */
-static int legacy_densenet_name(const char *name, char *out, size_t cap) {
-    const char *p = strstr(name, "denselayer");
-    if (!p) return 0;
-    p += strlen("denselayer");
-    if (*p < '0' || *p > '9') return 0;
-    while (*p >= '0' && *p <= '9') p++;
-    if (*p++ != '.') return 0;
-    if (strncmp(p, "norm.", 5) && strncmp(p, "relu.", 5) && strncmp(p, "conv.", 5)) return 0;
-    const char *dot = p + 4; /* the '.' to drop */
-    if (dot[1] != '1' && dot[1] != '2') return 0;
-    if (dot[2] != '.') return 0;
-    const char *suffix = dot + 3;
-    if (strcmp(suffix, "weight") && strcmp(suffix, "bias") && strcmp(suffix, "running_mean") &&
-        strcmp(suffix, "running_var"))
-        return 0;
-    if (strlen(name) >= cap) return 0;
-    size_t head = (size_t)(dot - name);
-    memcpy(out, name, head);
-    strcpy(out + head, dot + 1);
-    return 1;
-}
-
 static int is_float_dtype(xc_dtype dt) {
     return dt == XC_F16 || dt == XC_BF16 || dt == XC_F32 || dt == XC_F64;
 }
@@ -608,7 +583,9 @@ int xc_model_load_named(xc_model *m, const xc_st_tensor *tensors, int n, const c
         char alt[512];
         const char *name = tensors[j].name;
         int i = find_index(m, name);
-        if (i < 0 && m->family == NN_DENSENET && legacy_densenet_name(name, alt, sizeof alt))
+        /* Old DenseNet names ("denselayer1.norm.1.weight"), "module." and wrapper prefixes:
+         * torchvision's spelling by the one rule of xraycls/weights.h. */
+        if (i < 0 && xc_weights_normalize_name(name, alt, sizeof alt) > 0 && strcmp(alt, name))
             i = find_index(m, alt);
         if (i < 0) continue;
         if (src_of[i] >= 0) {

@@ -42,7 +42,6 @@ int xc_split_parse(const char *s, xc_split *out) {
 
 static const char *const source_names[] = {"coronahack", "folder", "csv"};
 
-const char *xc_source_name(xc_source_kind k) { return (k >= 0 && k <= XC_SOURCE_CSV) ? source_names[k] : "?"; }
 
 int xc_source_parse(const char *s, xc_source_kind *out) {
     for (int i = 0; i <= XC_SOURCE_CSV; i++)

@@ -183,7 +183,6 @@ xc_task *xc_task_preset(const char *name, int exclude_covid) {
     return t;
 }
 
-const char *xc_task_name(const xc_task *t) { return t->name; }
 int xc_task_num_classes(const xc_task *t) { return t->nclasses; }
 const char *xc_task_class(const xc_task *t, int k) { return (k >= 0 && k < t->nclasses) ? t->classes[k] : ""; }
 

@@ -52,10 +52,6 @@ xt_tensor *xt_reshape(const xt_tensor *t, int ndim, const int64_t *shape) {
     return XT_TENSOR_OP(arg(t, "t").reshape(shape_arg(ndim, shape, "shape")));
 }
 
-xt_tensor *xt_permute(const xt_tensor *t, int ndim, const int64_t *dims) {
-    return XT_TENSOR_OP(arg(t, "t").permute(shape_arg(ndim, dims, "dims")));
-}
-
 xt_tensor *xt_transpose(const xt_tensor *t, int d0, int d1) {
     return XT_TENSOR_OP(arg(t, "t").transpose(d0, d1));
 }
@@ -99,7 +95,6 @@ xt_tensor *xt_rsub_scalar(const xt_tensor *a, double s) { return XT_TENSOR_OP(at
 xt_tensor *xt_neg(const xt_tensor *a) { return XT_TENSOR_OP(at::neg(arg(a, "a"))); }
 xt_tensor *xt_exp(const xt_tensor *a) { return XT_TENSOR_OP(at::exp(arg(a, "a"))); }
 xt_tensor *xt_log(const xt_tensor *a) { return XT_TENSOR_OP(at::log(arg(a, "a"))); }
-xt_tensor *xt_sqrt(const xt_tensor *a) { return XT_TENSOR_OP(at::sqrt(arg(a, "a"))); }
 xt_tensor *xt_abs(const xt_tensor *a) { return XT_TENSOR_OP(at::abs(arg(a, "a"))); }
 xt_tensor *xt_sigmoid(const xt_tensor *a) { return XT_TENSOR_OP(at::sigmoid(arg(a, "a"))); }
 

@@ -357,10 +357,6 @@ xt_tensor *xt_randint(int64_t lo, int64_t hi, int ndim, const int64_t *shape, xt
     return XT_TENSOR_OP(at::randint(lo, hi, new_shape(ndim, shape), options(XT_I64, dev)));
 }
 
-xt_tensor *xt_arange(int64_t n, xt_dtype dt, xt_device dev) {
-    return XT_TENSOR_OP(at::arange(n, options(dt, dev)));
-}
-
 xt_tensor *xt_scalar(double value, xt_dtype dt, xt_device dev) {
     return XT_TENSOR_OP(at::full({}, value, options(dt, dev)));
 }
