@@ -1,5 +1,5 @@
 /* cli.h — what the commands share: one `cmd_<name>(argc, argv)` per file (src/cli/cmd_*.c),
- * registered in the table of main.c. Only commands print to the user and pick the exit code:
+ * listed once in commands.h. Only commands print to the user and pick the exit code:
  * 0 success, 1 runtime error, 2 usage error. argv[0] is the command name.
  *
  * The commands that use libtorch (train, eval, predict, import, bench) live in
@@ -9,6 +9,7 @@
 #define XRAYCLS_CLI_H
 
 #include "xraycls/error.h"
+#include "xraycls/opt.h"
 
 enum { XC_EXIT_OK = 0, XC_EXIT_FAIL = 1, XC_EXIT_USAGE = 2 };
 
@@ -38,13 +39,13 @@ typedef int cli_torch_version_fn(void);
 /* Prints "xraycls: <message>" for a runtime failure and returns 1; without a format it prints
  * xc_error(). */
 int cli_fail(const char *fmt, ...) XC_PRINTF(1, 2);
-/* Prints "xraycls <cmd>: <message>" and the command's usage to stderr; returns 2. */
+/* A usage error: prints "xraycls <cmd>: <message>", the synopsis (the usage text up to its first
+ * blank line) and "Try 'xraycls <cmd> --help'." to stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) XC_PRINTF(3, 4);
-/* 1 when argv holds -h or --help before any "--". */
-int cli_wants_help(int argc, char **argv);
-/* A whole decimal number in [lo, hi] into *out: 0, or -1 (no message: the caller names the
- * option). */
-int cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
+/* cli_usage_error with xc_error() as the message (an xc_opt_next refusal). */
+int cli_opt_error(const char *cmd, const char *usage);
+/* Prints the whole help (usage) to stdout; returns 0 (1 if it cannot be written). */
+int cli_help(const char *usage);
 /* 1 if stderr is a terminal (progress bars are drawn only then). */
 int cli_is_tty(void);
 

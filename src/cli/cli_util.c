@@ -23,31 +23,29 @@ int cli_fail(const char *fmt, ...) {
     return XC_EXIT_FAIL;
 }
 
+/* The synopsis: the usage text up to its first blank line. */
+static void print_synopsis(const char *usage) {
+    const char *end = strstr(usage, "\n\n");
+    fprintf(stderr, "%.*s\n", end ? (int)(end - usage) : (int)strcspn(usage, "\n"), usage);
+}
+
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) {
     fprintf(stderr, "xraycls %s: ", cmd);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n\n%s", usage);
+    fputc('\n', stderr);
+    print_synopsis(usage);
+    fprintf(stderr, "Try 'xraycls %s --help'.\n", cmd);
     return XC_EXIT_USAGE;
 }
 
-int cli_wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) break;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
-    }
-    return 0;
+int cli_opt_error(const char *cmd, const char *usage) { return cli_usage_error(cmd, usage, "%s", xc_error()); }
+
+int cli_help(const char *usage) {
+    fputs(usage, stdout);
+    return fflush(stdout) == 0 ? XC_EXIT_OK : cli_fail("cannot write the help: %s", strerror(errno));
 }
 
 int cli_is_tty(void) { return isatty(STDERR_FILENO); }
-
-int cli_parse_ll(const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}

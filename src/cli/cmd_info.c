@@ -185,26 +185,19 @@ static int print_json(const xc_st_file *f, const char *path, long long file_size
     return XC_EXIT_OK;
 }
 
+static const xc_opt opts[] = {{"json", 0, 0}, {0}};
+
 int cmd_info(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     const char *path = NULL;
-    int json = 0, options_done = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!options_done && !strcmp(a, "--")) {
-            options_done = 1;
-        } else if (!options_done && !strcmp(a, "--json")) {
-            json = 1;
-        } else if (!options_done && a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error("info", usage, "unknown option '%s'", a);
-        } else if (path) {
-            return cli_usage_error("info", usage, "one FILE expected, got '%s' and '%s'", path, a);
-        } else {
-            path = a;
-        }
+    int json = 0;
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        if (k == XC_OPT_HELP) return cli_help(usage);
+        if (k == XC_OPT_ERROR) return cli_opt_error("info", usage);
+        if (k == 0) json = 1;
+        else if (path) return cli_usage_error("info", usage, "one FILE expected, got '%s' and '%s'", path, p.value);
+        else path = p.value;
     }
     if (!path) return cli_usage_error("info", usage, "missing FILE");
 

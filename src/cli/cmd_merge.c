@@ -20,7 +20,8 @@ static const char usage[] =
     "the sharding (shard K holds inputs K-1, K-1+N, …): a shard with a file that could not be\n"
     "scored breaks the interleave and is refused — score those files again, or merge by path.\n"
     "\n"
-    "  -o OUT   the merged file (written atomically; an existing OUT is replaced)\n";
+    "  -o, --output OUT  the merged file (written atomically; an existing OUT is replaced)\n"
+    "  -h, --help        this help\n";
 
 typedef struct {
     char *text;
@@ -57,23 +58,22 @@ static int split(shard *s, int csv, const char *path) {
     return 0;
 }
 
+static const xc_opt opts[] = {{"output", 'o', XC_OPT_VALUE}, {0}};
+
 int cmd_merge(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     const char *out = NULL;
     int n = 0;
     const char **in = calloc((size_t)argc, sizeof *in);
     if (!in) return cli_fail("out of memory");
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
-        else if (!strncmp(argv[i], "-o=", 3) || !strncmp(argv[i], "--output=", 9)) out = strchr(argv[i], '=') + 1;
-        else if (!strcmp(argv[i], "--output") && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1]) {
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        if (k == 0) out = p.value;
+        else if (k == XC_OPT_ARG) in[n++] = p.value;
+        else {
             free(in);
-            return cli_usage_error("merge", usage, "unknown option '%s'", argv[i]);
-        } else in[n++] = argv[i];
+            return k == XC_OPT_HELP ? cli_help(usage) : cli_opt_error("merge", usage);
+        }
     }
     if (!out || n < 1) {
         free(in);

@@ -105,150 +105,153 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int parse_int(const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-/* The value of option argv[*i] ("--x v" or "--x=v"); NULL with a usage error printed. */
-static const char *value_of(int argc, char **argv, int *i, const char *eq) {
-    if (eq) return eq + 1;
-    if (*i + 1 >= argc) return NULL;
-    return argv[++*i];
-}
+static const xc_opt opts[] = {
+    {"output", 'o', XC_OPT_VALUE},       {"config", 0, XC_OPT_VALUE | XC_OPT_REPEAT},
+    {"root", 0, XC_OPT_VALUE},           {"csv", 0, XC_OPT_VALUE},
+    {"train-dir", 0, XC_OPT_VALUE},      {"test-dir", 0, XC_OPT_VALUE},
+    {"task", 0, XC_OPT_VALUE},           {"classes", 0, XC_OPT_VALUE},
+    {"add-folder", 0, XC_OPT_VALUE | XC_OPT_REPEAT}, {"add-split", 0, XC_OPT_VALUE},
+    {"val-fraction", 0, XC_OPT_VALUE},   {"seed", 0, XC_OPT_VALUE},
+    {"size", 0, XC_OPT_VALUE},           {"threads", 0, XC_OPT_VALUE},
+    {"patient-column", 0, XC_OPT_VALUE}, {"patient-regex", 0, XC_OPT_VALUE},
+    {"near-distance", 0, XC_OPT_VALUE},  {"on-missing", 0, XC_OPT_VALUE},
+    {"on-corrupt", 0, XC_OPT_VALUE},     {"on-unknown-label", 0, XC_OPT_VALUE},
+    {"findings", 0, XC_OPT_VALUE},       {"findings-column", 0, XC_OPT_VALUE},
+    {"no-finding", 0, XC_OPT_VALUE},     {"path-column", 0, XC_OPT_VALUE},
+    {"uncertain", 0, XC_OPT_VALUE},      {"blank", 0, XC_OPT_VALUE},
+    {"exclude-covid", 0, 0},             {"rgb", 0, 0},
+    {"overwrite", 0, 0},                 {"allow-leak", 0, 0},
+    /* prepare synthetic only */
+    {"multilabel", 0, 0},                {"n", 0, XC_OPT_VALUE},
+    {"min-side", 0, XC_OPT_VALUE},       {"max-side", 0, XC_OPT_VALUE},
+    {0}};
+enum {
+    O_OUTPUT, O_CONFIG, O_ROOT, O_CSV, O_TRAIN_DIR, O_TEST_DIR, O_TASK, O_CLASSES, O_ADD_FOLDER, O_ADD_SPLIT,
+    O_VAL_FRACTION, O_SEED, O_SIZE, O_THREADS, O_PATIENT_COLUMN, O_PATIENT_REGEX, O_NEAR_DISTANCE, O_ON_MISSING,
+    O_ON_CORRUPT, O_ON_UNKNOWN_LABEL, O_FINDINGS, O_FINDINGS_COLUMN, O_NO_FINDING, O_PATH_COLUMN, O_UNCERTAIN,
+    O_BLANK, O_EXCLUDE_COVID, O_RGB, O_OVERWRITE, O_ALLOW_LEAK, O_MULTILABEL, O_N, O_MIN_SIDE, O_MAX_SIDE
+};
 
 #define USAGE(...) return cli_usage_error("prepare", usage, __VA_ARGS__)
 
 int cmd_prepare(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     xc_prepare_opts o;
     xc_prepare_opts_init(&o);
     xc_synthetic_opts so = xc_synthetic_default();
-    int synthetic = 0, first = 1, rc = XC_EXIT_FAIL;
+    int synthetic = 0, rc = XC_EXIT_FAIL;
     xc_prep_audit audit = {0};
+    xc_opt_parser p;
 
-    /* The config first, so that every flag overrides it whatever the order. */
-    for (int i = 1; i < argc; i++) {
-        const char *eq = strncmp(argv[i], "--config", 8) == 0 && argv[i][8] == '=' ? argv[i] + 8 : NULL;
-        if (strcmp(argv[i], "--config") != 0 && !eq) continue;
-        const char *v = value_of(argc, argv, &i, eq);
-        if (!v) {
-            xc_prepare_opts_clear(&o);
-            USAGE("--config needs a file");
-        }
-        if (xc_prepare_config_load(&o, v) < 0) {
+    /* The configs first, so that every flag overrides them whatever the order; a malformed
+     * command line is reported by the second pass. */
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END && k != XC_OPT_ERROR && k != XC_OPT_HELP;) {
+        if (k == O_CONFIG && xc_prepare_config_load(&o, p.value) < 0) {
             rc = cli_fail(NULL);
             goto done;
         }
     }
-    if (argc > 1 && argv[1][0] != '-') {
-        first = 2;
-        if (!strcmp(argv[1], "synthetic")) {
-            synthetic = 1;
-            o.source = XC_SOURCE_CORONAHACK;
-        } else if (xc_source_parse(argv[1], &o.source) < 0) {
-            xc_prepare_opts_clear(&o);
-            USAGE("unknown source '%s' (coronahack, folder, csv, synthetic)", argv[1]);
-        }
-    }
-    for (int i = first; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 && strcmp(a, "-o") != 0) {
-            xc_prepare_opts_clear(&o);
-            USAGE("unexpected argument '%s'", a);
-        }
-        char name[64];
-        const char *eq = strchr(a, '=');
-        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        /* switches */
-        if (!strcmp(name, "--exclude-covid") || !strcmp(name, "--rgb") || !strcmp(name, "--overwrite") ||
-            !strcmp(name, "--allow-leak") || (synthetic && !strcmp(name, "--multilabel"))) {
-            if (eq) {
-                xc_prepare_opts_clear(&o);
-                USAGE("%s takes no value", name);
-            }
-            if (!strcmp(name, "--exclude-covid")) o.exclude_covid = 1;
-            else if (!strcmp(name, "--rgb")) o.channels = 3;
-            else if (!strcmp(name, "--allow-leak")) o.allow_leak = 1;
-            else if (!strcmp(name, "--multilabel")) synthetic = 2;
-            else o.overwrite = 1;
-            continue;
-        }
-        const char *v = value_of(argc, argv, &i, eq);
-        if (!v) {
-            xc_prepare_opts_clear(&o);
-            USAGE("%s needs a value", name);
-        }
-        long long n;
+    const char *source = NULL;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        const char *v = p.value;
+        long long n = 0;
         int bad = 0;
-        xc_error_clear();
-        if (!strcmp(name, "--config")) continue; /* read above */
-        else if (!strcmp(name, "-o") || !strcmp(name, "--output")) bad = xc_prepare_set_str(&o.out, v);
-        else if (!strcmp(name, "--root")) bad = xc_prepare_set_str(&o.root, v);
-        else if (!strcmp(name, "--csv")) bad = xc_prepare_set_str(&o.csv, v);
-        else if (!strcmp(name, "--train-dir")) bad = xc_prepare_set_str(&o.train_dir, v);
-        else if (!strcmp(name, "--test-dir")) bad = xc_prepare_set_str(&o.test_dir, v);
-        else if (!strcmp(name, "--task")) {
+        if (k >= 0) xc_error_clear();
+        switch (k) {
+        case XC_OPT_HELP: xc_prepare_opts_clear(&o); return cli_help(usage);
+        case XC_OPT_ERROR: xc_prepare_opts_clear(&o); return cli_opt_error("prepare", usage);
+        case XC_OPT_ARG:
+            if (source) {
+                xc_prepare_opts_clear(&o);
+                USAGE("unexpected argument '%s'", v);
+            }
+            source = v;
+            if (!strcmp(v, "synthetic")) {
+                synthetic = 1;
+                o.source = XC_SOURCE_CORONAHACK;
+            } else if (xc_source_parse(v, &o.source) < 0) {
+                xc_prepare_opts_clear(&o);
+                USAGE("unknown source '%s' (coronahack, folder, csv, synthetic)", v);
+            }
+            break;
+        case O_CONFIG: break; /* read above */
+        case O_OUTPUT: bad = xc_prepare_set_str(&o.out, v); break;
+        case O_ROOT: bad = xc_prepare_set_str(&o.root, v); break;
+        case O_CSV: bad = xc_prepare_set_str(&o.csv, v); break;
+        case O_TRAIN_DIR: bad = xc_prepare_set_str(&o.train_dir, v); break;
+        case O_TEST_DIR: bad = xc_prepare_set_str(&o.test_dir, v); break;
+        case O_TASK:
             bad = xc_prepare_set_str(&o.task_name, v);
             xc_task_free(o.task); /* a preset named on the command line replaces a config mapping */
             o.task = NULL;
-        } else if (!strcmp(name, "--classes")) bad = xc_prepare_set_classes(&o, v);
-        else if (!strcmp(name, "--add-folder")) bad = xc_prepare_add_extra(&o, v);
-        else if (!strcmp(name, "--add-split")) bad = xc_split_parse(v, &o.add_split);
-        else if (!strcmp(name, "--val-fraction")) {
-            char *end;
-            o.val_fraction = strtod(v, &end);
-            if (!*v || *end || !(o.val_fraction >= 0 && o.val_fraction < 1)) bad = xc_errorf("--val-fraction '%s': expected a number in [0, 1)", v);
-        } else if (!strcmp(name, "--seed")) {
-            bad = parse_int(v, 0, (1LL << 53) - 1, &n) < 0 ? xc_errorf("--seed '%s': expected a non-negative integer", v) : 0;
-            o.seed = (uint64_t)n;
-            so.seed = (uint64_t)n;
-        } else if (!strcmp(name, "--size")) {
-            bad = parse_int(v, 8, 4096, &n) < 0 ? xc_errorf("--size '%s': expected an integer in [8, 4096]", v) : 0;
+            break;
+        case O_CLASSES: bad = xc_prepare_set_classes(&o, v); break;
+        case O_ADD_FOLDER: bad = xc_prepare_add_extra(&o, v); break;
+        case O_ADD_SPLIT: bad = xc_split_parse(v, &o.add_split); break;
+        case O_VAL_FRACTION:
+            bad = xc_opt_double(&p, 0, 1, &o.val_fraction);
+            if (!bad && o.val_fraction >= 1) bad = xc_errorf("'%s %s': not in [0, 1)", p.name, v);
+            break;
+        case O_SEED:
+            bad = xc_opt_ll(&p, 0, (1LL << 53) - 1, &n);
+            o.seed = so.seed = (uint64_t)n;
+            break;
+        case O_SIZE:
+            bad = xc_opt_ll(&p, 8, 4096, &n);
             o.size = (int)n;
-        } else if (!strcmp(name, "--threads")) {
-            bad = parse_int(v, 0, 1024, &n) < 0 ? xc_errorf("--threads '%s': expected an integer in [0, 1024]", v) : 0;
+            break;
+        case O_THREADS:
+            bad = xc_opt_ll(&p, 0, 1024, &n);
             o.threads = (int)n;
-        } else if (!strcmp(name, "--patient-column")) bad = xc_prepare_set_str(&o.patient_column, v);
-        else if (!strcmp(name, "--patient-regex")) bad = xc_prepare_set_str(&o.patient_regex, v);
-        else if (!strcmp(name, "--near-distance")) {
-            bad = parse_int(v, -1, 64, &n) < 0 ? xc_errorf("--near-distance '%s': expected an integer in [-1, 64]", v) : 0;
+            break;
+        case O_PATIENT_COLUMN: bad = xc_prepare_set_str(&o.patient_column, v); break;
+        case O_PATIENT_REGEX: bad = xc_prepare_set_str(&o.patient_regex, v); break;
+        case O_NEAR_DISTANCE:
+            bad = xc_opt_ll(&p, -1, 64, &n);
             o.near_distance = (int)n;
-        } else if (!strcmp(name, "--on-missing")) bad = xc_policy_parse(v, &o.on_missing);
-        else if (!strcmp(name, "--on-corrupt")) bad = xc_policy_parse(v, &o.on_corrupt);
-        else if (!strcmp(name, "--on-unknown-label")) bad = xc_policy_parse(v, &o.on_unknown_label);
-        else if (!strcmp(name, "--findings")) bad = xc_prepare_set_findings(&o, v);
-        else if (!strcmp(name, "--findings-column")) bad = xc_prepare_set_str(&o.findings_column, v);
-        else if (!strcmp(name, "--no-finding")) bad = xc_prepare_set_str(&o.no_finding, v);
-        else if (!strcmp(name, "--path-column")) bad = xc_prepare_set_str(&o.path_column, v);
-        else if (!strcmp(name, "--uncertain")) bad = xc_uncertain_parse(v, &o.uncertain);
-        else if (!strcmp(name, "--blank")) {
+            break;
+        case O_ON_MISSING: bad = xc_policy_parse(v, &o.on_missing); break;
+        case O_ON_CORRUPT: bad = xc_policy_parse(v, &o.on_corrupt); break;
+        case O_ON_UNKNOWN_LABEL: bad = xc_policy_parse(v, &o.on_unknown_label); break;
+        case O_FINDINGS: bad = xc_prepare_set_findings(&o, v); break;
+        case O_FINDINGS_COLUMN: bad = xc_prepare_set_str(&o.findings_column, v); break;
+        case O_NO_FINDING: bad = xc_prepare_set_str(&o.no_finding, v); break;
+        case O_PATH_COLUMN: bad = xc_prepare_set_str(&o.path_column, v); break;
+        case O_UNCERTAIN: bad = xc_uncertain_parse(v, &o.uncertain); break;
+        case O_BLANK:
             if (!strcmp(v, "negative")) o.blank_unknown = 0;
             else if (!strcmp(v, "unknown")) o.blank_unknown = 1;
-            else bad = xc_errorf("--blank '%s': expected negative or unknown", v);
-        }
-        else if (synthetic && !strcmp(name, "--n")) {
-            bad = parse_int(v, 40, 1000000, &n) < 0 ? xc_errorf("--n '%s': expected an integer in [40, 1000000]", v) : 0;
+            else bad = xc_errorf("'--blank %s': expected negative or unknown", v);
+            break;
+        case O_EXCLUDE_COVID: o.exclude_covid = 1; break;
+        case O_RGB: o.channels = 3; break;
+        case O_OVERWRITE: o.overwrite = 1; break;
+        case O_ALLOW_LEAK: o.allow_leak = 1; break;
+        case O_MULTILABEL: break; /* below, once the source is known */
+        case O_N:
+            bad = xc_opt_ll(&p, 40, 1000000, &n);
             so.n = (int)n;
-        } else if (synthetic && (!strcmp(name, "--min-side") || !strcmp(name, "--max-side"))) {
-            bad = parse_int(v, 16, 4096, &n) < 0 ? xc_errorf("%s '%s': expected an integer in [16, 4096]", name, v) : 0;
-            if (name[2] == 'm' && name[3] == 'i') so.min_side = (int)n;
+            break;
+        case O_MIN_SIDE:
+        case O_MAX_SIDE:
+            bad = xc_opt_ll(&p, 16, 4096, &n);
+            if (k == O_MIN_SIDE) so.min_side = (int)n;
             else so.max_side = (int)n;
-        } else {
-            xc_prepare_opts_clear(&o);
-            USAGE("unknown option '%s'", name);
+            break;
         }
         if (bad) {
             xc_prepare_opts_clear(&o);
             USAGE("%s", xc_error());
         }
     }
+    static const int synthetic_only[] = {O_MULTILABEL, O_N, O_MIN_SIDE, O_MAX_SIDE};
+    for (int i = 0; i < 4 && !synthetic; i++)
+        if (xc_opt_count(&p, synthetic_only[i])) {
+            xc_prepare_opts_clear(&o);
+            USAGE("option '--%s' applies to 'xraycls prepare synthetic' only", opts[synthetic_only[i]].name);
+        }
+    if (synthetic && xc_opt_count(&p, O_MULTILABEL)) synthetic = 2;
     if (!o.out) {
         xc_prepare_opts_clear(&o);
         USAGE("no output folder (-o OUT)");

@@ -19,10 +19,11 @@ static const char usage[] =
     "recall is \"absent\" when the task has no COVID-19 class or the split has no such image.\n"
     "Prints the Markdown table.\n"
     "\n"
-    "  -o PREFIX      also write PREFIX.md and PREFIX.csv\n"
-    "  --split NAME   the evaluated split (test)\n"
-    "  --dataset NAME the evaluated dataset (the name of its folder), needed when a run has been\n"
-    "                 evaluated on several\n";
+    "  -o, --output PREFIX  also write PREFIX.md and PREFIX.csv\n"
+    "  --split NAME         the evaluated split (test)\n"
+    "  --dataset NAME       the evaluated dataset (the name of its folder), needed when a run\n"
+    "                       has been evaluated on several\n"
+    "  -h, --help           this help\n";
 
 static int write_with_suffix(const char *prefix, const char *suffix, const char *text) {
     size_t n = strlen(prefix) + strlen(suffix) + 1;
@@ -34,33 +35,25 @@ static int write_with_suffix(const char *prefix, const char *suffix, const char 
     return rc;
 }
 
+static const xc_opt opts[] = {{"output", 'o', XC_OPT_VALUE}, {"split", 0, XC_OPT_VALUE}, {"dataset", 0, XC_OPT_VALUE}, {0}};
+enum { O_OUTPUT, O_SPLIT, O_DATASET };
+
 int cmd_table(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     const char *prefix = NULL, *split = "test", *dataset = NULL;
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     int ndirs = 0;
     if (!dirs) return cli_fail("out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-') {
-            dirs[ndirs++] = a;
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!v) bad = cli_usage_error("table", usage, "%s needs a value", a);
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) prefix = v;
-        else if (!strcmp(a, "--split")) split = v;
-        else if (!strcmp(a, "--dataset")) dataset = v;
-        else bad = cli_usage_error("table", usage, "unknown option '%s'", a);
-        if (bad) {
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        if (k == XC_OPT_ARG) dirs[ndirs++] = p.value;
+        else if (k == O_OUTPUT) prefix = p.value;
+        else if (k == O_SPLIT) split = p.value;
+        else if (k == O_DATASET) dataset = p.value;
+        else {
             free(dirs);
-            return bad;
+            return k == XC_OPT_HELP ? cli_help(usage) : cli_opt_error("table", usage);
         }
-        i++;
     }
     if (ndirs == 0) {
         free(dirs);

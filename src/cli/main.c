@@ -1,4 +1,5 @@
-/* main.c — `xraycls <command> [options]`: the command table, --help and --version.
+/* main.c — `xraycls <command> [options]`: dispatch over the command list (commands.h), --help
+ * and --version.
  *
  * One function per command, each in src/cli/cmd_<name>.c; this file only dispatches. The
  * commands that use libtorch are in libxraycls_torch.so (torch_entry.c), loaded here on first
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
+#include "xraycls/opt.h"
 #include "xraycls/tensorboard.h"
 
 struct command {
@@ -22,18 +25,11 @@ struct command {
     const char *summary;
 };
 
-static const struct command commands[] = {
-    {"info", cmd_info, "show the tensors and metadata of a safetensors file"},
-    {"prepare", cmd_prepare, "decode images once into a prepared dataset (CoronaHack, folders, CSV)"},
-    {"train", NULL, "train a classifier from a config (resumable)"},
-    {"eval", NULL, "score a split of a prepared dataset: metrics with bootstrap intervals"},
-    {"predict", NULL, "class probabilities of image files and folders (CSV or JSON lines)"},
-    {"table", cmd_table, "the results table (Markdown, CSV) of evaluated runs"},
-    {"merge", cmd_merge, "join the outputs of predict --shard 1/N … N/N in input order"},
-    {"import", NULL, "pretrained weights (.pth, safetensors) as a model file for predict/eval"},
-    {"export", NULL, "a model as torchvision weights (safetensors, .pth) or as ONNX"},
-    {"bench", NULL, "images/s of training and inference steps of an architecture"},
-};
+#define LOCAL(name, summary) {#name, cmd_##name, summary},
+#define TORCH(name, summary) {#name, NULL, summary},
+static const struct command commands[] = {XC_COMMANDS(LOCAL, TORCH)};
+#undef LOCAL
+#undef TORCH
 
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -129,7 +125,11 @@ int main(int argc, char **argv) {
         if (!commands[i].fn) return run_torch_command(cmd, argc - 1, argv + 1);
         return commands[i].fn(argc - 1, argv + 1);
     }
-    fprintf(stderr, "xraycls: unknown command '%s'\n\n", cmd);
-    print_usage(stderr);
+    xc_suggest s;
+    xc_suggest_init(&s, cmd);
+    for (int i = 0; i < NCOMMANDS; i++) xc_suggest_add(&s, commands[i].name);
+    if (xc_suggest_best(&s)) fprintf(stderr, "xraycls: unknown command '%s' (did you mean '%s'?)\n", cmd, xc_suggest_best(&s));
+    else fprintf(stderr, "xraycls: unknown command '%s'\n", cmd);
+    fprintf(stderr, "usage: xraycls <command> [options]\nTry 'xraycls --help'.\n");
     return XC_EXIT_USAGE;
 }

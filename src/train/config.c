@@ -15,6 +15,7 @@
 
 #include "xraycls/fs.h"
 #include "xraycls/json.h"
+#include "xraycls/opt.h"
 
 /* K_AUTOBOOL: true, false or "auto", into an xc_tristate (ON, OFF, AUTO). */
 typedef enum { K_NUM, K_INT, K_U64, K_STR, K_ENUM, K_BETAS, K_LIST, K_CLASS_WEIGHTS, K_BOOL, K_AUTOBOOL } key_type;
@@ -143,22 +144,6 @@ static const char *json_type_name(const cJSON *j) {
     return "something else";
 }
 
-static int edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int d[64][64];
-    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
 /* The name of the child of `prefix` ("" for the top) that a key path continues with, into buf;
  * 0 when `path` is not below prefix. */
 static int child_name(const char *path, const char *prefix, char *buf, size_t cap) {
@@ -176,20 +161,13 @@ static int child_name(const char *path, const char *prefix, char *buf, size_t ca
 
 /* The known child of prefix closest to `name`, or NULL. */
 static const char *suggest(const char *prefix, const char *name) {
-    static _Thread_local char best[64];
-    int bestd = 1 << 30;
+    static _Thread_local xc_suggest s;
+    xc_suggest_init(&s, name);
     for (int i = 0; i < NKEYS; i++) {
         char child[64];
-        if (!child_name(keys[i].path, prefix, child, sizeof child)) continue;
-        int d = edit_distance(name, child);
-        if (d < bestd) {
-            bestd = d;
-            snprintf(best, sizeof best, "%s", child);
-        }
+        if (child_name(keys[i].path, prefix, child, sizeof child)) xc_suggest_add(&s, child);
     }
-    int limit = (int)strlen(name) / 3 + 1;
-    if (limit < 2) limit = 2;
-    return bestd <= limit ? best : NULL;
+    return xc_suggest_best(&s);
 }
 
 static const key_def *find_key(const char *path) {

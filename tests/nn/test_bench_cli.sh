@@ -18,9 +18,9 @@ run() {
 has() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }; }
 lacks() { ! grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 has '$2'"; }; }
 
-tiny=(--arch resnet18 --batch 2 --size 32 --steps 1 --warmup 0 --device cpu --threads 1)
+tiny=(--batch 2 --size 32 --steps 1 --warmup 0 --device cpu --threads 1)
 
-run 0 bench "${tiny[@]}"
+run 0 bench --arch resnet18 "${tiny[@]}"
 has "$TMP/out" "xraycls bench: resnet18, batch 2, 32x32 px, cpu (1 thread)"
 grep -qE '^train +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no train row"
 grep -qE '^infer +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no infer row"
@@ -35,7 +35,7 @@ assert "train" not in d and d["infer"]["images_per_s"] > 0, d
 assert 10 < d["infer"]["peak_rss_mb"] < 100000, d
 PY
 
-run 0 bench "${tiny[@]}" --mode train --channels-last
+run 0 bench --arch resnet18 "${tiny[@]}" --mode train --channels-last
 has "$TMP/out" "channels_last"
 lacks "$TMP/out" "infer"
 
@@ -44,13 +44,13 @@ has "$TMP/err" "unknown arch 'resnet49' (known: resnet18"
 run 2 bench --batch 2
 has "$TMP/err" "--arch is required"
 run 2 bench --arch resnet18 --size 16
-has "$TMP/err" "--size must be an integer in [32, 4096], got '16'"
+has "$TMP/err" "'--size 16': not in [32, 4096]"
 run 2 bench --arch resnet18 --mode fast
 has "$TMP/err" "--mode must be train, infer or both, got 'fast'"
 run 2 bench --arch resnet18 --steps
-has "$TMP/err" "--steps needs a value"
+has "$TMP/err" "option '--steps' needs a value"
 run 2 bench --arch resnet18 --frob
-has "$TMP/err" "unknown argument '--frob'"
+has "$TMP/err" "unknown option '--frob'"
 run 0 bench --help
 has "$TMP/out" "usage: xraycls bench"
 

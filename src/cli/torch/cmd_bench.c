@@ -62,16 +62,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Parses a whole decimal integer in [lo, hi]. */
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 static void summarise(const double *ms, long steps, long batch, bench_result *r) {
     double *sorted = malloc((size_t)steps * sizeof *sorted), sum = 0;
     for (long i = 0; i < steps; i++) sum += (sorted[i] = ms[i]);
@@ -166,43 +156,34 @@ static void print_table(const bench_opts *o, const char *dev, int threads, const
                    rs[i]->images_s, rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0);
 }
 
+static const xc_opt opts[] = {
+    {"arch", 0, XC_OPT_VALUE},  {"device", 0, XC_OPT_VALUE}, {"mode", 0, XC_OPT_VALUE},   {"batch", 0, XC_OPT_VALUE},
+    {"size", 0, XC_OPT_VALUE},  {"steps", 0, XC_OPT_VALUE},  {"warmup", 0, XC_OPT_VALUE}, {"threads", 0, XC_OPT_VALUE},
+    {"classes", 0, XC_OPT_VALUE}, {"json", 0, 0},            {"channels-last", 0, 0},     {0}};
+enum { O_ARCH, O_DEVICE, O_MODE, O_BATCH, O_SIZE, O_STEPS, O_WARMUP, O_THREADS, O_CLASSES, O_JSON, O_CHANNELS_LAST };
+
 int cmd_bench(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     bench_opts o = {NULL, "auto", "both", 8, 224, 10, 2, 0, 3, 0, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            o.json = 1;
-            continue;
+    /* the numeric options, from O_BATCH on: their ranges and destinations */
+    static const long long lo[] = {1, 32, 1, 0, 0, 1}, hi[] = {4096, 4096, 100000, 100000, 1024, 100000};
+    long *dst[] = {&o.batch, &o.size, &o.steps, &o.warmup, &o.threads, &o.classes};
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        long long n;
+        switch (k) {
+        case XC_OPT_HELP: return cli_help(usage);
+        case XC_OPT_ARG: return cli_usage_error("bench", usage, "unexpected argument '%s'", p.value);
+        case XC_OPT_ERROR: return cli_opt_error("bench", usage);
+        case O_ARCH: o.arch = p.value; break;
+        case O_DEVICE: o.device = p.value; break;
+        case O_MODE: o.mode = p.value; break;
+        case O_JSON: o.json = 1; break;
+        case O_CHANNELS_LAST: o.channels_last = 1; break;
+        default:
+            if (xc_opt_ll(&p, lo[k - O_BATCH], hi[k - O_BATCH], &n) < 0) return cli_opt_error("bench", usage);
+            *dst[k - O_BATCH] = (long)n;
         }
-        if (!strcmp(a, "--channels-last")) {
-            o.channels_last = 1;
-            continue;
-        }
-        static const struct {
-            const char *flag;
-            long lo, hi;
-        } nums[] = {{"--batch", 1, 4096},  {"--size", 32, 4096},   {"--steps", 1, 100000},
-                    {"--warmup", 0, 100000}, {"--threads", 0, 1024}, {"--classes", 1, 100000}};
-        long *dst[] = {&o.batch, &o.size, &o.steps, &o.warmup, &o.threads, &o.classes};
-        int matched = 0;
-        for (int k = 0; k < 6 && !matched; k++) {
-            if (strcmp(a, nums[k].flag)) continue;
-            matched = 1;
-            if (i + 1 >= argc) return cli_usage_error("bench", usage, "%s needs a value", a);
-            if (parse_long(argv[++i], nums[k].lo, nums[k].hi, dst[k]) < 0)
-                return cli_usage_error("bench", usage, "%s must be an integer in [%ld, %ld], got '%s'",
-                                       a, nums[k].lo, nums[k].hi, argv[i]);
-        }
-        if (matched) continue;
-        const char **sdst = !strcmp(a, "--arch") ? &o.arch : !strcmp(a, "--device") ? &o.device
-                            : !strcmp(a, "--mode") ? &o.mode : NULL;
-        if (!sdst) return cli_usage_error("bench", usage, "unknown argument '%s'", a);
-        if (i + 1 >= argc) return cli_usage_error("bench", usage, "%s needs a value", a);
-        *sdst = argv[++i];
     }
     if (!o.arch) return cli_usage_error("bench", usage, "--arch is required");
     if (xc_arch_check(o.arch) < 0) return cli_usage_error("bench", usage, "%s", xc_error());

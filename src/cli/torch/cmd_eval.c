@@ -398,51 +398,54 @@ static int eval_op_points(xc_model *m, const xc_model_info *info, const eval_arg
     return rc;
 }
 
+static const xc_opt opts[] = {
+    {"model", 0, XC_OPT_VALUE},           {"data", 0, XC_OPT_VALUE},      {"split", 0, XC_OPT_VALUE},
+    {"output", 'o', XC_OPT_VALUE},        {"device", 0, XC_OPT_VALUE},    {"thresholds-from", 0, XC_OPT_VALUE},
+    {"threshold-split", 0, XC_OPT_VALUE}, {"ci", 0, XC_OPT_VALUE},        {"target-sensitivity", 0, XC_OPT_VALUE},
+    {"target-specificity", 0, XC_OPT_VALUE}, {"batch", 0, XC_OPT_VALUE},  {"bins", 0, XC_OPT_VALUE},
+    {"bootstrap", 0, XC_OPT_VALUE},       {"seed", 0, XC_OPT_VALUE},      {"cam-worst", 0, XC_OPT_VALUE},
+    {"cam-layer", 0, XC_OPT_VALUE},       {"cam-method", 0, XC_OPT_VALUE}, {"overwrite", 0, 0},
+    {0}};
+enum { O_MODEL, O_DATA, O_SPLIT, O_OUTPUT, O_DEVICE, O_THR_FROM, O_THR_SPLIT, O_CI, O_TSENS, O_TSPEC, O_BATCH,
+       O_BINS, O_BOOTSTRAP, O_SEED, O_CAM_WORST, O_CAM_LAYER, O_CAM_METHOD, O_OVERWRITE };
+
 int cmd_eval(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0};
     const char *cam_layer = NULL, *cam_method = "gradcam";
-    for (int i = 1; i < argc; i += 2) { /* every option but --overwrite takes a value */
-        const char *o = argv[i];
-        if (!strcmp(o, "--overwrite")) {
-            a.overwrite = 1;
-            i--;
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v && o[0] == '-') return cli_usage_error("eval", usage, "%s needs a value", o);
-        if (!strcmp(o, "--model")) a.model_path = v;
-        else if (!strcmp(o, "--data")) a.data = v;
-        else if (!strcmp(o, "--split")) a.split = v;
-        else if (!strcmp(o, "-o") || !strcmp(o, "--output")) a.out = v;
-        else if (!strcmp(o, "--device")) a.device = v;
-        else if (!strcmp(o, "--threshold-split") || !strcmp(o, "--thresholds-from")) a.thr_split = v;
-        else if (!strcmp(o, "--ci")) {
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        const char *v = p.value;
+        int bad = 0;
+        switch (k) {
+        case XC_OPT_HELP: return cli_help(usage);
+        case XC_OPT_ARG: return cli_usage_error("eval", usage, "unexpected argument '%s'", v);
+        case O_MODEL: a.model_path = v; break;
+        case O_DATA: a.data = v; break;
+        case O_SPLIT: a.split = v; break;
+        case O_OUTPUT: a.out = v; break;
+        case O_DEVICE: a.device = v; break;
+        case O_THR_FROM:
+        case O_THR_SPLIT: a.thr_split = v; break;
+        case O_CI:
             if (!strcmp(v, "wilson")) a.ci = XC_CI_WILSON;
             else if (!strcmp(v, "clopper-pearson")) a.ci = XC_CI_CLOPPER_PEARSON;
             else if (!strcmp(v, "bootstrap")) a.ci = XC_CI_BOOTSTRAP;
             else return cli_usage_error("eval", usage, "--ci '%s' is not wilson, clopper-pearson or bootstrap", v);
-        } else if (!strcmp(o, "--target-sensitivity") || !strcmp(o, "--target-specificity")) {
-            double *t = !strcmp(o, "--target-sensitivity") ? &a.target_sens : &a.target_spec;
-            if (xc_parse_double(v, 0, 1, t) < 0) return cli_usage_error("eval", usage, "%s: %s", o, xc_error());
-        } else if (!strcmp(o, "--batch")) {
-            if (cli_parse_ll(v, 1, 65536, &a.batch) < 0) return cli_usage_error("eval", usage, "--batch '%s' is not in 1..65536", v);
-        } else if (!strcmp(o, "--bins")) {
-            if (cli_parse_ll(v, 1, 1000, &a.bins) < 0) return cli_usage_error("eval", usage, "--bins '%s' is not in 1..1000", v);
-        } else if (!strcmp(o, "--bootstrap")) {
-            if (cli_parse_ll(v, 0, 1000000, &a.bootstrap) < 0)
-                return cli_usage_error("eval", usage, "--bootstrap '%s' is not in 0..1000000", v);
-        } else if (!strcmp(o, "--seed")) {
-            if (cli_parse_ll(v, 0, (1LL << 62), &a.seed) < 0) return cli_usage_error("eval", usage, "--seed '%s' is not a number >= 0", v);
-        } else if (!strcmp(o, "--cam-worst")) {
-            if (cli_parse_ll(v, 1, 100000, &a.cam_worst) < 0)
-                return cli_usage_error("eval", usage, "--cam-worst '%s' is not in 1..100000", v);
-        } else if (!strcmp(o, "--cam-layer")) cam_layer = v;
-        else if (!strcmp(o, "--cam-method")) cam_method = v;
-        else return cli_usage_error("eval", usage, "unknown argument '%s'", o);
+            break;
+        case O_TSENS: bad = xc_opt_double(&p, 0, 1, &a.target_sens); break;
+        case O_TSPEC: bad = xc_opt_double(&p, 0, 1, &a.target_spec); break;
+        case O_BATCH: bad = xc_opt_ll(&p, 1, 65536, &a.batch); break;
+        case O_BINS: bad = xc_opt_ll(&p, 1, 1000, &a.bins); break;
+        case O_BOOTSTRAP: bad = xc_opt_ll(&p, 0, 1000000, &a.bootstrap); break;
+        case O_SEED: bad = xc_opt_ll(&p, 0, (1LL << 62), &a.seed); break;
+        case O_CAM_WORST: bad = xc_opt_ll(&p, 1, 100000, &a.cam_worst); break;
+        case O_CAM_LAYER: cam_layer = v; break;
+        case O_CAM_METHOD: cam_method = v; break;
+        case O_OVERWRITE: a.overwrite = 1; break;
+        default: bad = -1; /* XC_OPT_ERROR */
+        }
+        if (bad) return cli_opt_error("eval", usage);
     }
     if (!a.model_path) return cli_usage_error("eval", usage, "--model is required");
     if (!a.data) return cli_usage_error("eval", usage, "--data is required");

@@ -21,38 +21,38 @@ static const char usage[] =
     "                        normalised as the model file says, outputs \"probs\" (softmax or\n"
     "                        sigmoid) and \"logits\"; dynamic batch; the preprocessing contract\n"
     "                        in metadata_props (xraycls.preprocessing, xraycls.classes, ...)\n"
-    "  -o OUT                the file to write (atomically)\n"
+    "  -o, --output OUT      the file to write (atomically)\n"
     "  --opset N             ONNX opset, 13..17 (17)\n"
     "  --no-fold-bn          keep BatchNormalization nodes (default: folded into the Conv\n"
-    "                        before them, where there is one)\n";
+    "                        before them, where there is one)\n"
+    "  -h, --help            this help\n";
+
+static const xc_opt opts[] = {{"format", 0, XC_OPT_VALUE}, {"output", 'o', XC_OPT_VALUE}, {"opset", 0, XC_OPT_VALUE},
+                              {"no-fold-bn", 0, 0},         {0}};
+enum { O_FORMAT, O_OUTPUT, O_OPSET, O_NO_FOLD_BN };
 
 int cmd_export(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     const char *format = NULL, *model = NULL, *out = NULL;
     xc_onnx_opts oo = xc_onnx_default();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--no-fold-bn")) {
-            oo.fold_bn = 0;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (model) return cli_usage_error("export", usage, "one MODEL only ('%s' and '%s' given)", model, a);
-            model = a;
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[++i] : NULL;
-        if (!v) return cli_usage_error("export", usage, "%s needs a value", a);
-        if (!strcmp(a, "--format")) format = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--opset")) {
-            long long n;
-            if (cli_parse_ll(v, 13, 17, &n) < 0) return cli_usage_error("export", usage, "--opset '%s' is not in 13..17", v);
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        long long n;
+        switch (k) {
+        case XC_OPT_HELP: return cli_help(usage);
+        case XC_OPT_ERROR: return cli_opt_error("export", usage);
+        case XC_OPT_ARG:
+            if (model) return cli_usage_error("export", usage, "one MODEL only ('%s' and '%s' given)", model, p.value);
+            model = p.value;
+            break;
+        case O_FORMAT: format = p.value; break;
+        case O_OUTPUT: out = p.value; break;
+        case O_OPSET:
+            if (xc_opt_ll(&p, 13, 17, &n) < 0) return cli_opt_error("export", usage);
             oo.opset = (int)n;
-        } else return cli_usage_error("export", usage, "unknown option '%s'", a);
+            break;
+        case O_NO_FOLD_BN: oo.fold_bn = 0; break;
+        }
     }
     if (!format) return cli_usage_error("export", usage, "--format is required");
     if (strcmp(format, "torchvision") && strcmp(format, "onnx"))

@@ -34,7 +34,8 @@ static const char usage[] =
     "  --size N           input side in pixels (224)\n"
     "  --mean r,g,b       input normalisation on [0,1] values (ImageNet's: 0.485,0.456,0.406)\n"
     "  --std r,g,b        (ImageNet's: 0.229,0.224,0.225)\n"
-    "  --seed N           seed of a re-initialised head (0)\n";
+    "  --seed N           seed of a re-initialised head (0)\n"
+    "  -h, --help         this help\n";
 
 #define MAX_CLASSES 4096
 
@@ -78,15 +79,6 @@ static int parse_triple(const char *s, float out[3]) {
     return *end == '\0' ? 0 : -1;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 static void report(const xc_import_opts *o, const xc_import_result *r, const char *out) {
     if (r->n_unused > 0) {
         fprintf(stderr, "xraycls import: %d tensor%s of '%s' unused by %s:\n", r->n_unused,
@@ -120,52 +112,51 @@ static void report(const xc_import_opts *o, const xc_import_result *r, const cha
            o->arch, r->loaded, r->num_classes, r->multilabel ? "sigmoid" : "softmax", out);
 }
 
+static const xc_opt opts[] = {
+    {"arch", 0, XC_OPT_VALUE},         {"from", 0, XC_OPT_VALUE}, {"output", 'o', XC_OPT_VALUE},
+    {"classes", 0, XC_OPT_VALUE},      {"classes-file", 0, XC_OPT_VALUE}, {"size", 0, XC_OPT_VALUE},
+    {"mean", 0, XC_OPT_VALUE},         {"std", 0, XC_OPT_VALUE},  {"seed", 0, XC_OPT_VALUE},
+    {"multilabel", 0, 0},              {0}};
+enum { O_ARCH, O_FROM, O_OUTPUT, O_CLASSES, O_CLASSES_FILE, O_SIZE, O_MEAN, O_STD, O_SEED, O_MULTILABEL };
+
 int cmd_import(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     xc_import_opts o;
     memset(&o, 0, sizeof o);
     const char *out = NULL, *classes_arg = NULL, *classes_file = NULL;
     int has_mean = 0, has_std = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--multilabel")) {
-            o.multilabel = 1;
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (strcmp(a, "--arch") && strcmp(a, "--from") && strcmp(a, "-o") && strcmp(a, "--output") &&
-            strcmp(a, "--classes") && strcmp(a, "--classes-file") && strcmp(a, "--size") &&
-            strcmp(a, "--mean") && strcmp(a, "--std") && strcmp(a, "--seed"))
-            return cli_usage_error("import", usage, "unknown argument '%s'", a);
-        if (!v) return cli_usage_error("import", usage, "%s needs a value", a);
-        i++;
-        if (!strcmp(a, "--arch")) o.arch = v;
-        else if (!strcmp(a, "--from")) o.from = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--classes")) classes_arg = v;
-        else if (!strcmp(a, "--classes-file")) classes_file = v;
-        else if (!strcmp(a, "--size")) {
-            if (parse_int(v, 32, 4096, &n) < 0)
-                return cli_usage_error("import", usage, "--size '%s': expected 32..4096", v);
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        const char *v = p.value;
+        long long n;
+        switch (k) {
+        case XC_OPT_HELP: return cli_help(usage);
+        case XC_OPT_ERROR: return cli_opt_error("import", usage);
+        case XC_OPT_ARG: return cli_usage_error("import", usage, "unexpected argument '%s'", v);
+        case O_ARCH: o.arch = v; break;
+        case O_FROM: o.from = v; break;
+        case O_OUTPUT: out = v; break;
+        case O_CLASSES: classes_arg = v; break;
+        case O_CLASSES_FILE: classes_file = v; break;
+        case O_MULTILABEL: o.multilabel = 1; break;
+        case O_SIZE:
+            if (xc_opt_ll(&p, 32, 4096, &n) < 0) return cli_opt_error("import", usage);
             o.image_size = (int)n;
-        } else if (!strcmp(a, "--seed")) {
-            if (parse_int(v, 0, 2147483647L, &n) < 0)
-                return cli_usage_error("import", usage, "--seed '%s': expected a non-negative integer", v);
+            break;
+        case O_SEED:
+            if (xc_opt_ll(&p, 0, 2147483647L, &n) < 0) return cli_opt_error("import", usage);
             o.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--mean")) {
-            if (parse_triple(v, o.mean) < 0)
-                return cli_usage_error("import", usage, "--mean '%s': expected r,g,b", v);
+            break;
+        case O_MEAN:
+            if (parse_triple(v, o.mean) < 0) return cli_usage_error("import", usage, "'--mean %s': expected r,g,b", v);
             has_mean = 1;
-        } else {
-            if (parse_triple(v, o.std) < 0)
-                return cli_usage_error("import", usage, "--std '%s': expected r,g,b", v);
+            break;
+        case O_STD:
+            if (parse_triple(v, o.std) < 0) return cli_usage_error("import", usage, "'--std %s': expected r,g,b", v);
             for (int c = 0; c < 3; c++)
-                if (!(o.std[c] > 0)) return cli_usage_error("import", usage, "--std '%s': must be > 0", v);
+                if (!(o.std[c] > 0)) return cli_usage_error("import", usage, "'--std %s': must be > 0", v);
             has_std = 1;
+            break;
         }
     }
     if (!o.arch) return cli_usage_error("import", usage, "--arch is required");

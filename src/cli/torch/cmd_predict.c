@@ -32,7 +32,7 @@ static const char usage[] =
     "  --model FILE     a checkpoint (runs/<name>/best.safetensors) or an imported model file\n"
     "  --format F       csv: header path,label,<class>,... ; jsonl: {\"path\",\"label\",\"probs\"}\n"
     "                   (csv)\n"
-    "  -o OUT           write to OUT (atomically) instead of standard output\n"
+    "  -o, --output OUT write to OUT (atomically) instead of standard output\n"
     "  --shard K/N      score only the files whose index i (0-based, in the order above)\n"
     "                   has i mod N == K-1; K is 1-based: --shard 1/4 ... --shard 4/4;\n"
     "                   `xraycls merge -o OUT s1 ... sN` joins the outputs in input order\n"
@@ -55,6 +55,8 @@ static const char usage[] =
     "  --thresholds F   multi-label: the decision thresholds of an evaluation (its eval.json, see\n"
     "                   xraycls eval): label lists the findings at or above their threshold, and\n"
     "                   the columns positive:<finding> (jsonl: \"positive\") hold 0/1\n"
+    "\n"
+    "  -h, --help       this help\n"
     "\n"
     "Probabilities are written with 9 significant digits (%.9g: the float exactly).\n"
     "label is the most probable class; for a sigmoid (multi-label) head it lists every class\n"
@@ -194,11 +196,15 @@ static int on_row(void *ud, const char *path, const float *p, const char *reason
     return 0;
 }
 
+static const xc_opt opts[] = {
+    {"model", 0, XC_OPT_VALUE},      {"format", 0, XC_OPT_VALUE},    {"output", 'o', XC_OPT_VALUE},
+    {"device", 0, XC_OPT_VALUE},     {"shard", 0, XC_OPT_VALUE},     {"thresholds", 0, XC_OPT_VALUE},
+    {"cam", 0, XC_OPT_VALUE},        {"cam-class", 0, XC_OPT_VALUE}, {"cam-layer", 0, XC_OPT_VALUE},
+    {"cam-method", 0, XC_OPT_VALUE}, {"batch", 0, XC_OPT_VALUE},     {"threads", 0, XC_OPT_VALUE},
+    {0}};
+enum { O_MODEL, O_FORMAT, O_OUTPUT, O_DEVICE, O_SHARD, O_THRESHOLDS, O_CAM, O_CAM_CLASS, O_CAM_LAYER, O_CAM_METHOD, O_BATCH, O_THREADS };
+
 int cmd_predict(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     const char *model_path = NULL, *format = "csv", *out = NULL, *device = "auto", *shard_s = NULL, *thr_file = NULL;
     double thr[XC_INFO_MAX_CLASSES];
     const char *cam_dir = NULL, *cam_class = NULL, *cam_layer = NULL, *cam_method = "gradcam";
@@ -206,40 +212,31 @@ int cmd_predict(int argc, char **argv) {
     const char **paths = calloc((size_t)argc, sizeof *paths);
     int npaths = 0;
     if (!paths) return cli_fail("out of memory");
-    int only_paths = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_paths || a[0] != '-' || !strcmp(a, "-")) {
-            paths[npaths++] = a;
-            continue;
-        }
-        if (!strcmp(a, "--")) {
-            only_paths = 1;
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
         int bad = 0;
-        if (!v) bad = cli_usage_error("predict", usage, "%s needs a value", a);
-        else if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--format")) format = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--shard")) shard_s = v;
-        else if (!strcmp(a, "--thresholds")) thr_file = v;
-        else if (!strcmp(a, "--cam")) cam_dir = v;
-        else if (!strcmp(a, "--cam-class")) cam_class = v;
-        else if (!strcmp(a, "--cam-layer")) cam_layer = v;
-        else if (!strcmp(a, "--cam-method")) cam_method = v;
-        else if (!strcmp(a, "--batch")) {
-            if (cli_parse_ll(v, 1, 65536, &batch) < 0) bad = cli_usage_error("predict", usage, "--batch '%s' is not in 1..65536", v);
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_ll(v, 1, 256, &threads) < 0) bad = cli_usage_error("predict", usage, "--threads '%s' is not in 1..256", v);
-        } else bad = cli_usage_error("predict", usage, "unknown option '%s'", a);
+        switch (k) {
+        case XC_OPT_ARG: paths[npaths++] = p.value; break;
+        case XC_OPT_HELP: free(paths); return cli_help(usage);
+        case O_MODEL: model_path = p.value; break;
+        case O_FORMAT: format = p.value; break;
+        case O_OUTPUT: out = p.value; break;
+        case O_DEVICE: device = p.value; break;
+        case O_SHARD: shard_s = p.value; break;
+        case O_THRESHOLDS: thr_file = p.value; break;
+        case O_CAM: cam_dir = p.value; break;
+        case O_CAM_CLASS: cam_class = p.value; break;
+        case O_CAM_LAYER: cam_layer = p.value; break;
+        case O_CAM_METHOD: cam_method = p.value; break;
+        case O_BATCH: bad = xc_opt_ll(&p, 1, 65536, &batch); break;
+        case O_THREADS: bad = xc_opt_ll(&p, 1, 256, &threads); break;
+        default: bad = -1; /* XC_OPT_ERROR */
+        }
         if (bad) {
             free(paths);
-            return bad;
+            return cli_opt_error("predict", usage);
         }
-        i++;
     }
     int shard = 1, shards = 1, urc = 0;
     if (!model_path) urc = cli_usage_error("predict", usage, "--model is required");

@@ -30,6 +30,7 @@ static const char usage[] =
     "                     RUN_DIR/config.json unless --config is given; raise train.epochs to\n"
     "                     extend a finished run\n"
     "  --overwrite        replace an existing run folder's files\n"
+    "  -h, --help         this help\n"
     "\n"
     "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes last.safetensors and exits\n"
     "(130 / 143); a second signal exits at once, leaving the last checkpoint intact.\n"
@@ -68,28 +69,34 @@ static void print_epoch(void *ud, const xc_epoch_result *e) {
     fflush(stdout);
 }
 
+static const xc_opt opts[] = {{"config", 0, XC_OPT_VALUE},
+                              {"set", 0, XC_OPT_VALUE | XC_OPT_REPEAT},
+                              {"resume", 0, XC_OPT_VALUE},
+                              {"overwrite", 0, 0},
+                              {0}};
+enum { O_CONFIG, O_SET, O_RESUME, O_OVERWRITE };
+
 int cmd_train(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return XC_EXIT_OK;
-    }
     const char *config = NULL, *resume = NULL;
     int overwrite = 0, nsets = 0;
     const char **sets = calloc((size_t)argc, sizeof *sets);
     if (!sets) return cli_fail("out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "--config") && has_val) config = argv[++i];
-        else if (!strcmp(a, "--set") && has_val) sets[nsets++] = argv[++i];
-        else if (!strcmp(a, "--resume") && has_val) resume = argv[++i];
-        else if (!strcmp(a, "--overwrite")) overwrite = 1;
-        else if (!strcmp(a, "--config") || !strcmp(a, "--set") || !strcmp(a, "--resume")) {
+    xc_opt_parser p;
+    xc_opt_init(&p, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
+        int rc = -1;
+        switch (k) {
+        case O_CONFIG: config = p.value; break;
+        case O_SET: sets[nsets++] = p.value; break;
+        case O_RESUME: resume = p.value; break;
+        case O_OVERWRITE: overwrite = 1; break;
+        case XC_OPT_HELP: rc = cli_help(usage); break;
+        case XC_OPT_ARG: rc = cli_usage_error("train", usage, "unexpected argument '%s'", p.value); break;
+        default: rc = cli_opt_error("train", usage);
+        }
+        if (rc >= 0) {
             free(sets);
-            return cli_usage_error("train", usage, "%s needs a value", a);
-        } else {
-            free(sets);
-            return cli_usage_error("train", usage, "unknown argument '%s'", a);
+            return rc;
         }
     }
     if (!config && !resume) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "xraycls/dist.h"
 #include "xraycls/shim.h"
 
@@ -22,8 +23,11 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"train", cmd_train},   {"eval", cmd_eval},   {"predict", cmd_predict},
-    {"import", cmd_import}, {"bench", cmd_bench}, {"export", cmd_export},
+#define LOCAL(name, summary)
+#define TORCH(name, summary) {#name, cmd_##name},
+    XC_COMMANDS(LOCAL, TORCH)
+#undef LOCAL
+#undef TORCH
 };
 
 CLI_EXPORT int xraycls_torch_cmd(const char *name, int argc, char **argv) {

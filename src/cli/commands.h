@@ -1,0 +1,23 @@
+/* commands.h — every command of xraycls, listed once: its name, whether it needs libtorch, and
+ * its one-line summary for `xraycls --help`.
+ *
+ * XC_COMMANDS(LOCAL, TORCH) expands LOCAL(name, summary) for a command linked into the
+ * executable and TORCH(name, summary) for one of libxraycls_torch.so; main.c builds the dispatch
+ * table from it and torch_entry.c the library's, so neither can miss a command. Each runs
+ * cmd_<name>(argc, argv) of src/cli/cmd_<name>.c (src/cli/torch/ for the torch commands). */
+#ifndef XRAYCLS_COMMANDS_H
+#define XRAYCLS_COMMANDS_H
+
+#define XC_COMMANDS(LOCAL, TORCH)                                                                    \
+    LOCAL(info, "show the tensors and metadata of a safetensors file")                               \
+    LOCAL(prepare, "decode images once into a prepared dataset (CoronaHack, folders, CSV)")          \
+    TORCH(train, "train a classifier from a config (resumable)")                                     \
+    TORCH(eval, "score a split of a prepared dataset: metrics with bootstrap intervals")             \
+    TORCH(predict, "class probabilities of image files and folders (CSV or JSON lines)")             \
+    LOCAL(table, "the results table (Markdown, CSV) of evaluated runs")                              \
+    LOCAL(merge, "join the outputs of predict --shard 1/N … N/N in input order")                     \
+    TORCH(import, "pretrained weights (.pth, safetensors) as a model file for predict/eval")         \
+    TORCH(export, "a model as torchvision weights (safetensors, .pth) or as ONNX")                   \
+    TORCH(bench, "images/s of training and inference steps of an architecture")
+
+#endif
