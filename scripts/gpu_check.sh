@@ -32,7 +32,12 @@ phase() {
   shift 2
   start=$(date +%s)
   echo "gpu_check: $name (limit ${limit}s)…"
-  timeout --kill-after=10 "$limit" "$@" >"$OUT/logs/$name.log" 2>&1
+  if declare -F "$1" >/dev/null; then # a function of this script: run in a child bash, which sees it
+    export -f "$1"
+    timeout --kill-after=10 "$limit" bash -c '"$@"' _ "$@" >"$OUT/logs/$name.log" 2>&1
+  else
+    timeout --kill-after=10 "$limit" "$@" >"$OUT/logs/$name.log" 2>&1
+  fi
   rc=$?
   printf '%s\t%s\t%s\n' "$name" "$rc" "$(( $(date +%s) - start ))" >>"$OUT/phases.tsv"
   [ $rc -eq 0 ] || echo "gpu_check: $name failed ($rc): $(tail -3 "$OUT/logs/$name.log" | tr '\n' ' ')"
@@ -49,6 +54,7 @@ else
 fi
 PY=python3
 [ "$CPU" = 1 ] && PY=/usr/bin/python3
+export ROOT OUT CPU BUILD JOBS DEV BATCH SIZE STEPS WARM ARCHES EPOCH_N EPOCH_SIZE PY
 
 # ---- 1. the machine -----------------------------------------------------------------------------
 env_probe() {
@@ -74,6 +80,7 @@ GEN="Unix Makefiles"
 command -v ninja >/dev/null && GEN=Ninja
 PREFIX="$ROOT/.gpu-deps/usr"
 [ -n "$TORCH_CMAKE" ] && PREFIX="$TORCH_CMAKE;$PREFIX"
+export GEN PREFIX
 export LD_LIBRARY_PATH="$ROOT/.gpu-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 configure() {
   local extra=()
@@ -86,7 +93,7 @@ configure() {
 }
 built=0
 if phase configure 120 configure && phase build 240 cmake --build "$BUILD" -j "$JOBS"; then built=1; fi
-B="$BUILD/xraycls"
+export B="$BUILD/xraycls"
 
 # ---- 3. the test suite --------------------------------------------------------------------------
 if [ $built = 1 ]; then
@@ -169,13 +176,22 @@ for x in sorted(glob.glob(os.path.join(out, "bench", "torch-*.json"))):
         rows.append({"config": tag, "mode": mode, "xraycls": ips(xr), "torch_eager": ips(t), "torch_compile": ips(c),
                      "ratio_eager": ips(xr) / ips(t) if ips(xr) and ips(t) else None,
                      "ratio_compile": ips(xr) / ips(c) if ips(xr) and ips(c) else None,
-                     "xraycls_peak_mb": (xr[mode].get("peak_device_bytes", 0) or 0) / 2**20 if xr and mode in xr and xr[mode].get("peak_device_bytes") else None,
+                     "xraycls_peak_mb": (xr[mode].get("peak_device_mb") or xr[mode].get("peak_rss_mb")) if xr and mode in xr else None,
                      "torch_peak_mb": mem(t)})
 epochs = []
 mp = os.path.join(out, "bench", "epoch-metrics.jsonl")
 if os.path.exists(mp):
     epochs = [json.loads(l) for l in open(mp) if l.strip()]
-report = {"seconds": total, "phases": [{"name": p[0], "status": p[1], "seconds": int(p[2])} for p in phases],
+tests = {}
+tl = os.path.join(out, "logs", "tests.log")
+if os.path.exists(tl):
+    text = open(tl).read()
+    import re
+    m = re.search(r"(\d+)% tests passed, (\d+) tests? failed out of (\d+)", text)
+    tests = {"passed": len(re.findall(r"\bPassed\b", text)), "failed": re.findall(r"\*\*\*Failed.*|\*\*\*Timeout.*", text),
+             "skipped": len(re.findall(r"\*\*\*Skipped", text)), "complete": bool(m),
+             "total": int(m.group(3)) if m else None}
+report = {"seconds": total, "tests": tests, "phases": [{"name": p[0], "status": p[1], "seconds": int(p[2])} for p in phases],
           "environment": env, "bench": rows, "epochs": epochs}
 json.dump(report, open(os.path.join(out, "gpu_report.json"), "w"), indent=1)
 
@@ -184,7 +200,11 @@ def f(v, d=1):
 md = ["# GPU check", "", f"Total {total} s.", "", "## Machine", "", "```", env.strip(), "```", "", "## Phases", "",
       "| phase | status | s |", "|---|---|---|"]
 md += [f"| {p[0]} | {'ok' if p[1] == '0' else ('over its limit' if p[1] == '124' else p[1])} | {p[2]} |" for p in phases]
-md += ["", "## Images/s (same run; ratio > 1: xraycls faster)", "",
+if tests:
+    md += ["", "## Tests", "", f"{tests['passed']} passed, {len(tests['failed'])} failed, {tests['skipped']} skipped"
+           + ("" if tests["complete"] else " (the phase ended before the suite finished)") + "."]
+    md += [f"- {t}" for t in tests["failed"]]
+md += ["", "## Images/s (same run; ratio > 1: xraycls faster; peak memory: device, or resident on a CPU)", "",
        "| config | mode | xraycls | torch eager | torch.compile | ×eager | ×compile | peak MB xraycls | peak MB torch |",
        "|---|---|---|---|---|---|---|---|---|"]
 md += [f"| {r['config']} | {r['mode']} | {f(r['xraycls'])} | {f(r['torch_eager'])} | {f(r['torch_compile'])} | "

@@ -34,6 +34,10 @@ void prep_free_strv(char **v, int n);
 /* A string formatted into new memory, or NULL (message set). */
 char *prep_strdupf(const char *fmt, ...) XC_PRINTF(1, 2);
 
+/* Writes the prepared folder o->out from the decoded list (prepare_write.c): images holds
+ * l->n images in list order, grouped by split. */
+int prep_write_all(const xc_prepare_opts *o, const xc_prep_list *l, const uint8_t *images, const char *val_mode);
+
 /* The sources, filling l (classes, items, excluded, source_json). */
 int prep_source_coronahack(const xc_prepare_opts *o, xc_prep_list *l);
 int prep_source_folder(const xc_prepare_opts *o, xc_prep_list *l);
