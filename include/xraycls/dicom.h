@@ -41,7 +41,10 @@ int xc_dicom_sniff(const void *buf, size_t len);
 
 /* One decoded frame. Everything is owned by the frame: release with xc_dicom_frame_free. */
 typedef struct {
-    int width, height;
+    int width, height;         /* as decoded: full_width / scale_denom (rounded up), … */
+    int full_width, full_height; /* Columns and Rows of the file */
+    int scale_denom;           /* 1, or 2/4/8 when a JPEG 2000 frame was decoded at a reduced
+                                  resolution (min_side_hint) */
     int samples;               /* 1 (monochrome) or 3 (colour, delivered as 8-bit RGB) */
     int32_t *values;           /* samples == 1: height * width modality values, row-major */
     uint8_t *rgb;              /* samples == 3: height * width * 3 bytes, as DCMTK renders them */
@@ -66,12 +69,16 @@ typedef struct {
 
 /* Decodes the single frame of a DICOM file held in memory. `what` names it in messages.
  * max_side / max_pixels: limits checked on Rows/Columns before any pixel is decompressed.
+ * min_side_hint > 0: the smallest side the caller needs (the size it resizes to); a JPEG 2000
+ * frame is then decoded at the lowest wavelet resolution 1/2, 1/4 or 1/8 that keeps both sides
+ * at least twice that (the resampler does the rest: within a level of the full decode on
+ * average), other syntaxes at full size. 0: always full size.
  * Refused (-1, message "cannot decode 'what': <reason>"): not DICOM or damaged, no Pixel Data,
  * more than one frame, a non-image SOP class, an unsupported transfer syntax, a size over the
  * limits, a photometric interpretation other than MONOCHROME1/2, RGB, YBR_* and PALETTE COLOR.
  * On failure *out is zeroed. */
 int xc_dicom_decode(const void *buf, size_t len, const char *what, int max_side, int64_t max_pixels,
-                    xc_dicom_frame *out);
+                    int min_side_hint, xc_dicom_frame *out);
 
 /* The PatientID of the DICOM file at path into id (cap bytes; "" when absent), reading the
  * header only (parsing stops at the Pixel Data). 0, or -1 when the file cannot be parsed. */

@@ -184,7 +184,7 @@ int xc_image_decode_mem_info(const void *buf, size_t len, const char *what, int 
         rc = xc_image_decode_jpeg(buf, len, what, channels, min_side_hint, limits, out);
         break;
     case XC_IMAGE_PNG: rc = xc_image_decode_png(buf, len, what, channels, limits, out, info); break;
-    case XC_IMAGE_DICOM: rc = xc_image_decode_dicom(buf, len, what, channels, limits, out, info); break;
+    case XC_IMAGE_DICOM: rc = xc_image_decode_dicom(buf, len, what, channels, min_side_hint, limits, out, info); break;
     default: return xc_errorf("cannot decode '%s': not a JPEG, PNG or DICOM image", what);
     }
     budget_end();

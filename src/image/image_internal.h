@@ -29,7 +29,7 @@ int xc_image_jpeg_fast_use_pdep(int on);
 int xc_image_decode_png(const uint8_t *buf, size_t len, const char *what, int channels,
                         const xc_image_limits *limits, xc_image *out, xc_image_info *info);
 /* DICOM through xc_dicom_decode and the display pipeline of xraycls/image.h (image_dicom.c). */
-int xc_image_decode_dicom(const uint8_t *buf, size_t len, const char *what, int channels,
+int xc_image_decode_dicom(const uint8_t *buf, size_t len, const char *what, int channels, int min_side_hint,
                           const xc_image_limits *limits, xc_image *out, xc_image_info *info);
 
 /* xc_image_resize into a caller's buffer of out_h * out_w * src->channels bytes. */

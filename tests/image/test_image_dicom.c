@@ -144,6 +144,70 @@ static void test_damage(void) {
     CHECK(refused > tried / 4); /* most cuts are refused: the damage is seen */
 }
 
+/* JPEG 2000 frames are decoded at a reduced wavelet resolution when the caller needs fewer
+ * pixels (min_side_hint), as JPEGs are with a scaled IDCT: the sizes say so, and the pixels stay
+ * close to the full decode reduced to the same size; other syntaxes keep their full size. */
+static void test_reduced(void) {
+    /* the 64x48 fixtures: sizes only (their pixels are noise, where any two low-pass filters
+     * differ); a 256x307 film (scripts/bench_dicom.py make-images --side 256 --syntax j2k):
+     * pixels too, as prepare uses them (resized to hint x hint), against the full decode */
+    static const struct {
+        const char *file;
+        int hint, w, h, denom;
+        double mean;
+    } cases[] = {{"j2k_lossless_12in16.dcm", 10, 32, 24, 2, -1},
+                 {"j2k_lossy_12in16.dcm", 10, 32, 24, 2, -1},
+                 {"j2k_lossless_u8_mono1.dcm", 5, 16, 12, 4, -1},
+                 {"j2k_lossless_film_256.dcm", 64, 128, 154, 2, 2.5},
+                 {"j2k_lossless_film_256.dcm", 32, 64, 77, 4, 5.0}, /* 8x smaller than the film: grain */
+                 {"j2k_lossless_film_256.dcm", 200, 256, 307, 1, 0.01}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *file = cases[k].file;
+        size_t len;
+        char *buf = xc_read_file(fixture(file), &len, 1 << 24);
+        CHECK(buf != NULL);
+        if (!buf) continue;
+        xc_image full, part, ref;
+        xc_image_info info;
+        int ok = xc_image_decode_mem_info(buf, len, file, 1, 0, NULL, &full, &info) == 0 &&
+                 xc_image_decode_mem_info(buf, len, file, 1, cases[k].hint, NULL, &part, &info) == 0;
+        CHECK_MSG(ok, "%s: %s", file, xc_error());
+        if (ok) {
+            CHECK(full.scale_denom == 1 && full.width == full.file_width);
+            CHECK_MSG(part.width == cases[k].w && part.height == cases[k].h && part.scale_denom == cases[k].denom &&
+                          part.file_width == full.width && part.file_height == full.height,
+                      "%s, hint %d: %dx%d /%d of %dx%d", file, cases[k].hint, part.width, part.height, part.scale_denom,
+                      part.file_width, part.file_height);
+            /* as prepare uses them: both resized to hint x hint */
+            xc_image sq;
+            int S = cases[k].hint;
+            if (cases[k].mean > 0 && xc_image_resize(&full, S, S, &ref) == 0 && xc_image_resize(&part, S, S, &sq) == 0) {
+                long sum = 0;
+                for (size_t i = 0; i < (size_t)S * (size_t)S; i++) sum += abs((int)sq.pixels[i] - (int)ref.pixels[i]);
+                double mean = (double)sum / ((double)S * S);
+                xc_image_free(&sq);
+                CHECK_MSG(mean < cases[k].mean, "%s, hint %d: the reduced decode differs by %.2f levels on average",
+                          file, cases[k].hint, mean);
+                xc_image_free(&ref);
+            }
+        }
+        xc_image_free(&full);
+        xc_image_free(&part);
+        free(buf);
+    }
+    /* a native file keeps its size whatever the hint */
+    size_t len;
+    char *buf = xc_read_file(fixture("mono1_window_implicit_le.dcm"), &len, 1 << 24);
+    xc_image img;
+    if (buf && xc_image_decode_mem(buf, len, "native", 1, 20, NULL, &img) == 0) {
+        CHECK(img.scale_denom == 1 && img.width == img.file_width);
+        xc_image_free(&img);
+    } else {
+        CHECK_MSG(0, "%s", xc_error());
+    }
+    free(buf);
+}
+
 static void test_without_dcmtk(cJSON *cases) {
     cJSON *c;
     cJSON_ArrayForEach(c, cases) {
@@ -173,6 +237,7 @@ int main(void) {
         test_cases(cases);
         test_refused(refused);
         test_damage();
+        test_reduced();
     } else {
         test_without_dcmtk(cases);
     }
