@@ -19,10 +19,10 @@ echo "== train: configs/demo.json =="
 "$X" train --config configs/demo.json --overwrite
 
 echo "== eval: best checkpoint on the validation split =="
-"$X" eval --model runs/demo/best.safetensors --data data/demo --split val
+"$X" eval --model runs/demo/best.safetensors --data data/demo --split val --overwrite
 
 echo "== eval: best checkpoint on the test split (no COVID-19 there, as in CoronaHack) =="
-"$X" eval --model runs/demo/best.safetensors --data data/demo --split test
+"$X" eval --model runs/demo/best.safetensors --data data/demo --split test --overwrite
 
 echo "== predict: score the raw test images =="
 "$X" predict --model runs/demo/best.safetensors --format csv -o runs/demo-predictions.csv \
@@ -32,4 +32,4 @@ head -5 runs/demo-predictions.csv
 echo "== table =="
 "$X" table runs/demo --split val -o runs/demo-results
 echo
-echo "run folder: runs/demo (metrics.csv, accuracy.png, loss.png, eval-val/, eval-test/)"
+echo "run folder: runs/demo (metrics.csv, accuracy.png, loss.png, tb/, eval-demo-val/, eval-demo-test/)"

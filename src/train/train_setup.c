@@ -61,19 +61,47 @@ int tr_prepare_dir(run *r) {
 }
 
 /* Makes the run folder; with overwrite, removes the files an earlier run left (only those). */
+/* The folders an earlier run's commands wrote into its folder and --overwrite removes with it,
+ * so that no evaluation or event file of the old checkpoints is left beside the new ones:
+ * tb (TensorBoard), and the eval-... and compare-... folders holding an eval.json / compare.json. */
+static int old_run_folder(const char *dir, const char *name) {
+    if (!strcmp(name, "tb")) return 1;
+    const char *marker = !strncmp(name, "eval-", 5) ? "eval.json" : !strncmp(name, "compare-", 8) ? "compare.json" : NULL;
+    if (!marker) return 0;
+    char *sub = xc_path_join(dir, name), *m = sub ? xc_path_join(sub, marker) : NULL;
+    int yes = m && xc_is_file(m);
+    free(m);
+    free(sub);
+    return yes;
+}
+
+/* Makes the run folder and takes its lock; with overwrite, removes what an earlier run left
+ * (its files, and the folders of old_run_folder — nothing else). */
 int tr_make_dir(run *r) {
     if (xc_mkdir_p(r->dir) < 0 || lock_dir(r) < 0) return -1;
-    if (r->o->overwrite)
-        for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
-            char *p = xc_path_join(r->dir, run_files[i]);
-            if (p && xc_is_file(p) && remove(p) != 0) {
-                int rc = xc_errorf_errno("cannot remove '%s'", p);
-                free(p);
-                return rc;
-            }
+    if (!r->o->overwrite) return 0;
+    for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
+        char *p = xc_path_join(r->dir, run_files[i]);
+        if (p && xc_is_file(p) && remove(p) != 0) {
+            int rc = xc_errorf_errno("cannot remove '%s'", p);
             free(p);
+            return rc;
         }
-    return xc_mkdir_p(r->dir);
+        free(p);
+    }
+    char **subs = NULL;
+    int64_t n = 0;
+    if (xc_walk(r->dir, XC_WALK_DIRS, NULL, &subs, &n) < 0) return -1;
+    int rc = 0;
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        if (!old_run_folder(r->dir, subs[i])) continue;
+        char *p = xc_path_join(r->dir, subs[i]);
+        rc = p ? xc_remove_tree(p) : xc_errorf("out of memory");
+        if (rc == 0) tr_log(r, "--overwrite: removed the earlier run's %s/", subs[i]);
+        free(p);
+    }
+    xc_strv_free(subs, n);
+    return rc;
 }
 
 /* CheXNet's head onto a multi-label dataset's findings, by name: row k of the new head is

@@ -97,6 +97,15 @@ check '[ "$(md5sum "$T/runs/full/last.safetensors")" = "$before" ]' "a refused r
 kill $holder 2>/dev/null; wait $holder 2>/dev/null
 rm -f "$T/runs/full/.held"
 
+# 4c. --overwrite replaces the run: the old evaluation folders and event files go with it (they
+# describe checkpoints that no longer exist); a folder it did not write stays.
+mkdir -p "$T/runs/full/eval-data-test" "$T/runs/full/mine" && echo '{}' >"$T/runs/full/eval-data-test/eval.json" &&
+  echo keep >"$T/runs/full/mine/notes.txt"
+"$B" train --config "$T/tiny.json" --set output.name=full --set train.epochs=1 --overwrite >/dev/null 2>"$T/ow.err"
+rc=$?; check '[ $rc -eq 0 ]' "train --overwrite failed: $(tail -3 "$T/ow.err")"
+check '[ ! -e "$T/runs/full/eval-data-test" ] && [ -f "$T/runs/full/mine/notes.txt" ]' "--overwrite left the old eval folder or removed a foreign one: $(ls "$T/runs/full")"
+check 'grep -q "removed the earlier run.s eval-data-test/" "$T/runs/full/train.log"' "--overwrite did not log what it removed"
+
 # 5. A config that differs from the run's is refused on resume.
 "$B" train --resume "$T/runs/full" --set optim.lr=0.5 >/dev/null 2>"$T/diff.err"
 rc=$?; check '[ $rc -eq 1 ]' "resume with another lr not refused"

@@ -29,7 +29,7 @@ static const char usage[] =
     "  --resume RUN_DIR   continue a stopped run exactly from RUN_DIR/last.safetensors, with\n"
     "                     RUN_DIR/config.json unless --config is given; raise train.epochs to\n"
     "                     extend a finished run\n"
-    "  --overwrite        replace an existing run folder's files\n"
+    "  --overwrite        replace an existing run: its files, tb/ and evaluation folders\n"
     "  -h, --help         this help\n"
     "\n"
     "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes last.safetensors and exits\n"
