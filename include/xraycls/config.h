@@ -28,6 +28,8 @@
  *            of a multi-label dataset, where defined), precision "auto"|"fp32"|"bf16"|"fp16", on_nonfinite
  *            "stop"|"skip", log_every 50 (steps between train.log lines), max_steps_per_epoch 0
  *            (0: whole epoch; a positive number cuts epochs short, for smoke tests),
+ *            threads 0 (libtorch's CPU threads; 0: every CPU the process may use; --threads
+ *            and OMP_NUM_THREADS take precedence, xc_threads_resolve),
  *            distributed {backend "auto"|"gloo"|"nccl", sync_bn false, overlap true,
  *            bucket_mb 25, timeout_s 300} (used only when launched as several processes),
  *            tensorboard "auto"|true|false ("auto": TensorBoard event files in the run's tb/
@@ -104,6 +106,7 @@ typedef struct {
         xc_nonfinite on_nonfinite;
         int log_every;
         int max_steps_per_epoch;
+        int threads; /* libtorch's CPU threads, 0: every usable CPU (xc_threads_resolve) */
         xc_tristate tensorboard; /* AUTO ("auto"), ON (true), OFF (false) */
         /* Data-parallel training when launched as several processes (docs/DISTRIBUTED.md):
          * backend auto (NCCL on CUDA, else Gloo); sync_bn: batch norm over all ranks' batches;

@@ -102,6 +102,23 @@ int xc_model_freeze_backbone(xc_model *m, int on);
  * forward convert its input likewise. Replaces the parameter handles: create optimizers after
  * this call. Values and requires_grad are kept; gradients are dropped. */
 int xc_model_set_channels_last(xc_model *m, int on);
+/* The inference form: 1 folds every batch norm that follows a convolution into that
+ * convolution's weight and bias (W·γ/√(σ²+ε), β − μγ/√(σ²+ε), computed in double from the
+ * current weights: xc_bn_fold), so an eval-mode forward runs one convolution instead of a
+ * convolution and a normalisation; 0 goes back to the plain form. Outputs equal the plain
+ * form's up to float rounding. Puts the model in eval mode; the folded weights follow
+ * xc_model_set_channels_last and loading, and xc_model_set_training(m, 1) drops them
+ * (training never uses them). ResNet folds every batch norm; DenseNet the stem's and each
+ * dense layer's norm2 (the others come before their convolution). -1 with a message naming
+ * the tensors on failure (the model is then unfolded). */
+int xc_model_fold_bn(xc_model *m, int on);
+int xc_model_is_folded(const xc_model *m);
+/* The fold's arithmetic on host arrays, shared with the ONNX export: w (cout, per) float32 →
+ * w_out (cout, per) = w·s and b_out (cout) = beta − mean·s with s = gamma / √(var + eps),
+ * in double. -1 with a message when var + eps is not positive. */
+int xc_bn_fold(const float *w, int64_t cout, int64_t per, const float *gamma, const float *beta,
+               const float *mean, const float *var, double eps, float *w_out, float *b_out);
+
 /* on: batch norm in training mode normalises over the batches of every rank of d
  * (SyncBatchNorm, xt_sync_batch_norm); d may be NULL for one process, which then computes the
  * same arithmetic alone. d is borrowed and must outlive the model's forward passes. */

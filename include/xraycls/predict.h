@@ -1,8 +1,8 @@
 /* xraycls/predict.h — inference: the probabilities a model gives images on disk (`predict`) or a
  * split of a prepared dataset (`eval`).
  *
- * What it is: collecting image files (folders walked recursively, sorted), sharding, decoding in
- * worker threads while the device runs the previous batch, and the batched, gradient-free,
+ * What it is: collecting image files (folders walked recursively, sorted), sharding, decoding on
+ * the core thread pool (xraycls/pool.h) while the model runs the previous batch, and the batched, gradient-free,
  * eval-mode forward pass with the head's activation (softmax, or independent sigmoids for a
  * "sigmoid" head). Preprocessing comes from the model file's metadata only (xc_model_info:
  * size, channels, mean/std, gray→RGB expansion) and goes through the same path as `prepare` and
@@ -57,7 +57,8 @@ typedef int (*xc_predict_cam_fn)(void *ud, const char *path, const xc_cam_batch 
 
 typedef struct {
     int batch;     /* images per forward pass (32) */
-    int threads;   /* decoding threads (0: the online CPUs, at most 16) */
+    int threads;   /* decoding threads on the core pool (0: the usable CPUs, xc_cpu_count, at
+                    * most 16); libtorch's own threads are set by the caller (xt_set_num_threads) */
     const xc_cam_opts *cam; /* NULL; else each batch also goes through xc_cam_compute (its
                              * probabilities are then the ones reported) and on_cam is called */
     xc_predict_cam_fn on_cam;

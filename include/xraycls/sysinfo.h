@@ -23,6 +23,15 @@ int xc_cpu_count(void);
  * quota in CPUs rounded up (>= 1), or 0 when no quota applies or nothing can be read. */
 int xc_cgroup_cpu_limit(const char *proc_cgroup, const char *cgroup_root);
 
+/* The number of compute threads a command uses (libtorch's intra-op pool, decoding pools), and
+ * what decided it, in this order: `option` when > 0 (a --threads flag), else OMP_NUM_THREADS
+ * when set (its first comma-separated number, as OpenMP reads it), else `config` when > 0
+ * (train.threads), else xc_cpu_count() — every CPU the process may use. *source (may be NULL)
+ * receives a static phrase for the log: "--threads", "OMP_NUM_THREADS", "train.threads" or
+ * "usable CPUs". Values above 1024 are cut to 1024. -1 with a message naming the variable and
+ * its value when OMP_NUM_THREADS is set but not a whole number >= 1. */
+int xc_threads_resolve(int option, int config, const char **source);
+
 /* Peak resident set size of this process in bytes (VmHWM of /proc/self/status), or -1 with a
  * message when it cannot be read. */
 int64_t xc_peak_rss(void);

@@ -64,6 +64,8 @@ typedef struct {
     const char *run_dir;      /* the folder (resume: required; else NULL: runs_dir/name) */
     volatile sig_atomic_t *stop; /* non-NULL: polled after every step */
     int progress;             /* 1: draw a progress bar on stderr (a terminal) */
+    int threads;              /* > 0: libtorch's CPU threads (--threads), before OMP_NUM_THREADS
+                               * and train.threads (xc_threads_resolve); 0: not given */
     /* Called with each finished epoch, and with each train.log line (both may be NULL). */
     void (*on_epoch)(void *ud, const xc_epoch_result *r);
     void (*on_log)(void *ud, const char *line);

@@ -27,6 +27,17 @@ int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
+/* In libxraycls_torch.so (torch_util.c): libtorch's CPU threads from `option` (> 0: --threads),
+ * else OMP_NUM_THREADS, else every usable CPU (xc_threads_resolve), printed as
+ * "<cmd>: threads: N (why)" on stderr unless quiet. Returns N, or -1 with a message. */
+int cli_torch_threads(const char *cmd, int option, int quiet);
+/* --layout: nchw, channels_last, or auto (channels_last on the CPU, NCHW on CUDA). */
+enum { CLI_LAYOUT_AUTO = 0, CLI_LAYOUT_NCHW, CLI_LAYOUT_CHANNELS_LAST };
+int cli_layout_parse(const char *s, int *out);
+/* A loaded model's inference form: the layout, then batch norm folded (fold 1) or not. */
+typedef struct xc_model xc_model;
+int cli_inference_form(xc_model *m, int layout, int fold);
+
 /* The library's exports (src/cli/torch_entry.c), looked up by main.c with dlsym under these
  * names. CLI_TORCH_CMD runs the command `name` (argv[0] is the command name) and returns its exit
  * code; CLI_TORCH_VERSION prints the libtorch and CUDA lines of --version. */

@@ -136,6 +136,36 @@ int xc_cpu_count(void) {
     return n;
 }
 
+#define XC_THREADS_MAX 1024
+
+int xc_threads_resolve(int option, int config, const char **source) {
+    const char *src = "usable CPUs";
+    int n;
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (option > 0) {
+        n = option, src = "--threads";
+    } else if (env) {
+        /* OpenMP's list form "4,2" gives the outer level first; leading and trailing blanks
+         * are allowed, anything else is refused rather than silently replaced. */
+        const char *p = env;
+        while (*p == ' ' || *p == '\t') p++;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        while (*end == ' ' || *end == '\t') end++;
+        if (p[0] < '0' || p[0] > '9' || errno || v < 1 || (*end && *end != ','))
+            return xc_errorf("OMP_NUM_THREADS='%s' is not a number of threads (a whole number >= 1)", env);
+        n = v > XC_THREADS_MAX ? XC_THREADS_MAX : (int)v, src = "OMP_NUM_THREADS";
+    } else if (config > 0) {
+        n = config, src = "train.threads";
+    } else {
+        n = xc_cpu_count();
+    }
+    if (n > XC_THREADS_MAX) n = XC_THREADS_MAX;
+    if (source) *source = src;
+    return n;
+}
+
 int64_t xc_peak_rss(void) {
     char *t = slurp("/proc/self/status");
     if (!t) return xc_errorf_errno("cannot read the peak memory: '/proc/self/status'"), -1;

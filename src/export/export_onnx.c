@@ -10,7 +10,7 @@
  *             Relu GlobalAveragePool Flatten Gemm(classifier)
  * then Softmax (or Sigmoid for a multi-label head) → "probs"; the logits are a second output.
  * BatchNormalization that follows a Conv is folded into it (W·γ/√(σ²+ε), β − μγ/√(σ²+ε), in
- * double) unless fold_bn is 0; DenseNet's BNs that open a layer stay BatchNormalization nodes.
+ * double: xc_bn_fold, the fold eval and predict run) unless fold_bn is 0; DenseNet's BNs that open a layer stay BatchNormalization nodes.
  * IR version 8, opset 13..17 (17 by default), batch dimension "N". */
 #define _POSIX_C_SOURCE 200809L
 #include "xraycls/export.h"
@@ -239,10 +239,12 @@ static const char *conv_bn(g_ctx *g, const char *x, const char *w, int stride, c
         g->oom = 1;
         return NULL;
     }
-    for (int64_t c = 0; c < cout; c++) {
-        double s = fdata(p[0])[c] / sqrt((double)fdata(p[3])[c] + BN_EPS);
-        for (int64_t j = 0; j < per; j++) fw[c * per + j] = (float)(fdata(wt)[c * per + j] * s);
-        fb[c] = (float)(fdata(p[1])[c] - fdata(p[2])[c] * s);
+    /* The arithmetic eval and predict fold with (nn/fold.c). */
+    if (xc_bn_fold(fdata(wt), cout, per, fdata(p[0]), fdata(p[1]), fdata(p[2]), fdata(p[3]), BN_EPS, fw, fb) < 0) {
+        xc_errorf("folding '%s' into '%s': %s", bn, w, xc_error());
+        free(fw), free(fb);
+        g->oom = 1;
+        return NULL;
     }
     char wn[300], bnm[300];
     snprintf(wn, sizeof wn, "%s+%s", w, bn);

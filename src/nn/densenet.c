@@ -40,9 +40,13 @@ xt_tensor *nn_dense_layer_forward(xc_model *m, const nn_dense_layer *l, xt_tenso
     nn_live_begin(&live);
     const xt_tensor *x = n == 1 ? feats[0] : xt_cat(feats, n, 1);
     if (!x) return NULL;
-    xt_tensor *y = bn_relu_conv(m, x, &l->norm1, l->conv1, 0);
+    xt_tensor *y = nn_bn_forward(m, &l->norm1, x);
+    if (y) y = xt_relu_(y);
+    /* conv1 → norm2: one convolution when the model is folded (fold.c) */
+    if (y) y = nn_conv_bn(m, y, l->conv1, &l->norm2, 1, 0);
     // y: (N, bn_size × growth, H, W)
-    if (y) y = bn_relu_conv(m, y, &l->norm2, l->conv2, 1);
+    if (y) y = xt_relu_(y);
+    if (y) y = xt_conv2d(y, nn_t(m, l->conv2), NULL, 1, 1, 1, 1);
     // y: (N, growth, H, W)
     return nn_live_keep1(&live, y);
 }
@@ -112,8 +116,7 @@ xt_tensor *nn_densenet_forward(xc_model *m, const xt_tensor *x) {
      * output and frees the rest, the previous stage's output included. */
     nn_live live;
     nn_live_begin(&live);
-    xt_tensor *y = xt_conv2d(x, nn_t(m, d->conv0), NULL, 2, 3, 1, 1);
-    if (y) y = nn_bn_forward(m, &d->norm0, y);
+    xt_tensor *y = nn_conv_bn(m, x, d->conv0, &d->norm0, 2, 3);
     if (y) y = xt_relu_(y);
     if (y) y = nn_tap(m, 0, y);
     if (y) y = nn_live_keep1(&live, xt_max_pool2d(y, 3, 2, 1));

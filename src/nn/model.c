@@ -209,6 +209,7 @@ void xc_model_free(xc_model *m) {
     free(m->entries);
     free(m->params);
     xt_free(m->one);
+    nn_fold_drop(m);
     nn_resnet_release(m);
     nn_densenet_release(m);
     free(m);
@@ -249,7 +250,11 @@ const char *xc_model_head_name(const xc_model *m) {
 
 /* ---- running ----------------------------------------------------------------------------- */
 
-void xc_model_set_training(xc_model *m, int on) { m->training = on != 0; }
+void xc_model_set_training(xc_model *m, int on) {
+    /* Training changes the weights the folded form was made from. */
+    if (on) nn_fold_drop(m);
+    m->training = on != 0;
+}
 
 void xc_model_set_sync_bn(xc_model *m, xt_dist *d, int on) {
     m->sync_bn = on != 0;
@@ -406,6 +411,8 @@ int xc_model_set_channels_last(xc_model *m, int on) {
     xt_grad_enabled_set(grad);
     xt_arena_push(prev);
     if (rc == 0) m->channels_last = on != 0;
+    /* The folded weights follow the layout. */
+    if (rc == 0 && m->fold_w) rc = xc_model_fold_bn(m, 1);
     return rc;
 }
 
@@ -658,6 +665,8 @@ int xc_model_load_named(xc_model *m, const xc_st_tensor *tensors, int n, const c
         if (nn_head_init(m) < 0) goto done;
         r.head_reinit = 1;
     }
+    /* New weights: a folded form is made again from them. */
+    if (m->fold_w && xc_model_fold_bn(m, 1) < 0) goto done;
 
     /* Unused source names. */
     for (int j = 0; j < n; j++) {

@@ -86,6 +86,11 @@ struct xc_model {
 
     nn_resnet resnet;
     nn_densenet densenet;
+
+    /* The inference form (fold.c, xc_model_fold_bn): per entry index of a convolution whose
+     * batch norm folds, the folded weight and bias (kept handles); NULL arrays when not folded. */
+    xt_tensor **fold_w, **fold_b;
+    int fold_n;
 };
 
 /* An empty model on dev (no entries, no head), labelled `arch` — the base of every network
@@ -146,6 +151,12 @@ static inline xt_tensor *nn_t(const xc_model *m, int i) { return m->entries[i].t
  * there (it was off before it): the backward of a score then stops at the tap. Returns y or
  * the copy (NULL on failure). */
 xt_tensor *nn_tap(xc_model *m, int id, xt_tensor *y);
+
+/* Convolution `conv` (no bias, square kernel) followed by batch norm `bn`: in eval mode with the
+ * model folded, one convolution with the folded weight and bias; else conv then nn_bn_forward. */
+xt_tensor *nn_conv_bn(xc_model *m, const xt_tensor *x, int conv, const nn_bn *bn, int stride, int padding);
+/* Frees the folded weights (back to the plain form). */
+void nn_fold_drop(xc_model *m);
 
 /* BatchNorm in the model's mode (and the num_batches_tracked increment in training). */
 xt_tensor *nn_bn_forward(xc_model *m, const nn_bn *bn, const xt_tensor *x);

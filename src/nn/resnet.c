@@ -35,13 +35,12 @@ int nn_res_block_add(xc_model *m, const char *prefix, int bottleneck, int64_t in
     return 0;
 }
 
-/* conv → BN (→ ReLU in place); in inference only the result stays in the arena. */
+/* conv → BN (folded into the conv when the model is, fold.c) (→ ReLU in place); in inference only the result stays in the arena. */
 static xt_tensor *conv_bn(xc_model *m, const xt_tensor *x, int conv, const nn_bn *bn, int stride,
                           int padding, int relu) {
     nn_live l;
     nn_live_begin(&l);
-    xt_tensor *y = xt_conv2d(x, nn_t(m, conv), NULL, stride, padding, 1, 1);
-    if (y) y = nn_bn_forward(m, bn, y);
+    xt_tensor *y = nn_conv_bn(m, x, conv, bn, stride, padding);
     if (y && relu) y = xt_relu_(y);
     return nn_live_keep1(&l, y);
 }

@@ -1,11 +1,13 @@
 /* predict.c — inference over image files and prepared splits (xraycls/predict.h): file
- * collection and sharding, a pool of decoding threads that fills batch k+1 while the device
- * runs batch k, and the gradient-free forward pass with the head's activation. */
+ * collection and sharding, decoding on the core thread pool (xraycls/pool.h) that fills batch
+ * k+1 while the model runs batch k, and the gradient-free forward pass with the head's
+ * activation. The decoding threads and libtorch's intra-op threads are both sized from the
+ * usable CPUs: the decoders fill the cores while libtorch waits on memory or between layers,
+ * and batch k+1 is ready when batch k's forward ends (docs/BENCHMARKS.md measures it). */
 #define _POSIX_C_SOURCE 200809L
 #include "xraycls/predict.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,8 @@
 #include "xraycls/fs.h"
 #include "xraycls/image.h"
 #include "xraycls/nn.h"
+#include "xraycls/pool.h"
+#include "xraycls/sysinfo.h"
 
 /* ---- files ---------------------------------------------------------------------------------- */
 
@@ -163,7 +167,7 @@ static int forward_probs(xc_model *m, int sigmoid, const xt_tensor *x, float *pr
     return xt_to_host(p, probs, bytes);
 }
 
-/* ---- decoding pool ------------------------------------------------------------------------- */
+/* ---- decoding ------------------------------------------------------------------------------ */
 
 typedef struct {
     uint8_t *pixels; /* (batch, C, S, S) */
@@ -171,21 +175,21 @@ typedef struct {
     int64_t start, count;
 } slot;
 
+/* One batch's decoding job on the core pool (xraycls/pool.h): item i is files[s->start + i]. */
 typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t work, done;
     const char *const *files;
     int size, channels;
-    slot *job;
-    int64_t next, finished;
-    int quit;
-} pool;
+    uint8_t **hwc; /* per pool worker: an (S, S, 3) scratch image for RGB models */
+    slot *s;
+} decode_job;
 
 /* Decodes files[s->start + i] into slot position i as CHW. */
-static void decode_one(pool *p, slot *s, int64_t i, uint8_t *hwc) {
-    int S = p->size, C = p->channels;
-    uint8_t *dst = s->pixels + (size_t)i * C * S * S;
-    const char *path = p->files[s->start + i];
+static void decode_one(void *ctx, int64_t i, int worker) {
+    const decode_job *j = ctx;
+    slot *s = j->s;
+    int S = j->size, C = j->channels;
+    uint8_t *dst = s->pixels + (size_t)i * C * S * S, *hwc = j->hwc[worker];
+    const char *path = j->files[s->start + i];
     if (xc_image_load_resized(path, S, C, C == 1 ? dst : hwc) < 0) {
         const char *msg = xc_error();
         s->reason[i] = strdup(*msg ? msg : "cannot decode");
@@ -195,42 +199,6 @@ static void decode_one(pool *p, slot *s, int64_t i, uint8_t *hwc) {
     if (C == 3) /* HWC → CHW */
         for (int c = 0; c < 3; c++)
             for (int q = 0; q < S * S; q++) dst[(size_t)c * S * S + q] = hwc[(size_t)q * 3 + c];
-}
-
-static void *worker(void *arg) {
-    pool *p = arg;
-    uint8_t *hwc = malloc((size_t)p->size * p->size * 3);
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->quit && (!p->job || p->next >= p->job->count)) pthread_cond_wait(&p->work, &p->mu);
-        if (p->quit) break;
-        slot *s = p->job;
-        int64_t i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        if (hwc) decode_one(p, s, i, hwc);
-        else s->reason[i] = strdup("out of memory");
-        pthread_mutex_lock(&p->mu);
-        if (++p->finished == s->count) pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    free(hwc);
-    return NULL;
-}
-
-static void pool_submit(pool *p, slot *s) {
-    pthread_mutex_lock(&p->mu);
-    p->job = s;
-    p->next = 0;
-    p->finished = 0;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-}
-
-static void pool_wait(pool *p) {
-    pthread_mutex_lock(&p->mu);
-    while (p->job && p->finished < p->job->count) pthread_cond_wait(&p->done, &p->mu);
-    p->job = NULL;
-    pthread_mutex_unlock(&p->mu);
 }
 
 static void slot_clear(slot *s) {
@@ -256,10 +224,7 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
         return xc_errorf("model: image size %d is out of range", info->image_size);
     int B = o->batch > 0 ? o->batch : 32, K = xc_model_num_classes(m), S = info->image_size, C = info->channels;
     int T = o->threads;
-    if (T <= 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        T = cpus > 0 ? (int)(cpus < 16 ? cpus : 16) : 4;
-    }
+    if (T <= 0) T = xc_cpu_count() < 16 ? xc_cpu_count() : 16;
     if (T > n && n > 0) T = (int)n;
     if (T < 1) T = 1;
     xc_normalize norm = xc_predict_normalize(info);
@@ -268,25 +233,23 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
 
     slot slots[2] = {{0}, {0}};
     float *probs = malloc((size_t)B * K * sizeof *probs);
-    int rc = -1, started = 0;
-    pthread_t *th = calloc((size_t)T, sizeof *th);
-    pool p = {.files = files, .size = S, .channels = C};
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.work, NULL);
-    pthread_cond_init(&p.done, NULL);
+    int rc = -1;
+    xc_pool *pool = xc_pool_new(T);
+    if (pool) T = xc_pool_threads(pool);
+    uint8_t **hwc = calloc((size_t)T, sizeof *hwc);
+    decode_job jobs[2];
     for (int k = 0; k < 2; k++) {
         slots[k].pixels = malloc((size_t)B * img);
         slots[k].reason = calloc((size_t)B, sizeof *slots[k].reason);
+        jobs[k] = (decode_job){files, S, C, hwc, &slots[k]};
     }
-    if (!probs || !th || !slots[0].pixels || !slots[1].pixels || !slots[0].reason || !slots[1].reason) {
+    int scratch_ok = hwc != NULL;
+    for (int k = 0; scratch_ok && C == 3 && k < T; k++) scratch_ok = (hwc[k] = malloc((size_t)S * S * 3)) != NULL;
+    if (!pool) goto done;
+    if (!probs || !scratch_ok || !slots[0].pixels || !slots[1].pixels || !slots[0].reason || !slots[1].reason) {
         xc_errorf("predict: out of memory for batches of %d images of %dx%d", B, S, S);
         goto done;
     }
-    for (; started < T; started++)
-        if (pthread_create(&th[started], NULL, worker, &p) != 0) {
-            xc_errorf("predict: cannot start decoding thread %d", started + 1);
-            goto done;
-        }
 
     xt_arena *arena = xt_arena_new();
     if (!arena) goto done;
@@ -297,8 +260,8 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
     if (nb > 0) {
         slots[0].start = 0;
         slots[0].count = n < B ? n : B;
-        pool_submit(&p, &slots[0]);
-        pool_wait(&p);
+        xc_pool_start(pool, slots[0].count, decode_one, &jobs[0]);
+        xc_pool_wait(pool);
     }
     int failed = 0;
     xc_cam_batch cams = {0};
@@ -307,7 +270,7 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
         if (b + 1 < nb) { /* decode the next batch while this one runs */
             nxt->start = (b + 1) * B;
             nxt->count = n - nxt->start < B ? n - nxt->start : B;
-            pool_submit(&p, nxt);
+            xc_pool_start(pool, nxt->count, decode_one, &jobs[(b + 1) % 2]);
         }
         /* Compact the decoded images to the front. */
         int64_t ok = 0;
@@ -347,9 +310,9 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
         }
         slot_clear(cur);
         xc_cam_batch_free(&cams);
-        if (b + 1 < nb) pool_wait(&p);
+        if (b + 1 < nb) xc_pool_wait(pool);
     }
-    if (failed) pool_wait(&p);
+    xc_pool_wait(pool); /* a failure may leave the next batch decoding */
     xc_cam_batch_free(&cams);
     slot_clear(&slots[0]);
     slot_clear(&slots[1]);
@@ -358,19 +321,16 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
     xt_arena_free(arena);
     rc = failed ? -1 : 0;
 done:
-    pthread_mutex_lock(&p.mu);
-    p.quit = 1;
-    pthread_cond_broadcast(&p.work);
-    pthread_mutex_unlock(&p.mu);
-    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
-    pthread_mutex_destroy(&p.mu);
-    pthread_cond_destroy(&p.work);
-    pthread_cond_destroy(&p.done);
+    xc_pool_free(pool);
+    /* A failed run leaves reasons in the slot still decoding when it stopped. */
+    for (int k = 0; k < 2; k++)
+        if (slots[k].reason) slot_clear(&slots[k]);
+    for (int k = 0; hwc && k < T; k++) free(hwc[k]);
+    free(hwc);
     for (int k = 0; k < 2; k++) {
         free(slots[k].pixels);
         free(slots[k].reason);
     }
-    free(th);
     free(probs);
     if (scored) *scored = n_scored;
     if (skipped) *skipped = n_skipped;

@@ -78,6 +78,7 @@ static const key_def keys[] = {
     {"train.on_nonfinite", K_ENUM, OFF(train.on_nonfinite), 0, nonfinite_names, 0, 0, 0},
     {"train.log_every", K_INT, OFF(train.log_every), 0, NULL, 1, 1e9, 0},
     {"train.max_steps_per_epoch", K_INT, OFF(train.max_steps_per_epoch), 0, NULL, 0, INT_MAX, 0},
+    {"train.threads", K_INT, OFF(train.threads), 0, NULL, 0, 1024, 0},
     {"train.tensorboard", K_AUTOBOOL, OFF(train.tensorboard), 0, NULL, 0, 0, 0},
     {"train.distributed.backend", K_ENUM, OFF(train.distributed.backend), 0, backend_names, 0, 0, 0},
     {"train.distributed.sync_bn", K_BOOL, OFF(train.distributed.sync_bn), 0, NULL, 0, 0, 0},

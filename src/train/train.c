@@ -24,6 +24,7 @@
 #include "xraycls/plot.h"
 #include "xraycls/progress.h"
 #include "xraycls/strbuf.h"
+#include "xraycls/sysinfo.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -208,6 +209,7 @@ static int same_config(const xc_config *now, const char *stored_json, const char
     snprintf(cmp.train.device, sizeof cmp.train.device, "%s", old.train.device);
     cmp.train.log_every = old.train.log_every;
     cmp.train.tensorboard = old.train.tensorboard;
+    cmp.train.threads = old.train.threads;
     cmp.train.distributed.backend = old.train.distributed.backend;
     cmp.train.distributed.overlap = old.train.distributed.overlap;
     cmp.train.distributed.bucket_mb = old.train.distributed.bucket_mb;
@@ -226,7 +228,7 @@ static int same_config(const xc_config *now, const char *stored_json, const char
         size_t n = strcspn(pa, "\n");
         rc = xc_errorf("cannot resume: the config differs from the run's ('%s' holds another "
                        "value than %.*s); only train.epochs, train.device, train.log_every, "
-                       "train.tensorboard, train.distributed (but sync_bn) and output may change", path, (int)n, pa);
+                       "train.tensorboard, train.threads, train.distributed (but sync_bn) and output may change", path, (int)n, pa);
     }
     free(a);
     free(b);
@@ -614,7 +616,12 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
                          "(install libprotobuf-c-dev and protobuf-c-compiler and configure again, "
                          "or set train.tensorboard false)");
     int rc = -1;
+    const char *threads_from = NULL;
+    int threads = xc_threads_resolve(o->threads, c->train.threads, &threads_from);
+    if (threads < 0) return -1;
+    xt_set_num_threads(threads);
     if (tr_dist_open(&r) < 0) goto done;
+    tr_log(&r, "threads: %d (%s)", threads, threads_from);
     /* Rank 0 decides about the run folder; every rank agrees before going on, so that a
      * failure on one rank never leaves the others waiting in a collective. */
     if (tr_dist_agree(&r, r.rank != 0 || tr_prepare_dir(&r) == 0) < 0) goto done;

@@ -1,7 +1,8 @@
 /* test_sysinfo.c — the CPU quota read from cgroup files (v2 cpu.max, v1 cfs quota/period,
  * the tightest along the path, "max" and -1 as no quota) on file trees made here, the CPU count
  * against the affinity mask, and the peak RSS: it grows by a touched allocation and a reset
- * brings it back down. */
+ * brings it back down; the thread count's order of precedence (option, OMP_NUM_THREADS,
+ * config, usable CPUs) and its malformed variables. */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdint.h>
@@ -63,6 +64,38 @@ int main(void) {
     CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
     int n = xc_cpu_count();
     CHECK(n >= 1 && n <= CPU_COUNT(&set));
+
+    /* threads: --threads, then OMP_NUM_THREADS, then the config key, then the usable CPUs */
+    const char *src = NULL;
+    unsetenv("OMP_NUM_THREADS");
+    CHECK(xc_threads_resolve(0, 0, &src) == n && !strcmp(src, "usable CPUs"));
+    CHECK(xc_threads_resolve(0, 3, &src) == 3 && !strcmp(src, "train.threads"));
+    CHECK(xc_threads_resolve(5, 3, &src) == 5 && !strcmp(src, "--threads"));
+    CHECK(xc_threads_resolve(5000, 0, &src) == 1024);
+    setenv("OMP_NUM_THREADS", "7", 1);
+    CHECK(xc_threads_resolve(0, 3, &src) == 7 && !strcmp(src, "OMP_NUM_THREADS"));
+    CHECK(xc_threads_resolve(2, 3, &src) == 2 && !strcmp(src, "--threads"));
+    setenv("OMP_NUM_THREADS", " 4,2 ", 1); /* OpenMP's nested list: the outer level */
+    CHECK(xc_threads_resolve(0, 0, &src) == 4);
+    const char *bad[] = {"", "0", "-2", "two", "3x", "99999999999999999999", ",4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("OMP_NUM_THREADS", bad[i], 1);
+        CHECK_MSG(xc_threads_resolve(0, 3, &src) == -1 && strstr(xc_error(), "OMP_NUM_THREADS"),
+                  "'%s' accepted", bad[i]);
+    }
+    unsetenv("OMP_NUM_THREADS");
+    /* the default follows the affinity mask: one CPU allowed, one thread */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    CHECK(xc_threads_resolve(0, 0, &src) == 1 && !strcmp(src, "usable CPUs"));
+    CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
+    CHECK(xc_threads_resolve(0, 0, &src) == n);
 
     /* peak RSS: +64 MB touched shows; a reset after unmapping it drops the peak (mmap, not
      * malloc: under AddressSanitizer a freed block stays resident in its quarantine) */

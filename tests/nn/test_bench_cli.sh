@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_bench_cli.sh — `xraycls bench` end to end on a tiny case (resnet18, batch 2, 32 px, one
-# step): the table and the JSON object carry the measurements asked for, --mode picks them, and
+# step): the table (with the model's form per mode) and the JSON object carry the measurements asked for, --mode picks them, and
 # bad arguments exit 2 with a message naming the problem. Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -22,8 +22,10 @@ tiny=(--batch 2 --size 32 --steps 1 --warmup 0 --device cpu --threads 1)
 
 run 0 bench --arch resnet18 "${tiny[@]}"
 has "$TMP/out" "xraycls bench: resnet18, batch 2, 32x32 px, cpu (1 thread)"
-grep -qE '^train +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no train row"
-grep -qE '^infer +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' "$TMP/out" || fail "no infer row"
+grep -qE '^train +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+  nchw$' "$TMP/out" || fail "no train row"
+# inference runs the form eval and predict use: folded, channels_last on the CPU (auto)
+grep -qE '^infer +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+  channels_last, bn folded$' "$TMP/out" || fail "no infer row"
+has "$TMP/err" "bench: threads: 1 (--threads)"
 has "$TMP/out" "peak RSS MB"
 
 run 0 bench "${tiny[@]}" --mode infer --json --arch densenet121
@@ -32,6 +34,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["arch"] == "densenet121" and d["batch"] == 2 and d["size"] == 32, d
 assert "train" not in d and d["infer"]["images_per_s"] > 0, d
+assert d["infer"]["layout"] == "channels_last" and d["infer"]["bn_folded"] is True, d
 assert 10 < d["infer"]["peak_rss_mb"] < 100000, d
 PY
 

@@ -33,7 +33,7 @@ static const char usage[] =
     "  --steps K        timed steps per mode (10)\n"
     "  --warmup W       untimed steps before them (2)\n"
     "  --mode M         train, infer or both (both)\n"
-    "  --threads T      CPU threads for libtorch (0: its default)\n"
+    "  --threads T      CPU threads for libtorch (0: OMP_NUM_THREADS, else every usable CPU)\n"
     "  --classes C      outputs of the head (3)\n"
     "  --channels-last  run the model in channels_last memory format\n"
     "  --json           print one JSON object instead of a table\n"
@@ -49,6 +49,7 @@ typedef struct {
     int ran;
     double median_ms, mean_ms, images_s;
     int64_t peak_rss; /* bytes, over the mode's steps (VmHWM after a reset); -1 unknown */
+    int channels_last, folded; /* the model's form in this mode */
 } bench_result;
 
 static double now_s(void) {
@@ -135,9 +136,10 @@ static void print_json(const bench_opts *o, const char *dev, int threads, const 
     for (int i = 0; i < 2; i++)
         if (rs[i]->ran)
             printf(", \"%s\": {\"median_ms\": %.3f, \"mean_ms\": %.3f, \"images_per_s\": %.3f, "
-                   "\"peak_rss_mb\": %.1f}",
+                   "\"peak_rss_mb\": %.1f, \"layout\": \"%s\", \"bn_folded\": %s}",
                    names[i], rs[i]->median_ms, rs[i]->mean_ms, rs[i]->images_s,
-                   rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0);
+                   rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0,
+                   rs[i]->channels_last ? "channels_last" : "nchw", rs[i]->folded ? "true" : "false");
     printf("}\n");
 }
 
@@ -147,13 +149,14 @@ static void print_table(const bench_opts *o, const char *dev, int threads, const
     if (!strncmp(dev, "cpu", 3)) printf(" (%d thread%s)", threads, threads == 1 ? "" : "s");
     printf(", %ld steps after %ld warm-up, libtorch %s%s\n\n", o->steps, o->warmup,
            xt_torch_version(), o->channels_last ? ", channels_last" : "");
-    printf("%-6s %12s %12s %12s %14s\n", "mode", "median ms", "mean ms", "images/s", "peak RSS MB");
+    printf("%-6s %12s %12s %12s %14s  %s\n", "mode", "median ms", "mean ms", "images/s", "peak RSS MB", "form");
     const bench_result *rs[2] = {tr, inf};
     const char *names[2] = {"train", "infer"};
     for (int i = 0; i < 2; i++)
         if (rs[i]->ran)
-            printf("%-6s %12.1f %12.1f %12.2f %14.1f\n", names[i], rs[i]->median_ms, rs[i]->mean_ms,
-                   rs[i]->images_s, rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0);
+            printf("%-6s %12.1f %12.1f %12.2f %14.1f  %s%s\n", names[i], rs[i]->median_ms, rs[i]->mean_ms,
+                   rs[i]->images_s, rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0,
+                   rs[i]->channels_last ? "channels_last" : "nchw", rs[i]->folded ? ", bn folded" : "");
 }
 
 static const xc_opt opts[] = {
@@ -193,7 +196,7 @@ int cmd_bench(int argc, char **argv) {
         return cli_usage_error("bench", usage, "--mode must be train, infer or both, got '%s'", o.mode);
     xt_device dev;
     if (xt_device_parse(o.device, &dev) < 0) return cli_usage_error("bench", usage, "%s", xc_error());
-    if (o.threads > 0) xt_set_num_threads((int)o.threads);
+    if (cli_torch_threads("bench", (int)o.threads, o.json) < 0) return cli_fail(NULL);
     char devname[32];
     xt_device_string(dev, devname, sizeof devname);
 
@@ -217,8 +220,15 @@ int cmd_bench(int argc, char **argv) {
          * gradients and optimizer state are gone by then, but pages malloc kept may count). */
         xc_peak_rss_reset();
         if (do_train) rc = bench_train(m, &o, x, y, arena, &tr);
+        tr.channels_last = xc_model_is_channels_last(m);
+        /* Inference runs the form eval and predict use: batch norm folded, the layout asked
+         * for (auto without --channels-last). */
+        if (rc == 0 && do_infer)
+            rc = cli_inference_form(m, o.channels_last ? CLI_LAYOUT_CHANNELS_LAST : CLI_LAYOUT_AUTO, 1);
         xc_peak_rss_reset();
         if (rc == 0 && do_infer) rc = bench_infer(m, &o, x, arena, &inf);
+        inf.channels_last = xc_model_is_channels_last(m);
+        inf.folded = xc_model_is_folded(m);
         xt_arena_push(prev);
     }
     if (rc < 0) {

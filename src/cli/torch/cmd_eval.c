@@ -462,7 +462,15 @@ int cmd_eval(int argc, char **argv) {
     xc_model_info info;
     xc_dataset *d = xc_dataset_open(a.data, a.split);
     if (!d) return cli_fail(NULL);
+    if (cli_torch_threads("eval", 0, 0) < 0) {
+        xc_dataset_close(d);
+        return cli_fail(NULL);
+    }
     xc_model *m = xc_checkpoint_load_model(a.model_path, dev, &info);
+    if (m && cli_inference_form(m, CLI_LAYOUT_AUTO, 1) < 0) {
+        xc_model_free(m);
+        m = NULL;
+    }
     if (!m) {
         xc_dataset_close(d);
         return cli_fail(NULL);

@@ -39,7 +39,8 @@ static const char usage[] =
     "  --shard auto     K/N from the launch: RANK/WORLD_SIZE (torchrun), SLURM_PROCID/\n"
     "                   SLURM_NTASKS (srun) or SLURM_ARRAY_TASK_ID/COUNT (a Slurm array)\n"
     "  --batch N        images per forward pass (32)\n"
-    "  --threads T      decoding threads (the number of CPUs, at most 16)\n"
+    "  --threads T      libtorch's CPU threads and decoding threads (default: OMP_NUM_THREADS,\n"
+    "                   else every usable CPU; decoding at most 16)\n"
     "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
     "  --cam DIR        also explain each prediction with Grad-CAM: writes DIR/<name>.png (the\n"
     "                   heat map over the image as the model saw it: resized, before\n"
@@ -304,7 +305,8 @@ int cmd_predict(int argc, char **argv) {
     }
     xt_device dev;
     xc_model_info info;
-    if (xt_device_parse(device, &dev) < 0 || !(m = xc_checkpoint_load_model(model_path, dev, &info))) {
+    if (xt_device_parse(device, &dev) < 0 || cli_torch_threads("predict", (int)threads, 0) < 0 ||
+        !(m = xc_checkpoint_load_model(model_path, dev, &info)) || cli_inference_form(m, CLI_LAYOUT_AUTO, 1) < 0) {
         cli_fail(NULL);
         goto done;
     }

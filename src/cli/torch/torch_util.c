@@ -1,0 +1,36 @@
+/* torch_util.c — what the commands over libtorch share: sizing libtorch's CPU thread pool
+ * (every usable CPU unless told otherwise, printed once) and putting a loaded model in its
+ * inference form (layout, batch norm folded). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "xraycls/nn.h"
+#include "xraycls/shim.h"
+#include "xraycls/sysinfo.h"
+
+int cli_torch_threads(const char *cmd, int option, int quiet) {
+    const char *from = NULL;
+    int n = xc_threads_resolve(option, 0, &from);
+    if (n < 0) return -1;
+    xt_set_num_threads(n);
+    if (!quiet) fprintf(stderr, "%s: threads: %d (%s)\n", cmd, n, from);
+    return n;
+}
+
+int cli_layout_parse(const char *s, int *out) {
+    if (!strcmp(s, "auto")) *out = CLI_LAYOUT_AUTO;
+    else if (!strcmp(s, "nchw")) *out = CLI_LAYOUT_NCHW;
+    else if (!strcmp(s, "channels_last")) *out = CLI_LAYOUT_CHANNELS_LAST;
+    else return xc_errorf("--layout must be nchw, channels_last or auto, got '%s'", s);
+    return 0;
+}
+
+int cli_inference_form(xc_model *m, int layout, int fold) {
+    /* auto: channels_last on the CPU, where oneDNN's convolutions run faster in it for every
+     * architecture measured (docs/BENCHMARKS.md); NCHW on CUDA, where cuDNN's float32
+     * convolutions gain nothing from it. */
+    int cl = layout == CLI_LAYOUT_CHANNELS_LAST || (layout == CLI_LAYOUT_AUTO && xc_model_device(m) == XT_CPU);
+    if (xc_model_set_channels_last(m, cl) < 0) return -1;
+    return xc_model_fold_bn(m, fold);
+}
