@@ -42,6 +42,18 @@ run 0 bench --arch resnet18 "${tiny[@]}" --mode train --channels-last
 has "$TMP/out" "channels_last"
 lacks "$TMP/out" "infer"
 
+# forced forms: NCHW unfolded, and a refused layout
+run 0 bench --arch resnet18 "${tiny[@]}" --mode infer --layout nchw --no-fold
+grep -qE '^infer +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+  nchw$' "$TMP/out" || fail "no unfolded NCHW infer row"
+run 2 bench --arch resnet18 "${tiny[@]}" --layout nhwc
+has "$TMP/err" "--layout must be nchw, channels_last or auto, got 'nhwc'"
+# without --threads: OMP_NUM_THREADS (set by the test runner), else every usable CPU
+OMP_NUM_THREADS=1 run 0 bench --arch resnet18 --batch 2 --size 32 --steps 1 --warmup 0 --device cpu --mode infer
+has "$TMP/err" "bench: threads: 1 (OMP_NUM_THREADS)"
+( unset OMP_NUM_THREADS; taskset -c 0 "$BIN" bench --arch resnet18 --batch 2 --size 32 --steps 1 --warmup 0 \
+    --device cpu --mode infer >"$TMP/out" 2>"$TMP/err" ) || fail "bench under taskset failed"
+has "$TMP/err" "bench: threads: 1 (usable CPUs)"
+
 run 2 bench --arch resnet49
 has "$TMP/err" "unknown arch 'resnet49' (known: resnet18"
 run 2 bench --batch 2

@@ -20,7 +20,8 @@
 static const char usage[] =
     "usage: xraycls bench --arch ARCH [--batch N] [--size PX] [--device cpu|cuda|auto]\n"
     "                     [--steps K] [--warmup W] [--mode train|infer|both] [--threads T]\n"
-    "                     [--classes C] [--channels-last] [--json]\n"
+    "                     [--classes C] [--channels-last] [--layout auto|nchw|channels_last]\n"
+    "                     [--no-fold] [--json]\n"
     "\n"
     "Measures images/s of a training step (forward, cross-entropy, backward, Adam step) and of\n"
     "inference (eval mode, no gradients) on random input, and the peak resident memory of each\n"
@@ -35,14 +36,19 @@ static const char usage[] =
     "  --mode M         train, infer or both (both)\n"
     "  --threads T      CPU threads for libtorch (0: OMP_NUM_THREADS, else every usable CPU)\n"
     "  --classes C      outputs of the head (3)\n"
-    "  --channels-last  run the model in channels_last memory format\n"
+    "  --channels-last  run the model in channels_last memory format (both modes)\n"
+    "  --layout L       inference's layout: auto (channels_last on the CPU, NCHW on CUDA: what\n"
+    "                   eval and predict use), nchw or channels_last (auto; channels_last with\n"
+    "                   --channels-last)\n"
+    "  --no-fold        inference without batch norm folded into the convolutions (eval and\n"
+    "                   predict always fold)\n"
     "  --json           print one JSON object instead of a table\n"
     "  -h, --help       this help\n";
 
 typedef struct {
     const char *arch, *device, *mode;
     long batch, size, steps, warmup, threads, classes;
-    int channels_last, json;
+    int channels_last, json, layout, no_fold; /* layout -1: from channels_last */
 } bench_opts;
 
 typedef struct {
@@ -162,11 +168,12 @@ static void print_table(const bench_opts *o, const char *dev, int threads, const
 static const xc_opt opts[] = {
     {"arch", 0, XC_OPT_VALUE},  {"device", 0, XC_OPT_VALUE}, {"mode", 0, XC_OPT_VALUE},   {"batch", 0, XC_OPT_VALUE},
     {"size", 0, XC_OPT_VALUE},  {"steps", 0, XC_OPT_VALUE},  {"warmup", 0, XC_OPT_VALUE}, {"threads", 0, XC_OPT_VALUE},
-    {"classes", 0, XC_OPT_VALUE}, {"json", 0, 0},            {"channels-last", 0, 0},     {0}};
-enum { O_ARCH, O_DEVICE, O_MODE, O_BATCH, O_SIZE, O_STEPS, O_WARMUP, O_THREADS, O_CLASSES, O_JSON, O_CHANNELS_LAST };
+    {"classes", 0, XC_OPT_VALUE}, {"json", 0, 0},            {"channels-last", 0, 0},
+    {"layout", 0, XC_OPT_VALUE}, {"no-fold", 0, 0}, {0}};
+enum { O_ARCH, O_DEVICE, O_MODE, O_BATCH, O_SIZE, O_STEPS, O_WARMUP, O_THREADS, O_CLASSES, O_JSON, O_CHANNELS_LAST, O_LAYOUT, O_NO_FOLD };
 
 int cmd_bench(int argc, char **argv) {
-    bench_opts o = {NULL, "auto", "both", 8, 224, 10, 2, 0, 3, 0, 0};
+    bench_opts o = {NULL, "auto", "both", 8, 224, 10, 2, 0, 3, 0, 0, -1, 0};
     /* the numeric options, from O_BATCH on: their ranges and destinations */
     static const long long lo[] = {1, 32, 1, 0, 0, 1}, hi[] = {4096, 4096, 100000, 100000, 1024, 100000};
     long *dst[] = {&o.batch, &o.size, &o.steps, &o.warmup, &o.threads, &o.classes};
@@ -183,6 +190,10 @@ int cmd_bench(int argc, char **argv) {
         case O_MODE: o.mode = p.value; break;
         case O_JSON: o.json = 1; break;
         case O_CHANNELS_LAST: o.channels_last = 1; break;
+        case O_NO_FOLD: o.no_fold = 1; break;
+        case O_LAYOUT:
+            if (cli_layout_parse(p.value, &o.layout) < 0) return cli_usage_error("bench", usage, "%s", xc_error());
+            break;
         default:
             if (xc_opt_ll(&p, lo[k - O_BATCH], hi[k - O_BATCH], &n) < 0) return cli_opt_error("bench", usage);
             *dst[k - O_BATCH] = (long)n;
@@ -224,7 +235,8 @@ int cmd_bench(int argc, char **argv) {
         /* Inference runs the form eval and predict use: batch norm folded, the layout asked
          * for (auto without --channels-last). */
         if (rc == 0 && do_infer)
-            rc = cli_inference_form(m, o.channels_last ? CLI_LAYOUT_CHANNELS_LAST : CLI_LAYOUT_AUTO, 1);
+            rc = cli_inference_form(m, o.layout >= 0 ? o.layout : o.channels_last ? CLI_LAYOUT_CHANNELS_LAST : CLI_LAYOUT_AUTO,
+                                    !o.no_fold);
         xc_peak_rss_reset();
         if (rc == 0 && do_infer) rc = bench_infer(m, &o, x, arena, &inf);
         inf.channels_last = xc_model_is_channels_last(m);

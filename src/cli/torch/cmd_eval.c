@@ -32,6 +32,7 @@ static const char usage[] =
     "                    [--bootstrap N] [--seed S] [--bins B] [--thresholds-from val|none]\n"
     "                    [--target-sensitivity X] [--target-specificity X]\n"
     "                    [--cam-worst K [--cam-layer L] [--cam-method gradcam|gradcam++]]\n"
+    "                    [--threads T] [--layout auto|nchw|channels_last]\n"
     "\n"
     "Scores every image of a split of a prepared dataset (no augmentation, eval mode) and writes,\n"
     "into a new folder: eval.json, eval.csv, eval.md and confusion_matrix.png (accuracy, balanced\n"
@@ -68,6 +69,10 @@ static const char usage[] =
     "                   and .cam.safetensors (see xraycls predict --help, --cam)\n"
     "  --cam-layer L    the layer explained (layer4 for ResNet, features.norm5 for DenseNet)\n"
     "  --cam-method M   gradcam (default) or gradcam++\n"
+    "  --threads T      libtorch's CPU threads (default: OMP_NUM_THREADS, else every usable CPU)\n"
+    "  --layout L       memory layout of the model: auto (channels_last on the CPU, NCHW on\n"
+    "                   CUDA), nchw or channels_last; batch norm is always folded into the\n"
+    "                   convolutions before it (same outputs up to float rounding)\n"
     "\n"
     "A class with no image in the split is reported as absent (null), never as 0. eval.json\n"
     "records the xraycls version, the checkpoint's epoch, absolute paths and the UTC time.\n"
@@ -405,13 +410,17 @@ static const xc_opt opts[] = {
     {"target-specificity", 0, XC_OPT_VALUE}, {"batch", 0, XC_OPT_VALUE},  {"bins", 0, XC_OPT_VALUE},
     {"bootstrap", 0, XC_OPT_VALUE},       {"seed", 0, XC_OPT_VALUE},      {"cam-worst", 0, XC_OPT_VALUE},
     {"cam-layer", 0, XC_OPT_VALUE},       {"cam-method", 0, XC_OPT_VALUE}, {"overwrite", 0, 0},
+    {"threads", 0, XC_OPT_VALUE},         {"layout", 0, XC_OPT_VALUE},
     {0}};
 enum { O_MODEL, O_DATA, O_SPLIT, O_OUTPUT, O_DEVICE, O_THR_FROM, O_THR_SPLIT, O_CI, O_TSENS, O_TSPEC, O_BATCH,
-       O_BINS, O_BOOTSTRAP, O_SEED, O_CAM_WORST, O_CAM_LAYER, O_CAM_METHOD, O_OVERWRITE };
+       O_BINS, O_BOOTSTRAP, O_SEED, O_CAM_WORST, O_CAM_LAYER, O_CAM_METHOD, O_OVERWRITE,
+       O_THREADS, O_LAYOUT };
 
 int cmd_eval(int argc, char **argv) {
     eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0};
     const char *cam_layer = NULL, *cam_method = "gradcam";
+    long long threads = 0;
+    int layout = CLI_LAYOUT_AUTO;
     xc_opt_parser p;
     xc_opt_init(&p, opts, argc, argv);
     for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
@@ -443,6 +452,10 @@ int cmd_eval(int argc, char **argv) {
         case O_CAM_LAYER: cam_layer = v; break;
         case O_CAM_METHOD: cam_method = v; break;
         case O_OVERWRITE: a.overwrite = 1; break;
+        case O_THREADS: bad = xc_opt_ll(&p, 1, 1024, &threads); break;
+        case O_LAYOUT:
+            if (cli_layout_parse(v, &layout) < 0) return cli_usage_error("eval", usage, "%s", xc_error());
+            break;
         default: bad = -1; /* XC_OPT_ERROR */
         }
         if (bad) return cli_opt_error("eval", usage);
@@ -462,12 +475,12 @@ int cmd_eval(int argc, char **argv) {
     xc_model_info info;
     xc_dataset *d = xc_dataset_open(a.data, a.split);
     if (!d) return cli_fail(NULL);
-    if (cli_torch_threads("eval", 0, 0) < 0) {
+    if (cli_torch_threads("eval", (int)threads, 0) < 0) {
         xc_dataset_close(d);
         return cli_fail(NULL);
     }
     xc_model *m = xc_checkpoint_load_model(a.model_path, dev, &info);
-    if (m && cli_inference_form(m, CLI_LAYOUT_AUTO, 1) < 0) {
+    if (m && cli_inference_form(m, layout, 1) < 0) {
         xc_model_free(m);
         m = NULL;
     }

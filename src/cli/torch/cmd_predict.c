@@ -22,6 +22,7 @@ static const char *getenv_c(const char *name) { return getenv(name); }
 static const char usage[] =
     "usage: xraycls predict --model FILE [--format csv|jsonl] [-o OUT] [--shard K/N] [--batch N]\n"
     "                       [--threads T] [--device auto|cpu|cuda[:N]] [--thresholds EVAL_JSON]\n"
+    "                       [--layout auto|nchw|channels_last]\n"
     "                       [--cam DIR [--cam-class NAME] [--cam-layer L] [--cam-method M]] PATH...\n"
     "\n"
     "Scores images with a checkpoint or model file. PATH is an image file (taken whatever its\n"
@@ -40,7 +41,11 @@ static const char usage[] =
     "                   SLURM_NTASKS (srun) or SLURM_ARRAY_TASK_ID/COUNT (a Slurm array)\n"
     "  --batch N        images per forward pass (32)\n"
     "  --threads T      libtorch's CPU threads and decoding threads (default: OMP_NUM_THREADS,\n"
-    "                   else every usable CPU; decoding at most 16)\n"
+    "                   else every usable CPU; decoding at most 16): batch k+1 is decoded while\n"
+    "                   the model runs batch k\n"
+    "  --layout L       memory layout of the model: auto (channels_last on the CPU, NCHW on\n"
+    "                   CUDA), nchw or channels_last; batch norm is always folded into the\n"
+    "                   convolutions before it (same outputs up to float rounding)\n"
     "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
     "  --cam DIR        also explain each prediction with Grad-CAM: writes DIR/<name>.png (the\n"
     "                   heat map over the image as the model saw it: resized, before\n"
@@ -202,14 +207,16 @@ static const xc_opt opts[] = {
     {"device", 0, XC_OPT_VALUE},     {"shard", 0, XC_OPT_VALUE},     {"thresholds", 0, XC_OPT_VALUE},
     {"cam", 0, XC_OPT_VALUE},        {"cam-class", 0, XC_OPT_VALUE}, {"cam-layer", 0, XC_OPT_VALUE},
     {"cam-method", 0, XC_OPT_VALUE}, {"batch", 0, XC_OPT_VALUE},     {"threads", 0, XC_OPT_VALUE},
+    {"layout", 0, XC_OPT_VALUE},
     {0}};
-enum { O_MODEL, O_FORMAT, O_OUTPUT, O_DEVICE, O_SHARD, O_THRESHOLDS, O_CAM, O_CAM_CLASS, O_CAM_LAYER, O_CAM_METHOD, O_BATCH, O_THREADS };
+enum { O_MODEL, O_FORMAT, O_OUTPUT, O_DEVICE, O_SHARD, O_THRESHOLDS, O_CAM, O_CAM_CLASS, O_CAM_LAYER, O_CAM_METHOD, O_BATCH, O_THREADS, O_LAYOUT };
 
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *format = "csv", *out = NULL, *device = "auto", *shard_s = NULL, *thr_file = NULL;
     double thr[XC_INFO_MAX_CLASSES];
     const char *cam_dir = NULL, *cam_class = NULL, *cam_layer = NULL, *cam_method = "gradcam";
     long long batch = 32, threads = 0;
+    int layout = CLI_LAYOUT_AUTO;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     int npaths = 0;
     if (!paths) return cli_fail("out of memory");
@@ -232,6 +239,12 @@ int cmd_predict(int argc, char **argv) {
         case O_CAM_METHOD: cam_method = p.value; break;
         case O_BATCH: bad = xc_opt_ll(&p, 1, 65536, &batch); break;
         case O_THREADS: bad = xc_opt_ll(&p, 1, 256, &threads); break;
+        case O_LAYOUT:
+            if (cli_layout_parse(p.value, &layout) < 0) {
+                free(paths);
+                return cli_usage_error("predict", usage, "%s", xc_error());
+            }
+            break;
         default: bad = -1; /* XC_OPT_ERROR */
         }
         if (bad) {
@@ -306,7 +319,7 @@ int cmd_predict(int argc, char **argv) {
     xt_device dev;
     xc_model_info info;
     if (xt_device_parse(device, &dev) < 0 || cli_torch_threads("predict", (int)threads, 0) < 0 ||
-        !(m = xc_checkpoint_load_model(model_path, dev, &info)) || cli_inference_form(m, CLI_LAYOUT_AUTO, 1) < 0) {
+        !(m = xc_checkpoint_load_model(model_path, dev, &info)) || cli_inference_form(m, layout, 1) < 0) {
         cli_fail(NULL);
         goto done;
     }

@@ -14,7 +14,7 @@
 #include "xraycls/train.h"
 
 static const char usage[] =
-    "usage: xraycls train --config FILE [--set key=value]... [--overwrite]\n"
+    "usage: xraycls train --config FILE [--set key=value]... [--overwrite] [--threads T]\n"
     "       xraycls train --resume RUN_DIR [--config FILE] [--set train.epochs=N]...\n"
     "\n"
     "Trains a classifier on a prepared dataset and writes runs/<name>/: config.json,\n"
@@ -30,6 +30,8 @@ static const char usage[] =
     "                     RUN_DIR/config.json unless --config is given; raise train.epochs to\n"
     "                     extend a finished run\n"
     "  --overwrite        replace an existing run: its files, tb/ and evaluation folders\n"
+    "  --threads T        libtorch's CPU threads (default: OMP_NUM_THREADS, else train.threads,\n"
+    "                     else every usable CPU); train.log records the number and its source\n"
     "  -h, --help         this help\n"
     "\n"
     "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes last.safetensors and exits\n"
@@ -73,12 +75,14 @@ static const xc_opt opts[] = {{"config", 0, XC_OPT_VALUE},
                               {"set", 0, XC_OPT_VALUE | XC_OPT_REPEAT},
                               {"resume", 0, XC_OPT_VALUE},
                               {"overwrite", 0, 0},
+                              {"threads", 0, XC_OPT_VALUE},
                               {0}};
-enum { O_CONFIG, O_SET, O_RESUME, O_OVERWRITE };
+enum { O_CONFIG, O_SET, O_RESUME, O_OVERWRITE, O_THREADS };
 
 int cmd_train(int argc, char **argv) {
     const char *config = NULL, *resume = NULL;
     int overwrite = 0, nsets = 0;
+    long long threads = 0;
     const char **sets = calloc((size_t)argc, sizeof *sets);
     if (!sets) return cli_fail("out of memory");
     xc_opt_parser p;
@@ -90,6 +94,9 @@ int cmd_train(int argc, char **argv) {
         case O_SET: sets[nsets++] = p.value; break;
         case O_RESUME: resume = p.value; break;
         case O_OVERWRITE: overwrite = 1; break;
+        case O_THREADS:
+            if (xc_opt_ll(&p, 1, 1024, &threads) < 0) rc = cli_opt_error("train", usage);
+            break;
         case XC_OPT_HELP: rc = cli_help(usage); break;
         case XC_OPT_ARG: rc = cli_usage_error("train", usage, "unexpected argument '%s'", p.value); break;
         default: rc = cli_opt_error("train", usage);
@@ -142,6 +149,7 @@ int cmd_train(int argc, char **argv) {
     xc_train_opts o = {0};
     o.resume = resume != NULL;
     o.overwrite = overwrite;
+    o.threads = (int)threads;
     o.run_dir = resume;
     o.stop = &stop_flag;
     o.progress = tty;
