@@ -39,7 +39,8 @@
  *   output   runs_dir "runs", name (the config file's stem)
  *
  * "imagenet" weights exist for every arch, "chexnet" for densenet121 only; the file each needs
- * is looked up in weights_dir under its published name (xc_config_weights_file).
+ * is looked up under its published name in weights_dir, then in torchvision's cache
+ * ($TORCH_HOME/hub/checkpoints, default ~/.cache/torch) (xc_config_weights_file).
  */
 #ifndef XRAYCLS_CONFIG_H
 #define XRAYCLS_CONFIG_H
@@ -150,8 +151,9 @@ const char *xc_best_metric_name(xc_best_kind k);
 int xc_config_weights_candidates(const xc_config *c, const char **names, int cap);
 
 /* Finds the weight file of the config: "none" sets *out to "" and returns 0; a path must exist;
- * a name is looked up in model.weights_dir, and when no candidate is there the message says which
- * file to put where. *out is malloc'd. */
+ * a name is looked up in model.weights_dir, then in $TORCH_HOME/hub/checkpoints (TORCH_HOME
+ * defaulting to $XDG_CACHE_HOME/torch, else ~/.cache/torch), and when no candidate is found the
+ * message names the folders searched, the file and where it is published. *out is malloc'd. */
 int xc_config_weights_file(const xc_config *c, char **out);
 
 #ifdef __cplusplus

@@ -604,6 +604,17 @@ int xc_config_weights_candidates(const xc_config *c, const char **names, int cap
     return xc_errorf("model.weights '%s' does not exist for %s", w, c->model.arch);
 }
 
+/* torchvision's download folder: $TORCH_HOME/hub/checkpoints, TORCH_HOME defaulting to
+ * $XDG_CACHE_HOME/torch, else ~/.cache/torch (torch.hub.get_dir). "" when neither HOME nor
+ * TORCH_HOME is set. */
+static void torch_hub_checkpoints(char *buf, size_t cap) {
+    const char *th = getenv("TORCH_HOME"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (th && *th) snprintf(buf, cap, "%s/hub/checkpoints", th);
+    else if (xdg && *xdg) snprintf(buf, cap, "%s/torch/hub/checkpoints", xdg);
+    else if (home && *home) snprintf(buf, cap, "%s/.cache/torch/hub/checkpoints", home);
+    else buf[0] = 0;
+}
+
 int xc_config_weights_file(const xc_config *c, char **out) {
     *out = NULL;
     const char *names[4];
@@ -620,15 +631,21 @@ int xc_config_weights_file(const xc_config *c, char **out) {
         *out = strdup(names[0]);
         return *out ? 0 : xc_errorf("out of memory");
     }
-    for (int i = 0; i < n; i++) {
-        char *p = xc_path_join(c->model.weights_dir, names[i]);
-        if (!p) return -1;
-        if (xc_is_file(p)) {
-            *out = p;
-            return 0;
+    /* weights_dir first, then torchvision's cache, where every torchvision user already has
+     * the published files under the same names */
+    char cache[1024];
+    torch_hub_checkpoints(cache, sizeof cache);
+    const char *dirs[2] = {c->model.weights_dir, cache};
+    for (int d = 0; d < (cache[0] ? 2 : 1); d++)
+        for (int i = 0; i < n; i++) {
+            char *p = xc_path_join(dirs[d], names[i]);
+            if (!p) return -1;
+            if (xc_is_file(p)) {
+                *out = p;
+                return 0;
+            }
+            free(p);
         }
-        free(p);
-    }
     char alt[512] = "";
     if (n > 1) {
         size_t used = (size_t)snprintf(alt, sizeof alt, " (or");
@@ -636,7 +653,13 @@ int xc_config_weights_file(const xc_config *c, char **out) {
             used += (size_t)snprintf(alt + used, sizeof alt - used, " '%s'", names[i]);
         if (used < sizeof alt) snprintf(alt + used, sizeof alt - used, ")");
     }
+    int chexnet = !strcmp(c->model.weights, "chexnet");
     return xc_errorf("model.weights '%s' for %s needs '%s'%s in '%s' (set model.weights_dir or "
-                     "XRAYCLS_WEIGHTS); nothing is downloaded",
-                     c->model.weights, c->model.arch, names[0], alt, c->model.weights_dir);
+                     "XRAYCLS_WEIGHTS); nothing is downloaded; also searched: '%s' (torchvision's cache: "
+                     "$TORCH_HOME/hub/checkpoints, default ~/.cache/torch); %s%s",
+                     c->model.weights, c->model.arch, names[0], alt, c->model.weights_dir, cache[0] ? cache : "(no $HOME)",
+                     chexnet ? "CheXNet's weights are those of the CheXNet reimplementation "
+                               "(github.com/arnoweng/CheXNet, model.pth.tar)"
+                             : "published at https://download.pytorch.org/models/",
+                     chexnet ? "" : names[0]);
 }

@@ -1,6 +1,7 @@
 /* test_config.c — the training config: defaults, strictness (unknown keys with suggestions,
  * wrong types, bad enum values, out-of-range numbers — each naming the key path), --set
  * overrides, the resolved JSON round trip, and the weight-file lookup message. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +135,11 @@ int main(void) {
     free(j1);
     free(j2);
 
-    /* Named weights: published file names, and a message saying what to put where. */
+    /* Named weights: published file names, and a message saying what to put where. torchvision's
+     * cache of this machine must not answer for the test's folders. */
+    const char *tmp = check_tmpdir();
+    char *torch_home = xc_path_join(tmp, "torch-home");
+    CHECK(setenv("TORCH_HOME", torch_home, 1) == 0);
     CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"model\": {\"weights_dir\": \"/nonexistent/w\"}}") == 0);
     const char *names[4];
     CHECK(xc_config_weights_candidates(&c, names, 4) == 2);
@@ -143,13 +148,18 @@ int main(void) {
     CHECK(xc_config_weights_file(&c, &file) == -1);
     CHECK_CONTAINS(xc_error(), "model.weights 'imagenet' for resnet50 needs 'resnet50-0676ba61.pth'");
     CHECK_CONTAINS(xc_error(), "in '/nonexistent/w' (set model.weights_dir or XRAYCLS_WEIGHTS); nothing is downloaded");
+    char searched[2048];
+    snprintf(searched, sizeof searched, "also searched: '%s/hub/checkpoints' (torchvision's cache", torch_home);
+    CHECK_CONTAINS(xc_error(), searched);
+    CHECK_CONTAINS(xc_error(), "published at https://download.pytorch.org/models/resnet50-0676ba61.pth");
     CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"model\": {\"arch\": \"densenet121\", \"weights\": \"chexnet\"}}") == 0);
     CHECK(xc_config_weights_candidates(&c, names, 4) == 1 && !strcmp(names[0], "model.pth.tar"));
+    CHECK(xc_config_weights_file(&c, &file) == -1);
+    CHECK_CONTAINS(xc_error(), "github.com/arnoweng/CheXNet");
     CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"model\": {\"weights\": \"none\"}}") == 0);
     CHECK(xc_config_weights_file(&c, &file) == 0 && file && !*file);
     free(file);
     /* A named file found in weights_dir. */
-    const char *tmp = check_tmpdir();
     char *wdir = xc_path_join(tmp, "weights");
     CHECK(xc_mkdir_p(wdir) == 0);
     char *wfile = xc_path_join(wdir, "resnet50-19c8e357.pth");
@@ -162,6 +172,23 @@ int main(void) {
     free(file);
     free(wfile);
     free(wdir);
+    /* ... and in torchvision's cache, $TORCH_HOME/hub/checkpoints, when weights_dir lacks it */
+    char *hub = xc_path_join(torch_home, "hub/checkpoints");
+    CHECK(xc_mkdir_p(hub) == 0);
+    wfile = xc_path_join(hub, "resnet50-0676ba61.pth");
+    CHECK(xc_write_file_atomic(wfile, "x", 1) == 0);
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"model\": {\"weights_dir\": \"/nonexistent/w\"}}") == 0);
+    file = NULL;
+    CHECK(xc_config_weights_file(&c, &file) == 0 && file && !strcmp(file, wfile));
+    free(file);
+    /* without TORCH_HOME: ~/.cache/torch (XDG_CACHE_HOME unset) */
+    CHECK(unsetenv("TORCH_HOME") == 0 && unsetenv("XDG_CACHE_HOME") == 0 && setenv("HOME", tmp, 1) == 0);
+    CHECK(xc_config_weights_file(&c, &file) == -1);
+    snprintf(searched, sizeof searched, "also searched: '%s/.cache/torch/hub/checkpoints'", tmp);
+    CHECK_CONTAINS(xc_error(), searched);
+    free(wfile);
+    free(hub);
+    free(torch_home);
 
     /* A file: output.name defaults to the stem. */
     char *cfg = xc_path_join(tmp, "my-run.json");
