@@ -57,6 +57,16 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) XC
 int cli_opt_error(const char *cmd, const char *usage);
 /* Prints the whole help (usage) to stdout; returns 0 (1 if it cannot be written). */
 int cli_help(const char *usage);
+/* After a prepared dataset at `path` (split `split`, or NULL) could not be opened: when `path` is
+ * a folder of images without dataset.json, prints a line saying to run `xraycls prepare folder`
+ * first; when it is a prepared dataset without that split, prints the splits it has. Prints
+ * nothing otherwise. */
+void cli_dataset_hint(const char *cmd, const char *path, const char *split);
+/* 1 when `path` is a torch.save file (zip or legacy pickle) rather than safetensors. */
+int cli_is_pytorch_file(const char *path);
+/* After a model file failed to load: for a PyTorch file, "xraycls: '<path>' is a PyTorch file
+ * ... make one with `xraycls import ...`"; otherwise cli_fail(NULL). Returns 1. */
+int cli_fail_model(const char *path);
 /* 1 if stderr is a terminal (progress bars are drawn only then). */
 int cli_is_tty(void);
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "xraycls/fs.h"
+#include "xraycls/image.h"
 
 int cli_fail(const char *fmt, ...) {
     fputs("xraycls: ", stderr);
@@ -49,3 +51,70 @@ int cli_help(const char *usage) {
 }
 
 int cli_is_tty(void) { return isatty(STDERR_FILENO); }
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+void cli_dataset_hint(const char *cmd, const char *path, const char *split) {
+    if (!path || !xc_is_dir(path)) return;
+    char *meta = xc_path_join(path, "dataset.json");
+    int prepared = meta && xc_is_file(meta);
+    free(meta);
+    char **files = NULL;
+    int64_t n = 0;
+    if (!prepared) {
+        /* a folder of images (any depth) rather than what prepare writes */
+        if (xc_walk(path, XC_WALK_FILES | XC_WALK_RECURSIVE, NULL, &files, &n) < 0) return;
+        int images = 0;
+        for (int64_t i = 0; i < n && i < 1000 && !images; i++) {
+            char *p = xc_path_join(path, files[i]);
+            images = p && !ends_with(p, ".safetensors") && xc_image_is_candidate(p);
+            free(p);
+        }
+        xc_strv_free(files, n);
+        if (images)
+            fprintf(stderr,
+                    "xraycls %s: '%s' is a folder of images, not a prepared dataset: run `xraycls prepare folder "
+                    "--root %s -o data/prepared/NAME` first (see `xraycls prepare --help` for other layouts) "
+                    "and use data/prepared/NAME\n",
+                    cmd, path, path);
+        return;
+    }
+    if (!split) return;
+    char file[256];
+    snprintf(file, sizeof file, "%s.safetensors", split);
+    char *want = xc_path_join(path, file);
+    int missing = want && !xc_is_file(want);
+    free(want);
+    if (!missing || xc_walk(path, XC_WALK_FILES, NULL, &files, &n) < 0) return;
+    fprintf(stderr, "xraycls %s: '%s' has no split '%s'; its splits:", cmd, path, split);
+    int shown = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (ends_with(files[i], ".safetensors")) {
+            fprintf(stderr, "%s %.*s", shown++ ? "," : "", (int)(strlen(files[i]) - strlen(".safetensors")), files[i]);
+        }
+    fprintf(stderr, "%s\n", shown ? "" : " none");
+    xc_strv_free(files, n);
+}
+
+int cli_is_pytorch_file(const char *path) {
+    if (!path) return 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    unsigned char b[8] = {0};
+    size_t got = fread(b, 1, sizeof b, fp);
+    fclose(fp);
+    if (got < 2) return 0; /* safetensors starts with a little-endian header length */
+    int zip = b[0] == 'P' && b[1] == 'K';             /* torch.save since 1.6 */
+    int pickle = b[0] == 0x80 && b[1] >= 2 && b[1] <= 5; /* legacy torch.save */
+    return zip || pickle;
+}
+
+int cli_fail_model(const char *path) {
+    if (!cli_is_pytorch_file(path)) return cli_fail(NULL);
+    return cli_fail("'%s' is a PyTorch file (torch.save), not an xraycls model file: make one with "
+                    "`xraycls import --arch ARCH --from %s -o model.safetensors` (see `xraycls import --help`)",
+                    path, path);
+}

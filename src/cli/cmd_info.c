@@ -202,7 +202,7 @@ int cmd_info(int argc, char **argv) {
     if (!path) return cli_usage_error("info", usage, "missing FILE");
 
     xc_st_file *f = xc_st_open(path);
-    if (!f) return cli_fail(NULL);
+    if (!f) return cli_fail_model(path);
     struct stat st;
     long long file_size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
     int rc = json ? print_json(f, path, file_size) : print_text(f, path, file_size);

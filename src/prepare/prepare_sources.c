@@ -358,7 +358,9 @@ int prep_source_folder(const xc_prepare_opts *o, xc_prep_list *l) {
         prep_free_strv(cls, ncls);
     }
     if (o->nclasses == 0 && nfound == 0) {
-        xc_errorf("folder: no class folders in '%s' (expected %s/<class>/*.png|jpg|jpeg)", o->root, o->root);
+        xc_errorf("folder: no class folders in '%s' (expected %s/<class>/<image> or %s/{train,val,test}/<class>/<image>; "
+                  "images are JPEG, PNG or DICOM files, recognised by content)",
+                  o->root, o->root, o->root);
         goto done;
     }
     if (set_classes(o, l, found, nfound) < 0) goto done;
@@ -378,6 +380,19 @@ int prep_source_folder(const xc_prepare_opts *o, xc_prep_list *l) {
         for (int i = 0; i < nloose; i++)
             if (prep_audit_exclude(&l->audit, "file outside a class folder") < 0) { prep_free_strv(loose, nloose); goto done; }
         prep_free_strv(loose, nloose);
+    }
+    /* Nothing found at all: say where and what was searched (extra folders may still add
+     * images, and then the classes left empty are reported by name later). */
+    if (l->n == 0 && o->nextras == 0) {
+        char names[256] = "";
+        size_t used = 0;
+        for (int i = 0; i < nfound && used < sizeof names; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s'%s'", i ? ", " : "", found[i]);
+        xc_errorf("folder: no image found under '%s' (class folders searched: %s). Expected layout: "
+                  "%s/<class>/<image>, or %s/{train,val,test}/<class>/<image>; images are JPEG, PNG or "
+                  "DICOM files (recognised by content, any name)",
+                  o->root, nfound ? names : "none", o->root, o->root);
+        goto done;
     }
     l->val_given = split_dir[XC_SPLIT_VAL] != NULL;
     cJSON *src = cJSON_CreateObject();

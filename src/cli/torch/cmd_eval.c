@@ -474,7 +474,11 @@ int cmd_eval(int argc, char **argv) {
     if (xt_device_parse(a.device, &dev) < 0) return cli_fail(NULL);
     xc_model_info info;
     xc_dataset *d = xc_dataset_open(a.data, a.split);
-    if (!d) return cli_fail(NULL);
+    if (!d) {
+        cli_fail(NULL);
+        cli_dataset_hint("eval", a.data, a.split);
+        return XC_EXIT_FAIL;
+    }
     if (cli_torch_threads("eval", (int)threads, 0) < 0) {
         xc_dataset_close(d);
         return cli_fail(NULL);
@@ -486,7 +490,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!m) {
         xc_dataset_close(d);
-        return cli_fail(NULL);
+        return cli_fail_model(a.model_path);
     }
     int rc = XC_EXIT_FAIL, k = info.num_classes;
     if (cam_layer && xc_model_layer_check(m, cam_layer) < 0) {

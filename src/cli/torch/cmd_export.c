@@ -64,7 +64,7 @@ int cmd_export(int argc, char **argv) {
                         "libprotobuf-c-dev and protobuf-c-compiler, then configure again)");
     xc_model_info info;
     xc_model *m = xc_checkpoint_load_model(model, XT_CPU, &info);
-    if (!m) return cli_fail(NULL);
+    if (!m) return cli_fail_model(model);
     int rc = !strcmp(format, "onnx") ? xc_export_onnx(m, &info, out, &oo) : xc_export_torchvision(m, &info, out);
     xc_model_free(m);
     if (rc < 0) return cli_fail(NULL);

@@ -318,8 +318,15 @@ int cmd_predict(int argc, char **argv) {
     }
     xt_device dev;
     xc_model_info info;
-    if (xt_device_parse(device, &dev) < 0 || cli_torch_threads("predict", (int)threads, 0) < 0 ||
-        !(m = xc_checkpoint_load_model(model_path, dev, &info)) || cli_inference_form(m, layout, 1) < 0) {
+    if (xt_device_parse(device, &dev) < 0 || cli_torch_threads("predict", (int)threads, 0) < 0) {
+        cli_fail(NULL);
+        goto done;
+    }
+    if (!(m = xc_checkpoint_load_model(model_path, dev, &info))) {
+        cli_fail_model(model_path);
+        goto done;
+    }
+    if (cli_inference_form(m, layout, 1) < 0) {
         cli_fail(NULL);
         goto done;
     }

@@ -161,7 +161,11 @@ int cmd_train(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     free(stored);
-    if (rc < 0) return cli_fail(NULL);
+    if (rc < 0) {
+        cli_fail(NULL);
+        cli_dataset_hint("train", c.data.path, "train");
+        return XC_EXIT_FAIL;
+    }
     if (res.outcome == XC_TRAIN_STOPPED) {
         if (res.rank == 0)
             fprintf(stderr, "xraycls: stopped after %d epochs and %lld steps; continue with: "
