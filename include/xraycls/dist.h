@@ -41,6 +41,8 @@ typedef enum {
 typedef struct {
     xc_launch launch;
     int rank, world, local_rank;
+    int local_world; /* ranks on this node: LOCAL_WORLD_SIZE (torchrun), SLURM_NTASKS_PER_NODE,
+                        else the world (a launch by hand is taken as one node) */
     char addr[256]; /* the rendezvous host (rank 0's TCPStore) */
     int port;
 } xc_dist_env;

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xraycls/parse.h"
+
 const char *xc_launch_name(xc_launch l) {
     switch (l) {
     case XC_LAUNCH_TORCHRUN: return "torchrun";
@@ -57,6 +59,25 @@ int xc_slurm_first_host(const char *list, char *out, size_t cap) {
     return 0;
 }
 
+/* The ranks on this node (xc_dist_env.local_world): LOCAL_WORLD_SIZE, else the leading number
+ * of SLURM_NTASKS_PER_NODE ("2" or "2(x3)"), else the world. */
+static int local_world(const char *(*get)(const char *), int world) {
+    long long v;
+    const char *l = get("LOCAL_WORLD_SIZE");
+    if (l && xc_parse_ll(l, 1, world, &v) == 0) return (int)v;
+    const char *s = get("SLURM_NTASKS_PER_NODE");
+    if (s) {
+        char num[16];
+        size_t n = strspn(s, "0123456789");
+        if (n > 0 && n < sizeof num) {
+            memcpy(num, s, n);
+            num[n] = '\0';
+            if (xc_parse_ll(num, 1, world, &v) == 0) return (int)v;
+        }
+    }
+    return world;
+}
+
 int xc_dist_env_read(xc_dist_env *e, const char *(*get)(const char *)) {
     memset(e, 0, sizeof *e);
     e->world = 1;
@@ -93,8 +114,10 @@ int xc_dist_env_read(xc_dist_env *e, const char *(*get)(const char *)) {
             env_int(get, "SLURM_JOB_ID", 0, 2147483647, &job) == 0)
             e->port = 29500 + job % 1000;
     } else {
+        e->local_world = 1;
         return 0; /* one process */
     }
+    e->local_world = local_world(get, e->world);
     const char *addr = get("MASTER_ADDR");
     if (addr) {
         if (!*addr || strlen(addr) >= sizeof e->addr)

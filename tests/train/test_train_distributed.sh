@@ -147,11 +147,14 @@ rc=0; for p in "${pids[@]}"; do wait "$p" || rc=$?; done; exit $rc
 SH
 chmod +x "$T/bin/srun"
 job=$(( ($$ + 500) % 1000 )); port=$((29500 + job))
+# (without OMP_NUM_THREADS: the two ranks share the node's CPUs instead of each taking all)
 PATH="$T/bin:$PATH" SLURM_NTASKS=2 SLURM_JOB_NODELIST=localhost SLURM_JOB_ID=$job \
-  XRAYCLS=$B bash "$S/scripts/slurm_train.sbatch" "$T/cfg.json" --set output.name=slurm \
+  XRAYCLS=$B env -u OMP_NUM_THREADS bash "$S/scripts/slurm_train.sbatch" "$T/cfg.json" --set output.name=slurm \
   --set train.epochs=1 >"$T/slurm.out" 2>"$T/slurm.err"
 rc=$?; check '[ $rc -eq 0 ]' "the Slurm example failed: exit $rc: $(tail -3 "$T/slurm.err")"
 check 'grep -q "rank 0 of 2 (slurm launch, rendezvous localhost:$port)" "$T/runs/slurm/train.log"' "the Slurm run did not say its launch: $(grep distributed "$T/runs/slurm/train.log")"
+share=$(( $(nproc) / 2 )); [ $share -ge 1 ] || share=1
+check 'grep -q "threads: $share (usable CPUs shared by the 2 ranks on this node)" "$T/runs/slurm/train.log"' "the ranks did not share the CPUs: $(grep threads "$T/runs/slurm/train.log")"
 
 [ $fail -eq 0 ] && echo "test_train_distributed: passed" || echo "test_train_distributed: FAILED"
 exit $fail
