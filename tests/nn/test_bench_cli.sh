@@ -68,5 +68,11 @@ run 2 bench --arch resnet18 --frob
 has "$TMP/err" "unknown option '--frob'"
 run 0 bench --help
 has "$TMP/out" "usage: xraycls bench"
+run 2 bench --arch resnet18 --precision fp16
+has "$TMP/err" "--precision must be fp32 or bf16, got 'fp16'"
+# bf16 autocast runs (on the CPU too) and says so; no device memory on the CPU
+run 0 bench --arch resnet18 --mode infer --size 32 --batch 1 --steps 1 --warmup 0 --precision bf16 --json
+has "$TMP/out" '"precision": "bf16"'
+has "$TMP/out" '"peak_device_mb": null'
 
 echo "test_bench_cli: 1 passed, 0 failed"

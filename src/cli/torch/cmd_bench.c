@@ -21,7 +21,7 @@ static const char usage[] =
     "usage: xraycls bench --arch ARCH [--batch N] [--size PX] [--device cpu|cuda|auto]\n"
     "                     [--steps K] [--warmup W] [--mode train|infer|both] [--threads T]\n"
     "                     [--classes C] [--channels-last] [--layout auto|nchw|channels_last]\n"
-    "                     [--no-fold] [--json]\n"
+    "                     [--no-fold] [--precision fp32|bf16] [--json]\n"
     "\n"
     "Measures images/s of a training step (forward, cross-entropy, backward, Adam step) and of\n"
     "inference (eval mode, no gradients) on random input, and the peak resident memory of each\n"
@@ -42,6 +42,8 @@ static const char usage[] =
     "                   --channels-last)\n"
     "  --no-fold        inference without batch norm folded into the convolutions (eval and\n"
     "                   predict always fold)\n"
+    "  --precision P    fp32, or bf16: the forward passes under bfloat16 autocast, as\n"
+    "                   train.precision \"bf16\" trains (fp32)\n"
     "  --json           print one JSON object instead of a table\n"
     "  -h, --help       this help\n";
 
@@ -49,12 +51,14 @@ typedef struct {
     const char *arch, *device, *mode;
     long batch, size, steps, warmup, threads, classes;
     int channels_last, json, layout, no_fold; /* layout -1: from channels_last */
+    int bf16; /* --precision bf16 */
 } bench_opts;
 
 typedef struct {
     int ran;
     double median_ms, mean_ms, images_s;
     int64_t peak_rss; /* bytes, over the mode's steps (VmHWM after a reset); -1 unknown */
+    int64_t peak_device; /* CUDA: bytes allocated at most during the mode's steps; -1 on the CPU */
     int channels_last, folded; /* the model's form in this mode */
 } bench_result;
 
@@ -96,7 +100,9 @@ static int bench_train(xc_model *m, const bench_opts *o, const xt_tensor *x, con
     for (long i = 0; rc == 0 && i < o->warmup + o->steps; i++) {
         double t0 = now_s();
         for (int p = 0; p < np && rc == 0; p++) rc = xt_zero_grad(params[p]);
+        if (o->bf16) xt_autocast_set(xc_model_device(m), 1, XT_BF16);
         xt_tensor *logits = rc == 0 ? xc_model_forward(m, x) : NULL;
+        if (o->bf16) xt_autocast_set(xc_model_device(m), 0, XT_BF16);
         xt_tensor *loss = logits ? xc_loss_cross_entropy(logits, y, NULL) : NULL;
         if (!loss || xt_backward(loss) < 0 || xt_adam_step(adam) < 0 ||
             xt_synchronize(xc_model_device(m)) < 0)
@@ -121,7 +127,10 @@ static int bench_infer(xc_model *m, const bench_opts *o, const xt_tensor *x, xt_
     int rc = ms ? 0 : xc_errorf("out of memory");
     for (long i = 0; rc == 0 && i < o->warmup + o->steps; i++) {
         double t0 = now_s();
-        if (!xc_model_forward(m, x) || xt_synchronize(xc_model_device(m)) < 0) rc = -1;
+        if (o->bf16) xt_autocast_set(xc_model_device(m), 1, XT_BF16);
+        if (!xc_model_forward(m, x)) rc = -1;
+        if (o->bf16) xt_autocast_set(xc_model_device(m), 0, XT_BF16);
+        if (rc == 0 && xt_synchronize(xc_model_device(m)) < 0) rc = -1;
         xt_arena_clear(arena);
         if (i >= o->warmup) ms[i - o->warmup] = 1000.0 * (now_s() - t0);
     }
@@ -134,18 +143,21 @@ static int bench_infer(xc_model *m, const bench_opts *o, const xt_tensor *x, xt_
 static void print_json(const bench_opts *o, const char *dev, int threads, const bench_result *tr,
                        const bench_result *inf) {
     printf("{\"arch\": \"%s\", \"batch\": %ld, \"size\": %ld, \"device\": \"%s\", \"threads\": %d, "
-           "\"steps\": %ld, \"warmup\": %ld, \"channels_last\": %s, \"libtorch\": \"%s\"",
+           "\"steps\": %ld, \"warmup\": %ld, \"channels_last\": %s, \"precision\": \"%s\", \"libtorch\": \"%s\"",
            o->arch, o->batch, o->size, dev, threads, o->steps, o->warmup,
-           o->channels_last ? "true" : "false", xt_torch_version());
+           o->channels_last ? "true" : "false", o->bf16 ? "bf16" : "fp32", xt_torch_version());
     const bench_result *rs[2] = {tr, inf};
     const char *names[2] = {"train", "infer"};
     for (int i = 0; i < 2; i++)
-        if (rs[i]->ran)
+        if (rs[i]->ran) {
+            char dmem[32] = "null"; /* no device memory on the CPU */
+            if (rs[i]->peak_device >= 0) snprintf(dmem, sizeof dmem, "%.1f", (double)rs[i]->peak_device / 1048576.0);
             printf(", \"%s\": {\"median_ms\": %.3f, \"mean_ms\": %.3f, \"images_per_s\": %.3f, "
-                   "\"peak_rss_mb\": %.1f, \"layout\": \"%s\", \"bn_folded\": %s}",
+                   "\"peak_rss_mb\": %.1f, \"peak_device_mb\": %s, \"layout\": \"%s\", \"bn_folded\": %s}",
                    names[i], rs[i]->median_ms, rs[i]->mean_ms, rs[i]->images_s,
-                   rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0,
+                   rs[i]->peak_rss < 0 ? -1.0 : (double)rs[i]->peak_rss / 1048576.0, dmem,
                    rs[i]->channels_last ? "channels_last" : "nchw", rs[i]->folded ? "true" : "false");
+        }
     printf("}\n");
 }
 
@@ -169,11 +181,12 @@ static const xc_opt opts[] = {
     {"arch", 0, XC_OPT_VALUE},  {"device", 0, XC_OPT_VALUE}, {"mode", 0, XC_OPT_VALUE},   {"batch", 0, XC_OPT_VALUE},
     {"size", 0, XC_OPT_VALUE},  {"steps", 0, XC_OPT_VALUE},  {"warmup", 0, XC_OPT_VALUE}, {"threads", 0, XC_OPT_VALUE},
     {"classes", 0, XC_OPT_VALUE}, {"json", 0, 0},            {"channels-last", 0, 0},
-    {"layout", 0, XC_OPT_VALUE}, {"no-fold", 0, 0}, {0}};
-enum { O_ARCH, O_DEVICE, O_MODE, O_BATCH, O_SIZE, O_STEPS, O_WARMUP, O_THREADS, O_CLASSES, O_JSON, O_CHANNELS_LAST, O_LAYOUT, O_NO_FOLD };
+    {"layout", 0, XC_OPT_VALUE}, {"no-fold", 0, 0}, {"precision", 0, XC_OPT_VALUE}, {0}};
+enum { O_ARCH, O_DEVICE, O_MODE, O_BATCH, O_SIZE, O_STEPS, O_WARMUP, O_THREADS, O_CLASSES, O_JSON, O_CHANNELS_LAST, O_LAYOUT,
+       O_NO_FOLD, O_PRECISION };
 
 int cmd_bench(int argc, char **argv) {
-    bench_opts o = {NULL, "auto", "both", 8, 224, 10, 2, 0, 3, 0, 0, -1, 0};
+    bench_opts o = {NULL, "auto", "both", 8, 224, 10, 2, 0, 3, 0, 0, -1, 0, 0};
     /* the numeric options, from O_BATCH on: their ranges and destinations */
     static const long long lo[] = {1, 32, 1, 0, 0, 1}, hi[] = {4096, 4096, 100000, 100000, 1024, 100000};
     long *dst[] = {&o.batch, &o.size, &o.steps, &o.warmup, &o.threads, &o.classes};
@@ -191,6 +204,11 @@ int cmd_bench(int argc, char **argv) {
         case O_JSON: o.json = 1; break;
         case O_CHANNELS_LAST: o.channels_last = 1; break;
         case O_NO_FOLD: o.no_fold = 1; break;
+        case O_PRECISION:
+            if (strcmp(p.value, "fp32") && strcmp(p.value, "bf16"))
+                return cli_usage_error("bench", usage, "--precision must be fp32 or bf16, got '%s'", p.value);
+            o.bf16 = !strcmp(p.value, "bf16");
+            break;
         case O_LAYOUT:
             if (cli_layout_parse(p.value, &o.layout) < 0) return cli_usage_error("bench", usage, "%s", xc_error());
             break;
@@ -210,6 +228,12 @@ int cmd_bench(int argc, char **argv) {
     if (cli_torch_threads("bench", (int)o.threads, o.json) < 0) return cli_fail(NULL);
     char devname[32];
     xt_device_string(dev, devname, sizeof devname);
+    if (dev != XT_CPU) { /* as train does on CUDA: fixed shapes */
+        xt_set_cudnn_benchmark(1);
+        xt_set_tf32(1);
+    }
+    if (o.bf16 && xt_autocast_set(dev, 1, XT_BF16) < 0) return cli_fail("bench: --precision bf16: %s", xc_error());
+    xt_autocast_set(dev, 0, XT_BF16);
 
     xt_manual_seed(0);
     xc_model *m = xc_model_new(o.arch, (int)o.classes, dev);
@@ -230,7 +254,9 @@ int cmd_bench(int argc, char **argv) {
         /* Each mode's peak RSS is measured from a reset at its start (the training mode's
          * gradients and optimizer state are gone by then, but pages malloc kept may count). */
         xc_peak_rss_reset();
+        xt_cuda_reset_peak_memory(dev);
         if (do_train) rc = bench_train(m, &o, x, y, arena, &tr);
+        tr.peak_device = dev == XT_CPU ? -1 : xt_cuda_peak_memory(dev);
         tr.channels_last = xc_model_is_channels_last(m);
         /* Inference runs the form eval and predict use: batch norm folded, the layout asked
          * for (auto without --channels-last). */
@@ -238,7 +264,9 @@ int cmd_bench(int argc, char **argv) {
             rc = cli_inference_form(m, o.layout >= 0 ? o.layout : o.channels_last ? CLI_LAYOUT_CHANNELS_LAST : CLI_LAYOUT_AUTO,
                                     !o.no_fold);
         xc_peak_rss_reset();
+        xt_cuda_reset_peak_memory(dev);
         if (rc == 0 && do_infer) rc = bench_infer(m, &o, x, arena, &inf);
+        inf.peak_device = dev == XT_CPU ? -1 : xt_cuda_peak_memory(dev);
         inf.channels_last = xc_model_is_channels_last(m);
         inf.folded = xc_model_is_folded(m);
         xt_arena_push(prev);
