@@ -488,8 +488,12 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
                      st->epoch_seen ? (double)st->epoch_correct / (double)st->epoch_seen : NAN, lr);
             xc_progress_update(bar, st->sampler_position, extra);
             if (steps_in_epoch % c->train.log_every == 0) {
-                tr_log(r, "epoch %d step %" PRId64 "  %s  %.1f img/s", epoch + 1, steps_in_epoch,
-                        extra, el > 0 ? (double)st->epoch_seen / el : 0.0);
+                /* step/total and the epoch's ETA at this epoch's rate, for logs read off a terminal */
+                double rate = el > 0 ? (double)st->epoch_seen / el : 0.0;
+                char eta[32];
+                xc_format_duration(eta, sizeof eta, rate > 0 ? (double)(limit - st->sampler_position) / rate : -1);
+                tr_log(r, "epoch %d step %" PRId64 " of %" PRId64 "  %s  %.1f img/s  ETA %s", epoch + 1, steps_in_epoch,
+                       (limit + bs - 1) / bs, extra, rate, eta);
                 /* What the line says, at the global step: the epoch's running means so far. */
                 if (st->epoch_seen) {
                     tb_scalar(r, "step/train_loss", st->global_step, st->epoch_loss_sum / (double)st->epoch_seen);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "xraycls/dist.h"
@@ -15,6 +16,7 @@
 #include "xraycls/nn.h"
 #include "xraycls/metrics_findings.h"
 #include "xraycls/predict.h"
+#include "xraycls/progress.h"
 #include "xraycls/shim.h"
 
 static const char *getenv_c(const char *name) { return getenv(name); }
@@ -64,6 +66,9 @@ static const char usage[] =
     "\n"
     "  -h, --help       this help\n"
     "\n"
+    "On a terminal a progress bar (count, rate, ETA) is drawn on standard error; otherwise a\n"
+    "progress line is written there every 10 s.\n"
+    "\n"
     "Probabilities are written with 9 significant digits (%.9g: the float exactly).\n"
     "label is the most probable class; for a sigmoid (multi-label) head it lists every class\n"
     "above 0.5 (or at or above its --thresholds value), separated by ';' (empty when none). A file that cannot be decoded is reported on\n"
@@ -83,7 +88,33 @@ typedef struct {
     int64_t nnames, names_cap;
     const xc_cam_opts *cam;
     int64_t cams_written;
+    /* progress: a bar on a terminal, else a line every PROGRESS_LINE_S seconds */
+    xc_progress *bar;
+    int64_t done, total;
+    double t0, last_line;
 } sink;
+
+#define PROGRESS_LINE_S 10.0
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One more file scored or skipped. */
+static void progress_step(sink *s) {
+    s->done++;
+    if (s->bar) {
+        xc_progress_add(s->bar, 1);
+        return;
+    }
+    double t = now_s();
+    if (t - s->last_line < PROGRESS_LINE_S || s->done == s->total) return;
+    s->last_line = t;
+    char line[256];
+    fprintf(stderr, "xraycls predict: %s\n", xc_progress_format(line, sizeof line, "scored", s->done, s->total, t - s->t0, NULL));
+}
 
 /* DIR/<file name without extension>, with -2, -3, ... when that name was used before. */
 static char *cam_base(sink *s, const char *path) {
@@ -155,8 +186,9 @@ static void row_label(const sink *s, const float *p, char *buf, size_t cap) {
 
 static int on_row(void *ud, const char *path, const float *p, const char *reason) {
     sink *s = ud;
+    progress_step(s);
     if (reason) {
-        fprintf(stderr, "xraycls predict: skipped: %s\n", reason);
+        fprintf(stderr, "%sxraycls predict: skipped: %s\n", s->bar ? "\r\033[K" : "", reason);
         if (s->nskipped == s->cap) {
             int64_t cap = s->cap ? s->cap * 2 : 64;
             char **v = realloc(s->skipped, (size_t)cap * sizeof *v);
@@ -401,7 +433,13 @@ int cmd_predict(int argc, char **argv) {
         po.cam_ud = &s;
     }
     int64_t scored = 0, skipped = 0;
-    if (xc_predict_files(m, &info, (const char *const *)files, nfiles, &po, on_row, &s, &scored, &skipped) < 0) {
+    s.total = nfiles;
+    s.t0 = s.last_line = now_s();
+    s.bar = cli_is_tty() ? xc_progress_start(nfiles, "scoring", 1) : NULL;
+    int prc = xc_predict_files(m, &info, (const char *const *)files, nfiles, &po, on_row, &s, &scored, &skipped);
+    xc_progress_finish(s.bar);
+    s.bar = NULL;
+    if (prc < 0) {
         cli_fail(NULL);
         goto done;
     }
