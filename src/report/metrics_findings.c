@@ -259,30 +259,16 @@ char *xc_findings_json(const xc_findings_metrics *m, const xc_findings_info *inf
     return s;
 }
 
-/* A metric's CSV cells: value[, lo, hi]; empty when absent (or without interval). */
-static void csv_metric(xc_csv_writer *w, const xc_metric *x, int with_ci) {
-    if (x->present) xc_csv_num(w, "%.6f", x->value);
-    else xc_csv_empty(w);
-    if (!with_ci) return;
-    if (x->present && x->has_ci) {
-        xc_csv_num(w, "%.6f", x->ci_low);
-        xc_csv_num(w, "%.6f", x->ci_high);
-    } else {
-        xc_csv_empty(w);
-        xc_csv_empty(w);
-    }
-}
-
 /* The macro or micro row: no counts, no threshold, no precision. */
 static void csv_mean_row(xc_csv_writer *w, const char *name, const xc_metric *auroc, const xc_metric *ap,
                          const xc_metric *sens, const xc_metric *spec) {
     xc_csv_field(w, name);
     for (int k = 0; k < 3; k++) xc_csv_empty(w);
-    csv_metric(w, auroc, 1);
-    csv_metric(w, ap, 0);
+    xc_report_csv_cells(w, auroc, 1);
+    xc_report_csv_cells(w, ap, 0);
     xc_csv_empty(w);
-    csv_metric(w, sens, 1);
-    csv_metric(w, spec, 1);
+    xc_report_csv_cells(w, sens, 1);
+    xc_report_csv_cells(w, spec, 1);
     xc_csv_empty(w);
     xc_csv_end_row(w);
 }
@@ -311,12 +297,12 @@ char *xc_findings_csv(const xc_findings_metrics *m, const xc_findings_info *info
         xc_csv_int(&w, (long long)f->positives);
         xc_csv_int(&w, (long long)f->negatives);
         xc_csv_int(&w, (long long)f->unknown);
-        csv_metric(&w, &f->auroc, 1);
-        csv_metric(&w, &f->ap, 0);
+        xc_report_csv_cells(&w, &f->auroc, 1);
+        xc_report_csv_cells(&w, &f->ap, 0);
         xc_csv_num(&w, "%.6f", f->threshold);
-        csv_metric(&w, &f->sensitivity, 1);
-        csv_metric(&w, &f->specificity, 1);
-        csv_metric(&w, &f->precision, 0);
+        xc_report_csv_cells(&w, &f->sensitivity, 1);
+        xc_report_csv_cells(&w, &f->specificity, 1);
+        xc_report_csv_cells(&w, &f->precision, 0);
         xc_csv_end_row(&w);
     }
     csv_mean_row(&w, "macro", &m->macro_auroc, &m->macro_ap, &m->macro_sensitivity, &m->macro_specificity);

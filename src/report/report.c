@@ -481,11 +481,10 @@ enum { T_ACC, T_BAL, T_F1, T_COVID, T_AUROC, T_METRICS };
 static const char *const T_HEAD[T_METRICS] = {"accuracy", "balanced_accuracy", "macro_f1", "covid19_recall",
                                               "macro_auroc"};
 
-/* value, ci_low, ci_high of a table cell: %.6f, empty fields where absent or without interval
- * (the CSV convention of xraycls/csv.h: a missing value is an empty field). */
-static void table_csv_metric(xc_csv_writer *w, const xc_metric *x) {
+void xc_report_csv_cells(xc_csv_writer *w, const xc_metric *x, int with_ci) {
     if (x->present) xc_csv_num(w, "%.6f", x->value);
     else xc_csv_empty(w);
+    if (!with_ci) return;
     if (x->present && x->has_ci) {
         xc_csv_num(w, "%.6f", x->ci_low);
         xc_csv_num(w, "%.6f", x->ci_high);
@@ -494,6 +493,7 @@ static void table_csv_metric(xc_csv_writer *w, const xc_metric *x) {
         xc_csv_empty(w);
     }
 }
+
 static const char *const T_MD_HEAD[T_METRICS] = {"accuracy", "balanced acc.", "macro-F1", "COVID-19 recall",
                                                  "macro AUROC"};
 
@@ -730,7 +730,7 @@ int xc_results_table(const char *const *run_dirs, int n, const char *split, cons
         }
         for (int j = 0; j < T_METRICS; j++) {
             xc_strbuf_printf(&m, " %s |", xc_metric_format(&r->m[j], f, sizeof f));
-            table_csv_metric(&c, &r->m[j]);
+            xc_report_csv_cells(&c, &r->m[j], 1);
         }
         for (int j = 0; j < nf; j++) {
             xc_metric none = {0};
@@ -738,7 +738,7 @@ int xc_results_table(const char *const *run_dirs, int n, const char *split, cons
             for (int q = 0; q < r->nfindings; q++)
                 if (!strcmp(r->findings[q], fnames[j])) x = &r->finding_auroc[q];
             xc_strbuf_printf(&m, " %s |", xc_metric_format(x, f, sizeof f));
-            table_csv_metric(&c, x);
+            xc_report_csv_cells(&c, x, 1);
         }
         xc_strbuf_printf(&m, "\n");
         xc_csv_end_row(&c);

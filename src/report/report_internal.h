@@ -5,12 +5,16 @@
 
 #include <cjson/cJSON.h>
 
+#include "xraycls/csv.h"
 #include "xraycls/metrics.h"
 #include "xraycls/report.h"
 
 /* A metric as eval.json writes it: {"value", "ci_low", "ci_high", "method"[, "degenerate"]
  * [, "absent": true]} (xraycls/report.h). NULL when out of memory. */
 cJSON *xc_report_metric_json(const xc_metric *m);
+/* A metric as CSV cells: its value (%.6f) and, with_ci, its interval's ends; empty fields where
+ * absent or without interval (xraycls/csv.h: a missing value is an empty field). */
+void xc_report_csv_cells(xc_csv_writer *w, const xc_metric *x, int with_ci);
 
 /* eval.json's "provenance" object (xraycls/report.h). NULL when out of memory. */
 cJSON *xc_report_provenance_json(const xc_provenance *p);
