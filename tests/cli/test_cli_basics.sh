@@ -5,23 +5,7 @@
 # files, and with bad arguments. Exits non-zero on the first failure.
 set -euo pipefail
 
-BIN=${XRAYCLS_BINARY:?XRAYCLS_BINARY must name the xraycls binary}
-mkdir -p "${XRAYCLS_TMP:?XRAYCLS_TMP must name a scratch folder}"
-TMP=$(mktemp -d "$XRAYCLS_TMP/run.XXXXXX") # fresh each run; kept when a check fails
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# run EXPECTED_RC ARGS...: runs the binary, stdout → $TMP/out, stderr → $TMP/err, checks the
-# exit code.
-run() {
-    local want=$1 rc=0
-    shift
-    "$BIN" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    [ "$rc" -eq "$want" ] || { cat "$TMP/out" "$TMP/err" >&2; fail "xraycls $* exited $rc, expected $want"; }
-}
-# has FILE TEXT: FILE contains TEXT (fixed string).
-has() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }; }
-lacks() { ! grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 has '$2'"; }; }
+. "$(dirname "$0")/cmd_lib.sh"
 
 # --help lists the commands, info among them; exit 0.
 run 0 --help

@@ -6,19 +6,7 @@
 # options that are checked first. Exits non-zero on the first failure.
 set -euo pipefail
 
-BIN=${XRAYCLS_BINARY:?XRAYCLS_BINARY must name the xraycls binary}
-mkdir -p "${XRAYCLS_TMP:?XRAYCLS_TMP must name a scratch folder}"
-TMP=$(mktemp -d "$XRAYCLS_TMP/run.XXXXXX")
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-run() {
-    local want=$1 rc=0
-    shift
-    "$BIN" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    [ "$rc" -eq "$want" ] || { cat "$TMP/out" "$TMP/err" >&2; fail "xraycls $* exited $rc, expected $want"; }
-}
-has() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }; }
-lacks() { ! grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 has '$2'"; }; }
+. "$(dirname "$0")/cmd_lib.sh"
 
 # short_usage CMD: $TMP/err is the error line, the synopsis and the pointer to --help — and not
 # the whole help (whose description follows the synopsis after a blank line).

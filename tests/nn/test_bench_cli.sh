@@ -4,19 +4,7 @@
 # bad arguments exit 2 with a message naming the problem. Exits non-zero on the first failure.
 set -euo pipefail
 
-BIN=${XRAYCLS_BINARY:?XRAYCLS_BINARY must name the xraycls binary}
-mkdir -p "${XRAYCLS_TMP:?XRAYCLS_TMP must name a scratch folder}"
-TMP=$(mktemp -d "$XRAYCLS_TMP/run.XXXXXX")
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-run() {
-    local want=$1 rc=0
-    shift
-    "$BIN" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    [ "$rc" -eq "$want" ] || { cat "$TMP/out" "$TMP/err" >&2; fail "xraycls $* exited $rc, expected $want"; }
-}
-has() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }; }
-lacks() { ! grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 has '$2'"; }; }
+. "$(dirname "$0")/../cli/cmd_lib.sh"
 
 tiny=(--batch 2 --size 32 --steps 1 --warmup 0 --device cpu --threads 1)
 
