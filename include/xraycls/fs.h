@@ -67,6 +67,24 @@ int xc_remove_stale_temporaries(const char *dir, int *live, long *live_pid);
  * caller frees; NULL on failure. */
 char *xc_temp_dir_create(const char *parent, const char *stem, int *lock_fd);
 
+/* An output folder written whole or not at all: everything goes into a temporary folder beside
+ * it (xc_temp_dir_create), renamed into place by xc_outdir_commit. An existing folder is
+ * refused unless `overwrite`: "output folder 'X' exists: WHAT is never replaced silently
+ * (--overwrite replaces it, -o names another)"; with it, the old folder is moved aside at commit
+ * and removed after. `what` names the contents ("an evaluation"). */
+typedef struct {
+    char *final; /* the folder asked for (trailing slashes removed) */
+    char *tmp;   /* "<parent>/.<name>.<pid>.<n>.tmp", where the files are written */
+    int lock_fd;
+} xc_outdir;
+
+/* Creates the parents of `path` and the temporary folder. 0, or -1 with *o safe to close. */
+int xc_outdir_open(xc_outdir *o, const char *path, int overwrite, const char *what);
+/* Moves the complete temporary folder into place. 0 or -1 (the old folder restored). */
+int xc_outdir_commit(xc_outdir *o);
+/* Removes the temporary folder when not committed, and frees; accepts a zeroed one. */
+void xc_outdir_close(xc_outdir *o);
+
 /* Holds an exclusive lock (flock) on file `path`, created when missing, for as long as the
  * returned descriptor stays open (the kernel drops it however the process ends), and writes this
  * process's pid into it. Used for a folder only one process may write at a time (a training

@@ -195,6 +195,33 @@ int xc_mcnemar(int64_t b, int64_t c, int exact, double *statistic, double *p_val
 int xc_paired_difference_ci(int64_t b, int64_t c, int64_t n, double level, double *diff, double *lo,
                             double *hi);
 
+/* ---- the paired bootstrap ------------------------------------------------------------------- */
+
+/* The q-quantile (q in [0, 1]) of sorted a[0..m), m >= 1, linearly interpolated between order
+ * statistics (numpy's default). */
+double xc_quantile_sorted(const double *a, int64_t m, double q);
+
+/* A statistic of model `which` (0 = A, 1 = B) on the resample idx[0..n) (sample indices,
+ * repeats allowed; the identity on the full data); NaN when undefined on that resample. */
+typedef double xc_paired_stat_fn(const int64_t *idx, int64_t n, int which, void *ctx);
+
+/* The difference of a statistic of two models scored on the same samples. */
+typedef struct {
+    double a, b, diff;      /* on all samples; diff = a - b (NaN when either is undefined) */
+    int resamples;          /* resamples in which both were defined */
+    double ci_low, ci_high; /* percentile interval of the resampled differences (NaN: none) */
+    double p_value;         /* two-sided, min(1, 2·min(P*[Δ* <= 0], P*[Δ* >= 0])): the smallest
+                               1 - level whose percentile interval excludes 0 (NaN: none) */
+    int degenerate;         /* every resampled difference was the same */
+} xc_paired_boot;
+
+/* The paired bootstrap of stat(A) - stat(B): each resample draws the same sample indices for
+ * both models — stratified when strata (n, values in [0, nstrata)) is given, each stratum
+ * resampled to its own size (eval's rule), else n draws from all — with xoshiro256** seeded by
+ * `seed` (xraycls/rng.h). resamples >= 1. Returns 0 or -1 (bad arguments, out of memory). */
+int xc_paired_bootstrap(int64_t n, const int64_t *strata, int nstrata, int resamples, uint64_t seed, double level,
+                        xc_paired_stat_fn *stat, void *ctx, xc_paired_boot *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@ int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* In libxraycls_torch.so. */
 int cmd_train(int argc, char **argv);

@@ -15,6 +15,7 @@
     TORCH(eval, "score a split of a prepared dataset: metrics with bootstrap intervals")             \
     TORCH(predict, "class probabilities of image files and folders (CSV or JSON lines)")             \
     LOCAL(table, "the results table (Markdown, CSV) of evaluated runs")                              \
+    LOCAL(compare, "paired comparison of two models on the same images (DeLong, McNemar)")           \
     LOCAL(merge, "join the outputs of predict --shard 1/N … N/N in input order")                     \
     TORCH(import, "pretrained weights (.pth, safetensors) as a model file for predict/eval")         \
     TORCH(export, "a model as torchvision weights (safetensors, .pth) or as ONNX")                   \

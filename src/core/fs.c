@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -511,4 +512,79 @@ int xc_lock_acquire(const char *path, const char *what, long *holder) {
         return rc;
     }
     return fd;
+}
+
+/* ---- output folders ------------------------------------------------------------------------- */
+
+/* The folder of a path ("a/b" → "a", "b" → ".", "/b" → "/") and its last component. malloc'd. */
+static char *outdir_parent(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+int xc_outdir_open(xc_outdir *o, const char *path, int overwrite, const char *what) {
+    memset(o, 0, sizeof *o);
+    o->lock_fd = -1;
+    if (!path || !*path) return xc_errorf("no output folder given");
+    o->final = strdup(path);
+    if (!o->final) return xc_errorf("out of memory");
+    size_t len = strlen(o->final);
+    while (len > 1 && o->final[len - 1] == '/') o->final[--len] = 0;
+    struct stat st;
+    if (lstat(o->final, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return xc_errorf("output '%s' exists and is not a folder", o->final);
+        if (!overwrite)
+            return xc_errorf("output folder '%s' exists: %s is never replaced silently (--overwrite replaces it, "
+                             "-o names another)", o->final, what);
+    }
+    char *parent = outdir_parent(o->final);
+    const char *slash = strrchr(o->final, '/');
+    const char *name = slash ? slash + 1 : o->final;
+    int rc = -1;
+    if (!parent) xc_errorf("out of memory");
+    else if (xc_mkdir_p(parent) == 0) {
+        o->tmp = xc_temp_dir_create(parent, name, &o->lock_fd);
+        rc = o->tmp ? 0 : -1;
+    }
+    free(parent);
+    return rc;
+}
+
+int xc_outdir_commit(xc_outdir *o) {
+    struct stat st;
+    char *old = NULL;
+    if (lstat(o->final, &st) == 0) {
+        size_t cap = strlen(o->tmp) + 8;
+        old = malloc(cap);
+        if (!old) return xc_errorf("out of memory");
+        snprintf(old, cap, "%s.old", o->tmp);
+        if (rename(o->final, old) != 0) {
+            int rc = xc_errorf_errno("cannot move '%s' aside", o->final);
+            free(old);
+            return rc;
+        }
+    }
+    if (rename(o->tmp, o->final) != 0) {
+        int rc = xc_errorf_errno("cannot move '%s' to '%s'", o->tmp, o->final);
+        if (old && rename(old, o->final) != 0)
+            xc_errorf("cannot move '%s' to '%s', and the old folder is left in '%s'", o->tmp, o->final, old);
+        free(old);
+        return rc;
+    }
+    free(o->tmp);
+    o->tmp = NULL;
+    if (old && xc_remove_tree(old) < 0) fprintf(stderr, "warning: %s\n", xc_error());
+    free(old);
+    return 0;
+}
+
+void xc_outdir_close(xc_outdir *o) {
+    if (o->tmp && xc_remove_tree(o->tmp) < 0) fprintf(stderr, "warning: %s\n", xc_error());
+    if (o->final && o->lock_fd >= 0) close(o->lock_fd); /* final set: opened, lock_fd meaningful */
+    free(o->tmp);
+    free(o->final);
+    memset(o, 0, sizeof *o);
+    o->lock_fd = -1;
 }

@@ -191,13 +191,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* The q-quantile of sorted a[0..m) with linear interpolation (numpy's default). */
-static double quantile(const double *a, int m, double q) {
-    double pos = q * (m - 1);
-    int lo = (int)floor(pos), hi = lo + 1 < m ? lo + 1 : lo;
-    return a[lo] + (a[hi] - a[lo]) * (pos - lo);
-}
-
 static void set_metric(xc_metric *out, double point, double *boot, int stride, int b, double level,
                        double *scratch) {
     memset(out, 0, sizeof *out);
@@ -213,8 +206,8 @@ static void set_metric(xc_metric *out, double point, double *boot, int stride, i
     qsort(scratch, (size_t)m, sizeof *scratch, cmp_double);
     out->has_ci = 1;
     out->method = XC_CI_BOOTSTRAP;
-    out->ci_low = quantile(scratch, m, (1 - level) / 2);
-    out->ci_high = quantile(scratch, m, (1 + level) / 2);
+    out->ci_low = xc_quantile_sorted(scratch, m, (1 - level) / 2);
+    out->ci_high = xc_quantile_sorted(scratch, m, (1 + level) / 2);
     out->degenerate = out->ci_low == out->ci_high;
 }
 

@@ -542,7 +542,7 @@ static void base_name(const char *p, char *buf, size_t cap) {
 
 /* The evaluation folder of a run for a split: RUN/eval-<dataset>-<split> (dataset given, or the
  * only such folder), else the older RUN/eval-<split>. malloc'd path of its eval.json, or NULL. */
-static char *find_eval(const char *dir, const char *split, const char *dataset) {
+char *xc_report_find_eval(const char *dir, const char *split, const char *dataset) {
     char **names = NULL;
     int64_t n = 0;
     size_t ls = strlen(split);
@@ -566,7 +566,7 @@ static char *find_eval(const char *dir, const char *split, const char *dataset) 
         snprintf(sub, sizeof sub, "%s/eval.json", pick);
         out = xc_path_join(dir, sub);
     } else if (count > 1) {
-        xc_errorf("run '%s' has %d evaluations of split '%s' (%s): name the dataset (table --dataset NAME)", dir, count,
+        xc_errorf("run '%s' has %d evaluations of split '%s' (%s): name the dataset (--dataset NAME)", dir, count,
                   split, found.s ? found.s : "");
     } else if (!dataset) {
         snprintf(sub, sizeof sub, "eval-%s/eval.json", split);
@@ -600,7 +600,7 @@ static int read_run(const char *dir, const char *split, const char *dataset, tab
         xc_errorf("run '%s': %s", dir, xc_error());
         goto done;
     }
-    if (!(ev_path = find_eval(dir, split, dataset))) goto done;
+    if (!(ev_path = xc_report_find_eval(dir, split, dataset))) goto done;
     if (!xc_is_file(ev_path)) {
         xc_errorf("run '%s' has no evaluation of split '%s': '%s' is missing (run xraycls eval on it first)", dir,
                   split, ev_path);

@@ -23,4 +23,9 @@ cJSON *xc_report_provenance_json(const xc_provenance *p);
  * atomically. 0, or -1 with a message. */
 int xc_report_write_doc(const char *dir, const char *name, char *text);
 
+/* The evaluation folder of run folder `dir` for a split: RUN/eval-<dataset>-<split> (dataset
+ * given, or the only such folder; several: an error naming them), else the older
+ * RUN/eval-<split>. malloc'd path of its eval.json, or NULL with a message. */
+char *xc_report_find_eval(const char *dir, const char *split, const char *dataset);
+
 #endif

@@ -7,6 +7,8 @@
  * statsmodels / scikit-learn values in tests/report/test_stats.c. */
 #include "xraycls/stats.h"
 
+#include "xraycls/rng.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -639,5 +641,86 @@ int xc_paired_difference_ci(int64_t b, int64_t c, int64_t n, double level, doubl
     *diff = d / nn;
     *lo = fmax(-1, *diff - z * se);
     *hi = fmin(1, *diff + z * se);
+    return 0;
+}
+
+/* ---- the paired bootstrap ------------------------------------------------------------------- */
+
+double xc_quantile_sorted(const double *a, int64_t m, double q) {
+    double pos = q * (double)(m - 1);
+    int64_t lo = (int64_t)floor(pos), hi = lo + 1 < m ? lo + 1 : lo;
+    return a[lo] + (a[hi] - a[lo]) * (pos - (double)lo);
+}
+
+static int cmp_dbl(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+int xc_paired_bootstrap(int64_t n, const int64_t *strata, int nstrata, int resamples, uint64_t seed, double level,
+                        xc_paired_stat_fn *stat, void *ctx, xc_paired_boot *out) {
+    if (!out || !stat || n < 1 || resamples < 1 || !(level > 0 && level < 1) || (strata && nstrata < 1))
+        return xc_errorf("paired bootstrap: bad arguments");
+    memset(out, 0, sizeof *out);
+    out->ci_low = out->ci_high = out->p_value = NAN;
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    int64_t *by = strata ? malloc((size_t)n * sizeof *by) : NULL; /* sample indices grouped by stratum */
+    int64_t *start = strata ? calloc((size_t)nstrata + 1, sizeof *start) : NULL;
+    double *d = malloc((size_t)resamples * sizeof *d);
+    if (!idx || !d || (strata && (!by || !start))) {
+        free(idx), free(by), free(start), free(d);
+        return xc_errorf("paired bootstrap: out of memory for %lld samples", (long long)n);
+    }
+    if (strata) {
+        for (int64_t i = 0; i < n; i++) {
+            if (strata[i] < 0 || strata[i] >= nstrata) {
+                free(idx), free(by), free(start), free(d);
+                return xc_errorf("paired bootstrap: stratum %lld of sample %lld outside [0, %d)",
+                                 (long long)strata[i], (long long)i, nstrata);
+            }
+            start[strata[i] + 1]++;
+        }
+        for (int s = 0; s < nstrata; s++) start[s + 1] += start[s];
+        int64_t *fill = malloc((size_t)nstrata * sizeof *fill);
+        if (!fill) {
+            free(idx), free(by), free(start), free(d);
+            return xc_errorf("paired bootstrap: out of memory");
+        }
+        memcpy(fill, start, (size_t)nstrata * sizeof *fill);
+        for (int64_t i = 0; i < n; i++) by[fill[strata[i]]++] = i;
+        free(fill);
+    }
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    out->a = stat(idx, n, 0, ctx);
+    out->b = stat(idx, n, 1, ctx);
+    out->diff = out->a - out->b;
+    xc_rng rng;
+    xc_rng_seed(&rng, seed);
+    int m = 0;
+    for (int r = 0; r < resamples; r++) {
+        if (strata) {
+            int64_t j = 0;
+            for (int s = 0; s < nstrata; s++) {
+                int64_t len = start[s + 1] - start[s];
+                for (int64_t t = 0; t < len; t++) idx[j++] = by[start[s] + (int64_t)xc_rng_below(&rng, (uint64_t)len)];
+            }
+        } else {
+            for (int64_t t = 0; t < n; t++) idx[t] = (int64_t)xc_rng_below(&rng, (uint64_t)n);
+        }
+        double x = stat(idx, n, 0, ctx) - stat(idx, n, 1, ctx);
+        if (!isnan(x)) d[m++] = x;
+    }
+    out->resamples = m;
+    if (m > 0) {
+        qsort(d, (size_t)m, sizeof *d, cmp_dbl);
+        out->ci_low = xc_quantile_sorted(d, m, (1 - level) / 2);
+        out->ci_high = xc_quantile_sorted(d, m, (1 + level) / 2);
+        out->degenerate = d[0] == d[m - 1];
+        int64_t le = 0, ge = 0;
+        for (int i = 0; i < m; i++) le += d[i] <= 0, ge += d[i] >= 0;
+        double p = 2.0 * (double)(le < ge ? le : ge) / m;
+        out->p_value = p < 1 ? p : 1;
+    }
+    free(idx), free(by), free(start), free(d);
     return 0;
 }

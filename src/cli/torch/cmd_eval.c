@@ -141,13 +141,7 @@ static float *score_split(xc_model *m, const xc_model_info *info, xc_dataset *d,
     return probs;
 }
 
-/* ---- the output folder: written beside, renamed into place -------------------------------- */
-
-typedef struct {
-    char *final; /* the folder asked for */
-    char *tmp;   /* "<parent>/.<name>.<pid>.<n>.tmp", where everything is written */
-    int lock_fd;
-} out_folder;
+/* ---- the output folder: written beside, renamed into place (xc_outdir) ------------------- */
 
 /* The last component of a path, trailing slashes ignored ("data/prep/" → "prep"). malloc'd. */
 static char *base_of(const char *path) {
@@ -158,84 +152,25 @@ static char *base_of(const char *path) {
     return strndup(path + s, n - s);
 }
 
-/* Decides the folder (-o, else MODEL_DIR/eval-<dataset>-<split>), refuses an existing one
- * without --overwrite and creates the temporary one. */
-static int out_open(out_folder *o, const char *out, const char *model_path, const char *data, const char *split,
+/* Opens the folder (-o, else MODEL_DIR/eval-<dataset>-<split>): an existing one is refused
+ * without --overwrite. */
+static int out_open(xc_outdir *o, const char *out, const char *model_path, const char *data, const char *split,
                     int overwrite) {
     memset(o, 0, sizeof *o);
     o->lock_fd = -1;
-    if (out) {
-        o->final = strdup(out);
-    } else {
-        char *md = dir_of(model_path), *ds = base_of(data);
-        size_t cap = (ds ? strlen(ds) : 0) + strlen(split) + 16;
-        char *sub = malloc(cap);
-        if (sub && ds) snprintf(sub, cap, "eval-%s-%s", ds, split);
-        o->final = md && sub && ds ? xc_path_join(md, sub) : NULL;
-        free(md);
-        free(ds);
-        free(sub);
-    }
-    if (!o->final) return xc_errorf("out of memory");
-    size_t len = strlen(o->final);
-    while (len > 1 && o->final[len - 1] == '/') o->final[--len] = 0;
-    struct stat st;
-    if (lstat(o->final, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) return xc_errorf("output '%s' exists and is not a folder", o->final);
-        if (!overwrite)
-            return xc_errorf("output folder '%s' exists: an evaluation is never replaced silently (--overwrite "
-                             "replaces it, -o names another)", o->final);
-    }
-    char *parent = dir_of(o->final), *name = base_of(o->final);
-    int rc = -1;
-    if (parent && name && xc_mkdir_p(parent) == 0) {
-        o->tmp = xc_temp_dir_create(parent, name, &o->lock_fd);
-        rc = o->tmp ? 0 : -1;
-    } else if (!parent || !name) {
-        xc_errorf("out of memory");
-    }
-    free(parent);
-    free(name);
+    if (out) return xc_outdir_open(o, out, overwrite, "an evaluation");
+    char *md = dir_of(model_path), *ds = base_of(data);
+    size_t cap = (ds ? strlen(ds) : 0) + strlen(split) + 16;
+    char *sub = malloc(cap);
+    if (sub && ds) snprintf(sub, cap, "eval-%s-%s", ds, split);
+    char *path = md && sub && ds ? xc_path_join(md, sub) : NULL;
+    free(md);
+    free(ds);
+    free(sub);
+    if (!path) return xc_errorf("out of memory");
+    int rc = xc_outdir_open(o, path, overwrite, "an evaluation");
+    free(path);
     return rc;
-}
-
-/* Moves the complete temporary folder into place (the old folder, with --overwrite, is moved
- * aside first and removed after). */
-static int out_commit(out_folder *o) {
-    struct stat st;
-    char *old = NULL;
-    if (lstat(o->final, &st) == 0) {
-        size_t cap = strlen(o->tmp) + 8;
-        old = malloc(cap);
-        if (!old) return xc_errorf("out of memory");
-        snprintf(old, cap, "%s.old", o->tmp);
-        if (rename(o->final, old) != 0) {
-            int rc = xc_errorf_errno("cannot move '%s' aside", o->final);
-            free(old);
-            return rc;
-        }
-    }
-    if (rename(o->tmp, o->final) != 0) {
-        int rc = xc_errorf_errno("cannot move '%s' to '%s'", o->tmp, o->final);
-        if (old && rename(old, o->final) != 0) fprintf(stderr, "warning: the old evaluation is left in '%s'\n", old);
-        free(old);
-        return rc;
-    }
-    free(o->tmp);
-    o->tmp = NULL;
-    if (old && xc_remove_tree(old) < 0) fprintf(stderr, "warning: %s\n", xc_error());
-    free(old);
-    return 0;
-}
-
-/* Removes the temporary folder (when not committed) and frees. */
-static void out_close(out_folder *o) {
-    if (o->tmp && xc_remove_tree(o->tmp) < 0) fprintf(stderr, "warning: %s\n", xc_error());
-    if (o->lock_fd >= 0) close(o->lock_fd);
-    free(o->tmp);
-    free(o->final);
-    memset(o, 0, sizeof *o);
-    o->lock_fd = -1;
 }
 
 /* The files of the split as prepared (borrowed strings), malloc'd array. */
@@ -319,7 +254,7 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     const char **files = NULL;
     xc_findings_metrics *met = NULL;
     xc_dataset *tv = NULL;
-    out_folder of = {0};
+    xc_outdir of = {0};
     of.lock_fd = -1;
     if (out_open(&of, a->out, model_path, data, split, a->overwrite) < 0) goto done;
     if (strcmp(thr_split, "none") != 0) {
@@ -350,7 +285,7 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     xc_findings_info fi = {model_path, data, split, info->arch, info->head, used_split, "youden", names, prov};
     if (!(files = split_files(d))) goto done;
     xc_scores sc = {xc_dataset_len(d), k, names, files, probs, logits, NULL, xc_dataset_targets(d), xc_dataset_mask(d), thr};
-    if (xc_scores_write(of.tmp, &sc, (int)a->bins) < 0 || xc_findings_write(of.tmp, met, &fi) < 0 || out_commit(&of) < 0)
+    if (xc_scores_write(of.tmp, &sc, (int)a->bins) < 0 || xc_findings_write(of.tmp, met, &fi) < 0 || xc_outdir_commit(&of) < 0)
         goto done;
     char b1[96], b2[96], b3[96];
     printf("macro AUROC %s  micro AUROC %s  macro AP %s\n", xc_metric_format(&met->macro_auroc, b1, sizeof b1),
@@ -364,7 +299,7 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     rc = XC_EXIT_OK;
 done:
     if (rc != XC_EXIT_OK) cli_fail(NULL);
-    out_close(&of);
+    xc_outdir_close(&of);
     xc_findings_metrics_free(met);
     xc_dataset_close(tv);
     free(files);
@@ -504,7 +439,7 @@ int cmd_eval(int argc, char **argv) {
     char *task = NULL;
     xc_metrics *met = NULL;
     xc_op_point *ops = NULL;
-    out_folder of = {0};
+    xc_outdir of = {0};
     of.lock_fd = -1;
     provenance pv;
     provenance_fill(&pv, a.model_path, a.data, &info);
@@ -573,7 +508,7 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
     }
-    if (xc_report_write(of.tmp, met, &ri) < 0 || out_commit(&of) < 0) {
+    if (xc_report_write(of.tmp, met, &ri) < 0 || xc_outdir_commit(&of) < 0) {
         cli_fail(NULL);
         goto done;
     }
@@ -584,7 +519,7 @@ int cmd_eval(int argc, char **argv) {
            "roc.csv, pr.csv, calibration.csv%s}\n", of.final, a.cam_worst ? ", cam-worst/" : "");
     rc = XC_EXIT_OK;
 done:
-    out_close(&of);
+    xc_outdir_close(&of);
     provenance_free(&pv);
     xc_metrics_free(met);
     free(ops);
