@@ -25,7 +25,8 @@
  *   schedule type "step"|"cosine"|"none" ("step"), step_size 10, gamma 0.5, min_lr 0
  *   train    epochs 20, seed 0, device "auto", best_metric "val_accuracy"|"val_loss"|
  *            "val_balanced_accuracy"|"val_auroc" (macro AUROC over the classes, or the findings
- *            of a multi-label dataset, where defined), precision "auto"|"fp32"|"bf16"|"fp16", on_nonfinite
+ *            of a multi-label dataset, where defined)|"val_macro_f1" (mean F1 over the classes
+ *            present in the split; multi-label: over the findings with a positive, at 0.5), precision "auto"|"fp32"|"bf16"|"fp16", on_nonfinite
  *            "stop"|"skip", log_every 50 (steps between train.log lines), max_steps_per_epoch 0
  *            (0: whole epoch; a positive number cuts epochs short, for smoke tests),
  *            threads 0 (libtorch's CPU threads; 0: every CPU the process may use; --threads
@@ -57,7 +58,7 @@ typedef enum { XC_CFG_SAMPLER_WEIGHTED = 0, XC_CFG_SAMPLER_SHUFFLE } xc_cfg_samp
 typedef enum { XC_LOSS_CE = 0, XC_LOSS_FOCAL, XC_LOSS_BCE } xc_loss_kind;
 typedef enum { XC_CW_NONE = 0, XC_CW_INVERSE_FREQUENCY, XC_CW_LIST } xc_class_weight_kind;
 typedef enum { XC_SCHED_STEP = 0, XC_SCHED_COSINE, XC_SCHED_NONE } xc_sched_kind;
-typedef enum { XC_BEST_VAL_ACCURACY = 0, XC_BEST_VAL_LOSS, XC_BEST_VAL_BALANCED_ACCURACY, XC_BEST_VAL_AUROC } xc_best_kind;
+typedef enum { XC_BEST_VAL_ACCURACY = 0, XC_BEST_VAL_LOSS, XC_BEST_VAL_BALANCED_ACCURACY, XC_BEST_VAL_AUROC, XC_BEST_VAL_MACRO_F1 } xc_best_kind;
 typedef enum { XC_PREC_AUTO = 0, XC_PREC_FP32, XC_PREC_BF16, XC_PREC_FP16 } xc_precision;
 typedef enum { XC_NONFINITE_STOP = 0, XC_NONFINITE_SKIP } xc_nonfinite;
 typedef enum { XC_TRISTATE_AUTO = 0, XC_TRISTATE_ON, XC_TRISTATE_OFF } xc_tristate;

@@ -46,6 +46,7 @@ typedef struct {
     double train_loss, train_acc;
     double val_loss, val_acc, val_balanced_acc;
     double val_auroc; /* macro AUROC over the classes (findings) where defined */
+    double val_macro_f1; /* mean F1 over the classes present (findings with a positive, at 0.5) */
     double lr;
     double seconds, images_per_s;
     int improved; /* 1 when best.safetensors was written for this epoch */

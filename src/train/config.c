@@ -33,7 +33,7 @@ typedef struct {
 static const char *const sampler_names[] = {"weighted", "shuffle", NULL};
 static const char *const loss_names[] = {"ce", "focal", "bce", NULL};
 static const char *const sched_names[] = {"step", "cosine", "none", NULL};
-static const char *const best_names[] = {"val_accuracy", "val_loss", "val_balanced_accuracy", "val_auroc", NULL};
+static const char *const best_names[] = {"val_accuracy", "val_loss", "val_balanced_accuracy", "val_auroc", "val_macro_f1", NULL};
 static const char *const precision_names[] = {"auto", "fp32", "bf16", "fp16", NULL};
 static const char *const nonfinite_names[] = {"stop", "skip", NULL};
 static const char *const tristate_names[] = {"auto", "on", "off", NULL};
@@ -130,7 +130,7 @@ void xc_config_default(xc_config *c) {
 }
 
 const char *xc_best_metric_name(xc_best_kind k) {
-    return (k >= 0 && k <= XC_BEST_VAL_AUROC) ? best_names[k] : "?";
+    return (k >= 0 && k <= XC_BEST_VAL_MACRO_F1) ? best_names[k] : "?";
 }
 
 /* ---- the walk ---------------------------------------------------------------------------- */

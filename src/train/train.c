@@ -81,7 +81,7 @@ static void json_num_or_null(cJSON *o, const char *key, double v) {
 static int write_metrics(run *r) {
     if (r->rank != 0) return 0;
     static const char *const head[] = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
-                                       "val_balanced_acc", "lr", "seconds", "images_per_s", "val_auroc"};
+                                       "val_balanced_acc", "lr", "seconds", "images_per_s", "val_auroc", "val_macro_f1"};
     xc_strbuf jl = {0};
     xc_csv_writer csv = {0};
     for (size_t j = 0; j < sizeof head / sizeof *head; j++) xc_csv_field(&csv, head[j]);
@@ -96,6 +96,7 @@ static int write_metrics(run *r) {
         json_num_or_null(o, "val_acc", e->val_acc);
         json_num_or_null(o, "val_balanced_acc", e->val_balanced_acc);
         json_num_or_null(o, "val_auroc", e->val_auroc);
+        json_num_or_null(o, "val_macro_f1", e->val_macro_f1);
         cJSON_AddNumberToObject(o, "lr", e->lr);
         cJSON_AddNumberToObject(o, "seconds", e->seconds);
         cJSON_AddNumberToObject(o, "images_per_s", e->images_per_s);
@@ -115,6 +116,7 @@ static int write_metrics(run *r) {
         xc_csv_num(&csv, "%.3f", e->seconds);
         xc_csv_num(&csv, "%.1f", e->images_per_s);
         xc_csv_num(&csv, "%.6f", e->val_auroc);
+        xc_csv_num(&csv, "%.6f", e->val_macro_f1);
         xc_csv_end_row(&csv);
     }
     char *pj = xc_path_join(r->dir, "metrics.jsonl"), *pc = xc_path_join(r->dir, "metrics.csv");
@@ -161,6 +163,7 @@ static int read_metrics(run *r, int upto) {
             e->val_acc = json_num(o, "val_acc");
             e->val_balanced_acc = json_num(o, "val_balanced_acc");
             e->val_auroc = json_num(o, "val_auroc");
+            e->val_macro_f1 = json_num(o, "val_macro_f1");
             e->lr = json_num(o, "lr");
             e->seconds = json_num(o, "seconds");
             e->images_per_s = json_num(o, "images_per_s");
@@ -194,6 +197,8 @@ static double best_value_of(const xc_config *c, const xc_epoch_result *e) {
                                              : e->train_acc;
     case XC_BEST_VAL_AUROC: /* without a defined AUROC (no validation, or no positive there) */
         return isfinite(e->val_auroc) ? e->val_auroc : isfinite(e->val_acc) ? e->val_acc : e->train_acc;
+    case XC_BEST_VAL_MACRO_F1:
+        return isfinite(e->val_macro_f1) ? e->val_macro_f1 : isfinite(e->val_acc) ? e->val_acc : e->train_acc;
     case XC_BEST_VAL_ACCURACY:
     default: return isfinite(e->val_acc) ? e->val_acc : e->train_acc;
     }
@@ -300,7 +305,7 @@ static void tb_epoch(run *r, const xc_epoch_result *e, const val_out *v) {
         double v;
     } sc[] = {{"train_loss", e->train_loss}, {"train_acc", e->train_acc}, {"val_loss", e->val_loss},
               {"val_acc", e->val_acc},       {"val_balanced_acc", e->val_balanced_acc},
-              {"val_auroc", e->val_auroc},   {"lr", e->lr}};
+              {"val_auroc", e->val_auroc},   {"val_macro_f1", e->val_macro_f1}, {"lr", e->lr}};
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) tb_scalar(r, sc[i].tag, e->epoch, sc[i].v);
     if (r->tb && v->confusion && v->k >= 1 && v->k <= 64) {
         const char *names[64];
@@ -547,6 +552,7 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
         e.val_acc = v.acc;
         e.val_balanced_acc = v.bacc;
         e.val_auroc = v.auroc;
+        e.val_macro_f1 = v.macro_f1;
         double bv = best_value_of(c, &e);
         int lower = c->train.best_metric == XC_BEST_VAL_LOSS;
         e.improved = isfinite(bv) && (!st->has_best || (lower ? bv < st->best_value : bv > st->best_value));
@@ -574,8 +580,8 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
         free(v.confusion);
         char line[512];
         snprintf(line, sizeof line, "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f "
-                 "bal %.4f auroc %.4f  lr %.3g  %.1fs  %.1f img/s%s", e.epoch, e.epochs, e.train_loss,
-                 e.train_acc, e.val_loss, e.val_acc, e.val_balanced_acc, e.val_auroc, e.lr, e.seconds,
+                 "bal %.4f auroc %.4f f1 %.4f  lr %.3g  %.1fs  %.1f img/s%s", e.epoch, e.epochs, e.train_loss,
+                 e.train_acc, e.val_loss, e.val_acc, e.val_balanced_acc, e.val_auroc, e.val_macro_f1, e.lr, e.seconds,
                  e.images_per_s, e.improved ? "  (best)" : "");
         /* The epoch goes to on_epoch when there is one, else to on_log like any line. */
         log_line(r, r->o->on_epoch == NULL, line);

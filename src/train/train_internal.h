@@ -109,6 +109,7 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out);
 typedef struct {
     double loss, acc, bacc;
     double auroc; /* macro AUROC over the classes/findings where it is defined (NaN if none) */
+    double macro_f1; /* mean F1 over the classes present / the findings with a positive */
     int64_t *confusion; /* single-label: (K, K) rows true, cols predicted, malloc'd (the caller
                            frees); NULL without validation or for a multi-label model */
     int k;

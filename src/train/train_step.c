@@ -151,8 +151,8 @@ static int multilabel_summary(const float *logits, const uint8_t *y, const uint8
         return xc_errorf("out of memory");
     }
     int64_t right = 0, known = 0;
-    double bacc_sum = 0, auc_sum = 0;
-    int nbacc = 0, nauc = 0, rc = 0;
+    double bacc_sum = 0, auc_sum = 0, f1_sum = 0;
+    int nbacc = 0, nauc = 0, nf1 = 0, rc = 0;
     for (int c = 0; c < k && rc == 0; c++) {
         int64_t m = 0, tp = 0, tn = 0, np = 0, nn = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -171,6 +171,10 @@ static int multilabel_summary(const float *logits, const uint8_t *y, const uint8
             bacc_sum += 0.5 * ((double)tp / (double)np + (double)tn / (double)nn);
             nbacc++;
         }
+        if (np > 0) { /* F1 = 2TP / (2TP + FP + FN) at the 0.5 decision */
+            f1_sum += 2.0 * (double)tp / (double)(2 * tp + (nn - tn) + (np - tp));
+            nf1++;
+        }
         double auc;
         int e = m > 0 ? xc_auroc(col, pos, m, &auc) : 1;
         if (e < 0) rc = -1;
@@ -182,11 +186,12 @@ static int multilabel_summary(const float *logits, const uint8_t *y, const uint8
     v->acc = known ? (double)right / (double)known : NAN;
     v->bacc = nbacc ? bacc_sum / nbacc : NAN;
     v->auroc = nauc ? auc_sum / nauc : NAN;
+    v->macro_f1 = nf1 ? f1_sum / nf1 : NAN;
     return 0;
 }
 
 int tr_validate(run *r, xt_arena *arena, val_out *v) {
-    v->loss = v->acc = v->bacc = v->auroc = NAN;
+    v->loss = v->acc = v->bacc = v->auroc = v->macro_f1 = NAN;
     v->confusion = NULL;
     v->k = 0;
     if (!r->val) return 0;
@@ -270,6 +275,7 @@ int tr_validate(run *r, xt_arena *arena, val_out *v) {
             v->acc = m->accuracy.value;
             v->bacc = m->balanced_accuracy.present ? m->balanced_accuracy.value : NAN;
             v->auroc = m->macro_auroc.present ? m->macro_auroc.value : NAN;
+            v->macro_f1 = m->macro_f1.present ? m->macro_f1.value : NAN;
             if (m->confusion && (v->confusion = malloc((size_t)k * (size_t)k * sizeof *v->confusion))) {
                 memcpy(v->confusion, m->confusion, (size_t)k * (size_t)k * sizeof *v->confusion);
                 v->k = k;

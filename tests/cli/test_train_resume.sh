@@ -43,7 +43,7 @@ for f in config.json metrics.jsonl metrics.csv train.log last.safetensors best.s
   check '[ -s "$T/runs/full/$f" ]' "full run lacks $f"
 done
 check '[ $(wc -l <"$T/runs/full/metrics.jsonl") -eq 2 ]' "metrics.jsonl should have 2 lines"
-check 'head -1 "$T/runs/full/metrics.csv" | grep -q "^epoch,train_loss,train_acc,val_loss,val_acc,val_balanced_acc,lr,seconds,images_per_s,val_auroc$"' "metrics.csv header"
+check 'head -1 "$T/runs/full/metrics.csv" | grep -q "^epoch,train_loss,train_acc,val_loss,val_acc,val_balanced_acc,lr,seconds,images_per_s,val_auroc,val_macro_f1$"' "metrics.csv header"
 
 # 2. 1 epoch, then --resume to 2.
 "$B" train --config "$T/tiny.json" --set output.name=part --set train.epochs=1 >"$T/part.out" 2>"$T/part.err"

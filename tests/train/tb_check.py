@@ -117,7 +117,7 @@ f32 = lambda x: struct.unpack("<f", struct.pack("<f", x))[0]
 
 # Per epoch: metrics.jsonl's names, values and steps.
 hist = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
-keys = ["train_loss", "train_acc", "val_loss", "val_acc", "val_balanced_acc", "val_auroc", "lr"]
+keys = ["train_loss", "train_acc", "val_loss", "val_acc", "val_balanced_acc", "val_auroc", "val_macro_f1", "lr"]
 nscal = 0
 for k in keys:
     want = [(h["epoch"], f32(h[k])) for h in hist if h.get(k) is not None]

@@ -36,6 +36,9 @@ int main(void) {
     CHECK(c.train.epochs == 20 && c.train.seed == 0 && !strcmp(c.train.device, "auto"));
     CHECK(c.train.best_metric == XC_BEST_VAL_ACCURACY && c.train.on_nonfinite == XC_NONFINITE_STOP);
     CHECK(!strcmp(c.output.runs_dir, "runs") && !strcmp(c.output.name, "a"));
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"train\": {\"best_metric\": \"val_macro_f1\"}}") == 0);
+    CHECK(c.train.best_metric == XC_BEST_VAL_MACRO_F1 && !strcmp(xc_best_metric_name(c.train.best_metric), "val_macro_f1"));
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"train\": {\"best_metric\": \"val_f1\"}}") == -1);
 
     /* Values of every kind. */
     CHECK(parse(&c, "{\"data\": {\"path\": \"d\", \"sampler\": \"shuffle\", \"augment\": {\"rotate_deg\": 10}},"

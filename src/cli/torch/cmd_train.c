@@ -66,6 +66,7 @@ static void print_epoch(void *ud, const xc_epoch_result *e) {
     if (e->val_acc == e->val_acc) {
         printf("  val loss %.4f acc %.4f bal %.4f", e->val_loss, e->val_acc, e->val_balanced_acc);
         if (isfinite(e->val_auroc)) printf(" auroc %.4f", e->val_auroc);
+        if (isfinite(e->val_macro_f1)) printf(" f1 %.4f", e->val_macro_f1);
     }
     printf("  lr %.3g  %.1fs%s\n", e->lr, e->seconds, e->improved ? "  *best" : "");
     fflush(stdout);
