@@ -130,7 +130,7 @@ if not any(h.get("val_acc") is not None for h in hist):
 
 # Per logged step: train.log's lines.
 logged = [(float(a), float(b)) for a, b in
-          re.findall(r"epoch \d+ step \d+  loss ([0-9.]+)  acc ([0-9.]+)", open(os.path.join(run_dir, "train.log")).read())]
+          re.findall(r"epoch \d+ step \d+(?: of \d+)?  loss ([0-9.]+)  acc ([0-9.]+)", open(os.path.join(run_dir, "train.log")).read())]
 for tag, col, tol in (("step/train_loss", 0, 5e-5), ("step/train_acc", 1, 5e-4)):
     got = scalars.get(tag, [])
     if [s for s, _ in got] != list(range(1, len(logged) + 1)):
