@@ -28,6 +28,8 @@
  *     xraycls.state           JSON: {"epoch": completed epochs, "global_step": optimizer steps,
  *                             "sampler": {"seed","epoch","position"}, "lr": current lr,
  *                             "best": {"metric","value","epoch"} or null, "complete": bool}
+ *     xraycls.calibration     optional JSON: the temperature written by `xraycls calibrate`
+ *                             (xraycls/calibration.h), applied by eval and predict
  *
  * A model file from `xraycls import` carries the same xraycls.arch / classes / num_classes /
  * head / preprocessing metadata with xraycls.kind "model"; its tensors are named `model.<name>`

@@ -27,6 +27,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 /* In libxraycls_torch.so (torch_util.c): libtorch's CPU threads from `option` (> 0: --threads),
  * else OMP_NUM_THREADS, else every usable CPU (xc_threads_resolve), printed as

@@ -205,6 +205,83 @@ check 'cmp -s "$T/before.json" "$E/eval.json"' "a refused eval changed the old o
 check '[ $rc -eq 0 ] && [ -s "$E/eval.json" ] && $PY -c "import json,sys; assert json.load(open(sys.argv[1]))[\"bootstrap\"][\"resamples\"] == 10" "$E/eval.json"' "eval --overwrite: $(cat "$T/ow.err")"
 check '[ -z "$(ls -A "$T/runs/tiny" | grep "^\.")" ]' "temporaries left in the run folder: $(ls -A "$T/runs/tiny")"
 
+# training's validation macro F1 (metrics.jsonl, the one epoch = best.safetensors) is
+# scikit-learn's macro F1 of eval's predictions of the val split
+check '$PY - "$T/runs/tiny/metrics.jsonl" "$T/ev-val" <<PY
+import csv, json, sys
+from sklearn.metrics import f1_score
+h = [json.loads(l) for l in open(sys.argv[1])]; assert len(h) == 1, h
+rows = list(csv.DictReader(open(sys.argv[2] + "/predictions.csv")))
+y = [r["label"] for r in rows]; p = [r["predicted"] for r in rows]
+f1 = f1_score(y, p, labels=sorted(set(y)), average="macro", zero_division=0)
+assert abs(h[0]["val_macro_f1"] - f1) < 1e-9, (h[0], f1)
+assert open(sys.argv[1].replace("metrics.jsonl", "metrics.csv")).readline().strip().endswith(",val_auroc,val_macro_f1")
+PY' "val_macro_f1 in metrics.jsonl/csv against scikit-learn"
+
+# calibrate: the temperature fitted on val matches a Newton fit written here on eval's val logits;
+# the input is not changed, the new file holds the same tensors; eval and predict apply it.
+sha_before=$(sha256sum "$M" | cut -d' ' -f1)
+"$B" calibrate --model "$M" --data "$T/data" --device cpu -o "$T/cal.safetensors" >"$T/cal.out" 2>"$T/cal.err"; rc=$?
+check '[ $rc -eq 0 ] && grep -q "^temperature " "$T/cal.out"' "calibrate failed: $(cat "$T/cal.err")"
+check '[ "$(sha256sum "$M" | cut -d" " -f1)" = "$sha_before" ]' "calibrate changed its input"
+check 'same "$M" "$T/cal.safetensors" >/dev/null' "the calibrated file holds other tensors"
+"$B" eval --model "$T/cal.safetensors" --data "$T/data" --device cpu --bootstrap 0 -o "$T/ev-cal" >/dev/null 2>"$T/evcal.err"; rc=$?
+check '[ $rc -eq 0 ] && grep -q "calibrated by the model file" "$T/evcal.err"' "eval of the calibrated model: $(cat "$T/evcal.err")"
+"$B" predict --model "$T/cal.safetensors" --device cpu -o "$T/pred-cal.csv" $(cat "$T/files.txt") >/dev/null 2>"$T/predcal.err"; rc=$?
+check '[ $rc -eq 0 ] && grep -q "calibrated by the model file" "$T/predcal.err"' "predict of the calibrated model: $(cat "$T/predcal.err")"
+check '$PY - "$T/cal.safetensors" "$T/ev-val" "$E" "$T/ev-cal" "$T/pred-cal.csv" "$T/data/raw/" <<PY
+import csv, json, struct, sys
+import numpy as np
+calf, V, E, C, PC, RAW = sys.argv[1:7]
+b = open(calf, "rb").read(); h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+cal = json.loads(h["__metadata__"]["xraycls.calibration"])
+def load(d):
+    ev = json.load(open(d + "/eval.json")); cl = ev["classes"]
+    rows = list(csv.DictReader(open(d + "/predictions.csv")))
+    Z = np.array([[float(r["logit:" + c]) for c in cl] for r in rows], dtype=np.float64)
+    P = np.array([[float(r["prob:" + c]) for c in cl] for r in rows])
+    return cl, rows, Z, P, np.array([cl.index(r["label"]) for r in rows])
+cl, _, Z, P, y = load(V)
+def nll(Z, y, T):
+    S = Z / T; S = S - S.max(1, keepdims=True)
+    return float(np.mean(np.log(np.exp(S).sum(1)) - S[np.arange(len(y)), y]))
+# Newton on b = 1/T with numerical derivatives of the exact NLL, from b = 1, clamped to [0.01, 100]
+bb = 1.0
+for _ in range(100):
+    e = 1e-5; f0, fp, fm = nll(Z, y, 1 / bb), nll(Z, y, 1 / (bb + e)), nll(Z, y, 1 / (bb - e))
+    g, H = (fp - fm) / (2 * e), (fp - 2 * f0 + fm) / (e * e)
+    step = g / H if H > 0 else np.sign(g) * 0.5
+    bb = min(100.0, max(0.01, bb - step))
+    if abs(step) < 1e-10: break
+T = 1 / bb
+assert abs(cal["temperature"] - T) <= 1e-4 * T, (cal, T)
+assert cal["split"] == "val" and cal["n"] == len(y) and cal["data"].startswith("/")
+assert abs(cal["nll_before"] - nll(Z, y, 1.0)) < 1e-5 and abs(cal["nll_after"] - nll(Z, y, T)) < 1e-5, cal
+def ece(P, y, B=15):
+    conf, right = P.max(1), P.argmax(1) == y
+    bins = np.searchsorted(np.linspace(0, 1, B + 1)[1:-1], conf, side="left")
+    return sum(abs(right[bins == k].mean() - conf[bins == k].mean()) * (bins == k).sum() for k in range(B) if (bins == k).any()) / len(y)
+Pt = np.exp(Z / T - (Z / T).max(1, keepdims=True)); Pt /= Pt.sum(1, keepdims=True)
+assert abs(cal["ece_before"] - ece(P, y)) < 1e-5 and abs(cal["ece_after"] - ece(Pt, y)) < 1e-5, (cal, ece(P, y), ece(Pt, y))
+# eval of the test split: the probabilities are softmax(z / T) of the logits
+cl, rows, Zt, Pc, yt = load(C)
+Q = np.exp(Zt / cal["temperature"] - (Zt / cal["temperature"]).max(1, keepdims=True)); Q /= Q.sum(1, keepdims=True)
+assert np.abs(Q - Pc).max() < 1e-6, np.abs(Q - Pc).max()
+_, _, Z0, _, _ = load(E); assert np.abs(Z0 - Zt).max() == 0  # the logits: those of the uncalibrated model
+ev = json.load(open(C + "/eval.json")); assert "temperature" in (ev["provenance"]["temperature"] or ""), ev["provenance"]
+pred = {r["path"][len(RAW):]: r for r in csv.DictReader(open(PC))}
+worst = max(abs(float(pred[r["path"]][c]) - float(r["prob:" + c])) for r in rows for c in cl)
+assert worst <= 1e-6, worst
+PY' "calibrate: the temperature, NLL and ECE against a Newton fit here; eval and predict apply it"
+"$B" calibrate --model "$M" --data "$T/data" --device cpu -o "$T/cal.safetensors" >/dev/null 2>"$T/cal2.err"; rc=$?
+check '[ $rc -eq 1 ] && grep -q "never replaced silently" "$T/cal2.err"' "an existing calibrated file is refused: $(cat "$T/cal2.err")"
+"$B" calibrate --model "$M" --data "$T/data" --device cpu -o "$M" --overwrite >/dev/null 2>"$T/cal3.err"; rc=$?
+check '[ $rc -eq 1 ] && grep -q "the input model itself" "$T/cal3.err" && [ "$(sha256sum "$M" | cut -d" " -f1)" = "$sha_before" ]' \
+  "calibrating into the input is refused: $(cat "$T/cal3.err")"
+"$B" calibrate --model "$M" --data "$T/data" >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 2 ]' "calibrate without -o is a usage error"
+rm -f "$T/cal.safetensors"
+
 drop "$T/runs/tiny"
 [ $fail -eq 0 ] && echo "test_eval_outputs: ok"
 exit $fail

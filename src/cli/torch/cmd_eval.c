@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "xraycls/calibration.h"
 #include "xraycls/checkpoint.h"
 #include "xraycls/dataset.h"
 #include "xraycls/fs.h"
@@ -225,7 +226,17 @@ typedef struct {
     double target_sens, target_spec;
     xc_ci_method ci;
     int overwrite;
+    double temperature; /* the model file's calibration (xraycls calibrate), 0: none */
 } eval_args;
+
+/* softmax(z / T) of every row: from the logits when there are, else from the probabilities. */
+static void apply_temperature(double t, float *probs, const float *logits, int64_t n, int k) {
+    if (!(t > 0)) return;
+    for (int64_t i = 0; i < n; i++) {
+        if (logits) xc_softmax_temperature(logits + (size_t)i * k, k, t, probs + (size_t)i * k);
+        else xc_probs_temperature(probs + (size_t)i * k, k, t);
+    }
+}
 
 /* eval of a multi-label dataset (xraycls/metrics_findings.h): thresholds on thr_split, metrics
  * on split. Returns the exit code. */
@@ -324,6 +335,7 @@ static int eval_op_points(xc_model *m, const xc_model_info *info, const eval_arg
     int k = info->num_classes, rc = -1;
     xc_dataset *tv = xc_dataset_open(a->data, a->thr_split);
     float *tp = tv ? score_split(m, info, tv, (int)a->batch, "thresholds", NULL) : NULL;
+    if (tp) apply_temperature(a->temperature, tp, NULL, xc_dataset_len(tv), k);
     xc_op_point *o = tp ? calloc((size_t)k * XC_OP_RULES, sizeof *o) : NULL;
     if (tp && !o) xc_errorf("out of memory");
     if (o && xc_op_points_compute(tp, xc_dataset_labels(tv), xc_dataset_len(tv), probs, xc_dataset_labels(d),
@@ -352,7 +364,7 @@ enum { O_MODEL, O_DATA, O_SPLIT, O_OUTPUT, O_DEVICE, O_THR_FROM, O_THR_SPLIT, O_
        O_THREADS, O_LAYOUT };
 
 int cmd_eval(int argc, char **argv) {
-    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0};
+    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0, 0};
     const char *cam_layer = NULL, *cam_method = "gradcam";
     long long threads = 0;
     int layout = CLI_LAYOUT_AUTO;
@@ -443,6 +455,22 @@ int cmd_eval(int argc, char **argv) {
     of.lock_fd = -1;
     provenance pv;
     provenance_fill(&pv, a.model_path, a.data, &info);
+    xc_calibration calib;
+    char calib_note[1300];
+    if (xc_calibration_read(a.model_path, &calib) < 0) {
+        cli_fail(NULL);
+        goto done;
+    }
+    if (calib.present) {
+        if (strcmp(info.head, "softmax") != 0) {
+            cli_fail("'%s' has a %s head and a temperature: temperature scaling is for softmax heads", a.model_path,
+                     info.head);
+            goto done;
+        }
+        a.temperature = calib.temperature;
+        pv.p.temperature_note = xc_calibration_note(&calib, calib_note, sizeof calib_note);
+        fprintf(stderr, "eval: probabilities calibrated by the model file's %s\n", calib_note);
+    }
     if (xc_dataset_multilabel(d)) {
         rc = eval_findings(m, &info, d, &a, &pv.p);
         goto done;
@@ -470,6 +498,7 @@ int cmd_eval(int argc, char **argv) {
         cli_fail(NULL);
         goto done;
     }
+    apply_temperature(a.temperature, probs, logits, n, k);
     xc_metrics_params mp = xc_metrics_default();
     mp.bootstrap = (int)a.bootstrap;
     mp.seed = (uint64_t)a.seed;

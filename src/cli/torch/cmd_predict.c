@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "xraycls/calibration.h"
 #include "xraycls/dist.h"
 #include "xraycls/checkpoint.h"
 #include "xraycls/fs.h"
@@ -69,7 +70,9 @@ static const char usage[] =
     "On a terminal a progress bar (count, rate, ETA) is drawn on standard error; otherwise a\n"
     "progress line is written there every 10 s.\n"
     "\n"
-    "Probabilities are written with 9 significant digits (%.9g: the float exactly).\n"
+    "Probabilities are written with 9 significant digits (%.9g: the float exactly). A model\n"
+    "file written by xraycls calibrate gives softmax(logits / T), its temperature (said on\n"
+    "standard error).\n"
     "label is the most probable class; for a sigmoid (multi-label) head it lists every class\n"
     "above 0.5 (or at or above its --thresholds value), separated by ';' (empty when none). A file that cannot be decoded is reported on\n"
     "standard error with its reason and skipped. Exit status: 0 when at least one image was\n"
@@ -92,6 +95,7 @@ typedef struct {
     xc_progress *bar;
     int64_t done, total;
     double t0, last_line;
+    double temperature; /* the model file's calibration (xraycls calibrate), 0: none */
 } sink;
 
 #define PROGRESS_LINE_S 10.0
@@ -198,6 +202,12 @@ static int on_row(void *ud, const char *path, const float *p, const char *reason
         }
         s->skipped[s->nskipped++] = strdup(reason);
         return 0;
+    }
+    float cal[XC_INFO_MAX_CLASSES];
+    if (s->temperature > 0) { /* softmax(z / T) from the softmax outputs */
+        memcpy(cal, p, (size_t)s->k * sizeof *cal);
+        xc_probs_temperature(cal, s->k, s->temperature);
+        p = cal;
     }
     char label[XC_INFO_MAX_CLASSES * (XC_CLASS_NAME_MAX + 1)];
     row_label(s, p, label, sizeof label);
@@ -387,6 +397,21 @@ int cmd_predict(int argc, char **argv) {
     s.sigmoid = !strcmp(info.head, "sigmoid");
     s.k = info.num_classes;
     s.info = &info;
+    xc_calibration calib;
+    if (xc_calibration_read(model_path, &calib) < 0) {
+        cli_fail(NULL);
+        goto done;
+    }
+    if (calib.present && s.sigmoid) {
+        cli_fail("'%s' has a sigmoid head and a temperature: temperature scaling is for softmax heads", model_path);
+        goto done;
+    }
+    if (calib.present) {
+        char note[1300];
+        s.temperature = calib.temperature;
+        fprintf(stderr, "predict: probabilities calibrated by the model file's %s\n",
+                xc_calibration_note(&calib, note, sizeof note));
+    }
     if (thr_file) {
         if (!s.sigmoid) {
             cli_fail("--thresholds applies to a multi-label (sigmoid) model; '%s' has a %s head", model_path, info.head);

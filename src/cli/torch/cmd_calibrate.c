@@ -1,0 +1,173 @@
+/* cmd_calibrate.c — `xraycls calibrate`: temperature scaling (Guo et al. 2017) fitted on a split
+ * of a prepared dataset, written with the model into a new model file that eval and predict
+ * apply (xraycls/calibration.h). The input model file is never changed. */
+#define _XOPEN_SOURCE 700
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "xraycls/calibration.h"
+#include "xraycls/checkpoint.h"
+#include "xraycls/dataset.h"
+#include "xraycls/metrics.h"
+#include "xraycls/nn.h"
+#include "xraycls/predict.h"
+#include "xraycls/shim.h"
+#include "xraycls/stats.h"
+
+static const char usage[] =
+    "usage: xraycls calibrate --model FILE --data DIR -o OUT [--split val] [--overwrite]\n"
+    "                         [--bins B] [--batch N] [--device auto|cpu|cuda[:N]]\n"
+    "\n"
+    "Fits the temperature T of the model's softmax on a split of a prepared dataset (the T > 0\n"
+    "minimising the negative log-likelihood of softmax(logits / T): temperature scaling, Guo et\n"
+    "al. 2017) and writes OUT: the model file with T in its metadata (xraycls.calibration, with\n"
+    "the split, the dataset, the log-likelihood and the top-label ECE before and after). eval\n"
+    "and predict apply it and say so. The predicted class never changes; only the confidence.\n"
+    "\n"
+    "  --model FILE     a checkpoint or model file with a softmax head (not changed)\n"
+    "  --data DIR       a prepared dataset whose classes are the model's\n"
+    "  -o, --output OUT the calibrated model file (never the input; an existing one is refused\n"
+    "                   unless --overwrite)\n"
+    "  --split NAME     the split to fit on: validation data, never the test split (val)\n"
+    "  --overwrite      replace an existing OUT\n"
+    "  --bins B         equal-width bins of the ECE reported (15)\n"
+    "  --batch N        images per forward pass (64)\n"
+    "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
+    "  -h, --help       this help\n";
+
+static void on_progress(void *ud, int64_t done) { (void)ud, (void)done; }
+
+/* The top-label ECE of (n, k) probabilities with equal-width bins. */
+static double top_ece(const float *probs, const int64_t *labels, int64_t n, int k, int bins) {
+    float *conf = malloc((size_t)n * sizeof *conf);
+    uint8_t *right = malloc((size_t)n);
+    double ece = NAN;
+    xc_reliability r = {0};
+    if (conf && right) {
+        for (int64_t i = 0; i < n; i++) {
+            int a = xc_argmax(probs + (size_t)i * k, k);
+            conf[i] = probs[(size_t)i * k + a];
+            right[i] = a == labels[i];
+        }
+        if (xc_reliability_compute(conf, 1, right, n, bins, XC_BINS_EQUAL_WIDTH, &r) == 0) ece = r.ece;
+    }
+    xc_reliability_free(&r);
+    free(conf);
+    free(right);
+    return ece;
+}
+
+static const xc_opt opts[] = {{"model", 0, XC_OPT_VALUE},  {"data", 0, XC_OPT_VALUE},  {"output", 'o', XC_OPT_VALUE},
+                              {"split", 0, XC_OPT_VALUE},  {"device", 0, XC_OPT_VALUE}, {"bins", 0, XC_OPT_VALUE},
+                              {"batch", 0, XC_OPT_VALUE},  {"overwrite", 0, 0},         {0}};
+enum { O_MODEL, O_DATA, O_OUTPUT, O_SPLIT, O_DEVICE, O_BINS, O_BATCH, O_OVERWRITE };
+
+int cmd_calibrate(int argc, char **argv) {
+    const char *model_path = NULL, *data = NULL, *out = NULL, *split = "val", *device = "auto";
+    long long bins = 15, batch = 64;
+    int overwrite = 0;
+    xc_opt_parser op;
+    xc_opt_init(&op, opts, argc, argv);
+    for (int k; (k = xc_opt_next(&op)) != XC_OPT_END;) {
+        if (k == O_MODEL) model_path = op.value;
+        else if (k == O_DATA) data = op.value;
+        else if (k == O_OUTPUT) out = op.value;
+        else if (k == O_SPLIT) split = op.value;
+        else if (k == O_DEVICE) device = op.value;
+        else if (k == O_OVERWRITE) overwrite = 1;
+        else if (k == O_BINS) {
+            if (xc_opt_ll(&op, 1, 1000, &bins) < 0) return cli_opt_error("calibrate", usage);
+        } else if (k == O_BATCH) {
+            if (xc_opt_ll(&op, 1, 65536, &batch) < 0) return cli_opt_error("calibrate", usage);
+        } else if (k == XC_OPT_ARG) return cli_usage_error("calibrate", usage, "unexpected argument '%s'", op.value);
+        else return k == XC_OPT_HELP ? cli_help(usage) : cli_opt_error("calibrate", usage);
+    }
+    if (!model_path) return cli_usage_error("calibrate", usage, "--model is required");
+    if (!data) return cli_usage_error("calibrate", usage, "--data is required");
+    if (!out) return cli_usage_error("calibrate", usage, "-o is required (the input model file is never changed)");
+    if (!*split || strchr(split, '/')) return cli_usage_error("calibrate", usage, "--split '%s' is not a split name", split);
+    if (!strcmp(split, "test"))
+        fprintf(stderr, "warning: fitting the temperature on the test split: an evaluation of that split is then "
+                        "optimistic (fit on val)\n");
+
+    xt_device dev;
+    if (xt_device_parse(device, &dev) < 0) return cli_fail(NULL);
+    xc_model_info info;
+    if (xc_checkpoint_read_info(model_path, &info) < 0) return cli_fail(NULL);
+    if (strcmp(info.head, "softmax") != 0)
+        return cli_fail("model '%s' has a %s head: temperature scaling calibrates a softmax over classes (a "
+                        "multi-label model's thresholds are chosen by eval --thresholds-from)", model_path, info.head);
+    xc_dataset *d = xc_dataset_open(data, split);
+    if (!d) return cli_fail(NULL);
+    int k = info.num_classes, rc = XC_EXIT_FAIL;
+    int same = !xc_dataset_multilabel(d) && xc_dataset_num_classes(d) == k;
+    for (int c = 0; same && c < k; c++) same = !strcmp(info.classes[c], xc_dataset_class(d, c));
+    if (!same) {
+        xc_dataset_close(d);
+        return cli_fail("the classes of model '%s' and of dataset '%s' differ: calibrate on a split of the dataset "
+                        "the model was trained for", model_path, xc_dataset_path(d));
+    }
+    int64_t n = xc_dataset_len(d);
+    if (n < 1) {
+        xc_dataset_close(d);
+        return cli_fail("split '%s' of '%s' has no image to fit on", split, data);
+    }
+    xc_model *m = xc_checkpoint_load_model(model_path, dev, &info);
+    float *probs = malloc((size_t)n * k * sizeof *probs), *logits = malloc((size_t)n * k * sizeof *logits);
+    const int64_t *labels = xc_dataset_labels(d);
+    if (!m || !probs || !logits) {
+        if (m) xc_errorf("out of memory");
+        rc = cli_fail(NULL);
+        goto done;
+    }
+    fprintf(stderr, "calibrate: scoring %lld images of split '%s' of %s\n", (long long)n, split, data);
+    if (xc_predict_dataset_logits(m, &info, d, (int)batch, probs, logits, on_progress, NULL) < 0) {
+        rc = cli_fail(NULL);
+        goto done;
+    }
+    double t;
+    if (xc_fit_temperature(logits, labels, n, k, &t) < 0) {
+        rc = cli_fail(NULL);
+        goto done;
+    }
+    xc_calibration cal = {0};
+    cal.present = 1;
+    cal.temperature = t;
+    cal.n = n;
+    cal.bins = (int)bins;
+    snprintf(cal.split, sizeof cal.split, "%s", split);
+    char *abs = realpath(data, NULL);
+    snprintf(cal.data, sizeof cal.data, "%s", abs ? abs : data);
+    free(abs);
+    cal.nll_before = xc_softmax_nll(logits, labels, n, k, 1.0);
+    cal.nll_after = xc_softmax_nll(logits, labels, n, k, t);
+    cal.ece_before = top_ece(probs, labels, n, k, (int)bins);
+    for (int64_t i = 0; i < n; i++) xc_softmax_temperature(logits + (size_t)i * k, k, t, probs + (size_t)i * k);
+    cal.ece_after = top_ece(probs, labels, n, k, (int)bins);
+    char utc[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(utc, sizeof utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (xc_calibration_write_model(model_path, out, &cal, utc, XRAYCLS_VERSION, overwrite) < 0) {
+        rc = cli_fail(NULL);
+        goto done;
+    }
+    printf("temperature %.6g fitted on %lld images of split '%s': NLL %.4f -> %.4f, top-label ECE (%d bins) %.4f -> "
+           "%.4f\nwrote %s\n", t, (long long)n, split, cal.nll_before, cal.nll_after, (int)bins, cal.ece_before,
+           cal.ece_after, out);
+    if (t <= 0.0100001 || t >= 99.99)
+        fprintf(stderr, "warning: the temperature is at its bound (the split is separated by the model): it says "
+                        "little about other data\n");
+    rc = XC_EXIT_OK;
+done:
+    free(probs);
+    free(logits);
+    xc_model_free(m);
+    xc_dataset_close(d);
+    return rc;
+}
