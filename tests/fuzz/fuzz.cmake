@@ -11,7 +11,8 @@
 #                   XRAYCLS_SANITIZE it runs with ASan + UBSan like every other test.
 set(core_srcs ${CMAKE_SOURCE_DIR}/src/core/error.c ${CMAKE_SOURCE_DIR}/src/core/fs.c
   ${CMAKE_SOURCE_DIR}/src/core/json.c ${CMAKE_SOURCE_DIR}/src/core/safetensors.c
-  ${CMAKE_SOURCE_DIR}/src/core/checksum.c)
+  ${CMAKE_SOURCE_DIR}/src/core/checksum.c ${CMAKE_SOURCE_DIR}/src/core/strbuf.c ${CMAKE_SOURCE_DIR}/src/core/parse.c
+  ${CMAKE_SOURCE_DIR}/src/core/opt.c)
 file(GLOB weights_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/weights/*.c)
 file(GLOB image_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/image/image_*.c
   ${CMAKE_SOURCE_DIR}/src/dicom/*.cpp)
