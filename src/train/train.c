@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "xraycls/csv.h"
-#include "xraycls/dist.h"
 #include "xraycls/fs.h"
 #include "xraycls/image.h"
 #include "xraycls/plot.h"
@@ -611,8 +610,6 @@ static int train_loop(run *r, xc_run_state *st, xc_train_result *res) {
     return rc;
 }
 
-static const char *getenv_fn(const char *name) { return getenv(name); }
-
 int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *res) {
     run r;
     memset(&r, 0, sizeof r);
@@ -632,17 +629,12 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     const char *threads_from = NULL;
     int threads = xc_threads_resolve(o->threads, c->train.threads, &threads_from);
     if (threads < 0) return -1;
+    if (tr_dist_open(&r) < 0) goto done;
     /* Ranks on one node share its CPUs: by default each takes its part, not all of them (two
      * ranks of two threads each on two cores run slower than one thread each). */
-    xc_dist_env denv;
-    int share = 1;
-    if (o->threads <= 0 && c->train.threads <= 0 && !strcmp(threads_from, "usable CPUs") &&
-        xc_dist_env_read(&denv, getenv_fn) == 0 && denv.local_world > 1) {
-        share = denv.local_world;
-        threads = threads / share > 0 ? threads / share : 1;
-    }
+    int share = !strcmp(threads_from, "usable CPUs") && r.local_world > 1 ? r.local_world : 1;
+    if (share > 1) threads = threads / share > 0 ? threads / share : 1;
     xt_set_num_threads(threads);
-    if (tr_dist_open(&r) < 0) goto done;
     if (share > 1) tr_log(&r, "threads: %d (usable CPUs shared by the %d ranks on this node)", threads, share);
     else tr_log(&r, "threads: %d (%s)", threads, threads_from);
     /* Rank 0 decides about the run folder; every rank agrees before going on, so that a

@@ -24,6 +24,7 @@ int tr_dist_open(run *r) {
     if (xc_dist_env_read(&env, getenv_c) < 0) return xc_errorf("distributed launch: %s", xc_error());
     r->rank = env.rank;
     r->world = env.world;
+    r->local_world = env.local_world;
     if (env.world <= 1) return 0;
     const xc_config *c = r->c;
     if (xt_device_parse(c->train.device, &r->dev) < 0) return xc_errorf("train.device: %s", xc_error());

@@ -52,6 +52,7 @@ typedef struct {
     /* data-parallel training (train_dist.c); one process: dist NULL, rank 0, world 1 */
     xt_dist *dist;
     int rank, world;
+    int local_world; /* ranks on this node (xc_dist_env.local_world); 1 alone */
     int dist_hooks; /* gradients averaged by backward hooks (train.distributed.overlap) */
     int dev_fixed;  /* dev chosen by tr_dist_open (the local rank's GPU) */
     /* TensorBoard (rank 0 only; NULL when off, unavailable or failed): the events file of this
