@@ -157,6 +157,13 @@ int xc_op_points_compute(const float *src, const int64_t *src_labels, int64_t n_
                          const int64_t *labels, int64_t n, int k, double target_sensitivity,
                          double target_specificity, double level, xc_ci_method ci, xc_op_point *out);
 
+/* Applies thresholds chosen earlier (ops: k × XC_OP_RULES, rule, target, defined, threshold and
+ * source_* set — by xc_op_points_compute on another split, or read from a model file by
+ * xraycls/calibration.h) to scores (n, k) / labels: sets counts, sensitivity and specificity of
+ * every defined point. Returns 0 or -1 (bad sizes, NaN). */
+int xc_op_points_apply(xc_op_point *ops, const float *scores, const int64_t *labels, int64_t n, int k, double level,
+                       xc_ci_method ci);
+
 /* Exact one-vs-rest AUROC of one score column with midranks for ties: scores (n), positive (n)
  * 0/1. Returns 0 and sets *auroc, or 1 (no message) when there are no positives or no
  * negatives (AUROC undefined), or -1 on bad input (NaN score). */

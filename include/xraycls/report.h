@@ -72,9 +72,11 @@ typedef struct {
     const char *const *classes; /* m->num_classes names */
     const xc_provenance *provenance;
     /* operating points (xraycls/metrics.h): num_classes × XC_OP_RULES entries chosen on
-     * ops_split, or NULL */
+     * ops_split, or NULL; ops_stored: they are the model file's (xraycls calibrate), not chosen
+     * by this evaluation */
     const xc_op_point *ops;
     const char *ops_split;
+    int ops_stored;
 } xc_report_info;
 
 /* "0.912 [0.890, 0.931]", "0.912" (no interval) or "absent". Returns buf. */

@@ -547,19 +547,13 @@ int xc_op_points_compute(const float *src, const int64_t *src_labels, int64_t n_
         return xc_errorf("operating points: bad arguments");
     if (!(target_sensitivity >= 0 && target_sensitivity <= 1) || !(target_specificity >= 0 && target_specificity <= 1))
         return xc_errorf("operating points: targets %g, %g are not in [0, 1]", target_sensitivity, target_specificity);
-    if (check_scores(src, n_src * k) < 0 || check_scores(scores, n * k) < 0) return -1;
-    if (ci == XC_CI_BOOTSTRAP || ci == XC_CI_NONE) ci = XC_CI_WILSON;
-    uint8_t *spos = malloc((size_t)n_src), *pos = malloc((size_t)n);
-    if (!spos || !pos) {
-        free(spos);
-        free(pos);
-        return xc_errorf("operating points: out of memory");
-    }
+    if (check_scores(src, n_src * k) < 0) return -1;
+    uint8_t *spos = malloc((size_t)n_src);
+    if (!spos) return xc_errorf("operating points: out of memory");
     int rc = 0;
     static const xc_op_rule rules[XC_OP_RULES] = {XC_OP_YOUDEN, XC_OP_SENSITIVITY, XC_OP_SPECIFICITY};
     for (int c = 0; c < k && rc == 0; c++) {
         one_vs_rest(src_labels, n_src, c, spos);
-        one_vs_rest(labels, n, c, pos);
         xc_curve cv = {0};
         if ((rc = xc_curve_compute(src + c, k, spos, n_src, &cv)) < 0) break;
         for (int r = 0; r < XC_OP_RULES; r++) {
@@ -574,13 +568,30 @@ int xc_op_points_compute(const float *src, const int64_t *src_labels, int64_t n_
             xc_counts sc = xc_counts_at(src + c, k, spos, n_src, t);
             o->source_sensitivity = (double)sc.tp / (double)(sc.tp + sc.fn);
             o->source_specificity = (double)sc.tn / (double)(sc.tn + sc.fp);
-            o->counts = xc_counts_at(scores + c, k, pos, n, t);
-            set_rate(&o->sensitivity, o->counts.tp, o->counts.tp + o->counts.fn, level, ci);
-            set_rate(&o->specificity, o->counts.tn, o->counts.tn + o->counts.fp, level, ci);
         }
         xc_curve_free(&cv);
     }
     free(spos);
+    return rc < 0 ? rc : xc_op_points_apply(out, scores, labels, n, k, level, ci);
+}
+
+int xc_op_points_apply(xc_op_point *ops, const float *scores, const int64_t *labels, int64_t n, int k, double level,
+                       xc_ci_method ci) {
+    if (!ops || !scores || !labels || n < 1 || k < 2) return xc_errorf("operating points: bad arguments");
+    if (check_scores(scores, n * k) < 0) return -1;
+    if (ci == XC_CI_BOOTSTRAP || ci == XC_CI_NONE) ci = XC_CI_WILSON;
+    uint8_t *pos = malloc((size_t)n);
+    if (!pos) return xc_errorf("operating points: out of memory");
+    for (int c = 0; c < k; c++) {
+        one_vs_rest(labels, n, c, pos);
+        for (int r = 0; r < XC_OP_RULES; r++) {
+            xc_op_point *o = &ops[c * XC_OP_RULES + r];
+            if (!o->defined) continue;
+            o->counts = xc_counts_at(scores + c, k, pos, n, o->threshold);
+            set_rate(&o->sensitivity, o->counts.tp, o->counts.tp + o->counts.fn, level, ci);
+            set_rate(&o->specificity, o->counts.tn, o->counts.tn + o->counts.fp, level, ci);
+        }
+    }
     free(pos);
-    return rc;
+    return 0;
 }

@@ -105,6 +105,7 @@ static cJSON *op_points_json(const xc_metrics *m, const xc_report_info *info) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     add_string_or_null(root, "chosen_on", info->ops_split);
+    cJSON_AddStringToObject(root, "thresholds_from", info->ops_stored ? "model file" : "this evaluation");
     cJSON_AddStringToObject(root, "applied_to", info->split ? info->split : "");
     cJSON_AddStringToObject(root, "decision", "one-vs-rest: positive when the class probability >= threshold");
     cJSON *pc = cJSON_AddObjectToObject(root, "per_class");
@@ -344,10 +345,12 @@ char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info) {
                   m->bins, m->ece_equal_width, m->ece_equal_mass, m->mce_equal_width, m->mce_equal_mass);
     }
     if (info->ops) {
-        xc_strbuf_printf(&b, "\n## Operating points (one-vs-rest; thresholds chosen on %s, applied to %s)\n\n"
+        xc_strbuf_printf(&b, "\n## Operating points (one-vs-rest; thresholds chosen on %s%s, applied to %s)\n\n"
                       "| class | rule | threshold | %s sens. / spec. | sensitivity | specificity |\n"
                       "|---|---|---:|---|---|---|\n",
-                  info->ops_split ? info->ops_split : "?", info->split ? info->split : "?",
+                  info->ops_split ? info->ops_split : "?",
+                  info->ops_stored ? " and stored in the model file by xraycls calibrate" : "",
+                  info->split ? info->split : "?",
                   info->ops_split ? info->ops_split : "source");
         for (int c = 0; c < k; c++)
             for (int r = 0; r < XC_OP_RULES; r++) {

@@ -273,6 +273,79 @@ pred = {r["path"][len(RAW):]: r for r in csv.DictReader(open(PC))}
 worst = max(abs(float(pred[r["path"]][c]) - float(r["prob:" + c])) for r in rows for c in cl)
 assert worst <= 1e-6, worst
 PY' "calibrate: the temperature, NLL and ECE against a Newton fit here; eval and predict apply it"
+# The operating points calibrate stores: each class's thresholds equal a choice made here with
+# scikit-learn's roc_curve on the calibrated val probabilities (softmax(z / T) of eval's val
+# logits); eval of the calibrated file reports them (not chosen again) on test with the counts
+# they give there.
+check '$PY - "$T/cal.safetensors" "$T/ev-val" "$T/ev-cal" <<PY
+import csv, json, struct, sys
+import numpy as np
+from sklearn.metrics import roc_curve
+calf, V, C = sys.argv[1:4]
+b = open(calf, "rb").read(); h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+cal = json.loads(h["__metadata__"]["xraycls.calibration"]); op = cal["operating_points"]
+ev = json.load(open(V + "/eval.json")); cl = ev["classes"]
+assert op["classes"] == cl and op["applied"] == "youden" and op["target_sensitivity"] == 0.95, op
+def probs(d):
+    rows = list(csv.DictReader(open(d + "/predictions.csv")))
+    Z = np.array([[float(r["logit:" + c]) for c in cl] for r in rows]) / cal["temperature"]
+    P = np.exp(Z - Z.max(1, keepdims=True)); P /= P.sum(1, keepdims=True)
+    return P, np.array([cl.index(r["label"]) for r in rows])
+P, y = probs(V)
+for c in range(len(cl)):
+    pos = y == c
+    if pos.all() or not pos.any():
+        assert op["thresholds"][c] == [None] * 3, op["thresholds"][c]; continue
+    fpr, tpr, thr = roc_curve(pos, P[:, c], drop_intermediate=False)
+    thr[0] = np.inf                                    # the point that calls nothing positive
+    j = tpr - fpr; youden = thr[np.flatnonzero(j == j.max())[0]]   # ties: the highest threshold
+    sens = thr[np.flatnonzero(tpr >= 0.95)[0]]                   # the highest with tpr >= target
+    spec = thr[np.flatnonzero(1 - fpr >= 0.95)[-1]]              # the lowest with tnr >= target
+    got = [np.inf if x == "inf" else x for x in op["thresholds"][c]]
+    for g, want in zip(got, (youden, sens, spec)):  # float32 probabilities there, float64 here
+        assert g == want if np.isinf(want) else abs(g - want) < 1e-5, (c, got, youden, sens, spec)
+    t = got[0]; hit = P[:, c] >= t - 1e-5
+    assert abs(op["sensitivity"][c][0] - (hit & pos).sum() / pos.sum()) < 1e-9, c
+    assert abs(op["specificity"][c][0] - (~hit & ~pos).sum() / (~pos).sum()) < 1e-9, c
+e = json.load(open(C + "/eval.json"))["operating_points"]
+assert e["thresholds_from"] == "model file" and e["chosen_on"] == "val", e
+Pt, yt = probs(C)
+for c, name in enumerate(cl):
+    for r, o in enumerate(e["per_class"][name]):
+        t = op["thresholds"][c][r]
+        assert o["defined"] == (t is not None), (name, o)
+        if t is None: continue
+        assert o["threshold"] == t if t == "inf" else abs(o["threshold"] - t) < 1e-12, (o["threshold"], t)
+        t = np.inf if t == "inf" else t
+        hit, pos = Pt[:, c] >= t - 1e-5, yt == c
+        assert (o["tp"], o["fn"], o["tn"], o["fp"]) == ((hit & pos).sum(), (~hit & pos).sum(), (~hit & ~pos).sum(), (hit & ~pos).sum()), (name, o)
+PY' "calibrate: the stored operating points against scikit-learn's ROC on val; eval applies them to test"
+check 'grep -q "the model file.s thresholds" "$T/evcal.err"' "eval does not say it uses the model file's thresholds: $(cat "$T/evcal.err")"
+"$B" eval --model "$T/cal.safetensors" --data "$T/data" --device cpu --bootstrap 0 --thresholds-from val -o "$T/ev-cal2" >/dev/null 2>"$T/evcal2.err"; rc=$?
+check '[ $rc -eq 0 ] && ! grep -q "the model file.s thresholds" "$T/evcal2.err" && grep -q "\"this evaluation\"" "$T/ev-cal2/eval.json"' \
+  "eval --thresholds-from chooses again: $(cat "$T/evcal2.err")"
+"$B" calibrate --model "$M" --data "$T/data" --device cpu -o "$T/x.safetensors" --operating-point best >/dev/null 2>"$T/cal4.err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "expected youden, sensitivity or specificity" "$T/cal4.err" && [ ! -e "$T/x.safetensors" ]' \
+  "an unknown --operating-point is a usage error: $(cat "$T/cal4.err")"
+# A two-class model: predict labels by the stored threshold of the rule chosen at calibrate.
+"$B" prepare coronahack --root "$T/data/raw" --task normal-vs-pneumonia --size 32 -o "$T/bin" >/dev/null 2>&1 ||
+  check 'false' "prepare normal-vs-pneumonia"
+sed -e "s|\"$T/data\"|\"$T/bin\"|" -e 's|"tiny"|"tinybin"|' "$T/tiny.json" >"$T/bin.json"
+"$B" train --config "$T/bin.json" >"$T/trainb.out" 2>&1 || check 'false' "train of the two-class model: $(tail -3 "$T/trainb.out")"
+"$B" calibrate --model "$T/runs/tinybin/best.safetensors" --data "$T/bin" --device cpu --operating-point sensitivity \
+  --target-sensitivity 0.9 -o "$T/calb.safetensors" >"$T/calb.out" 2>"$T/calb.err"; rc=$?
+check '[ $rc -eq 0 ] && grep -q "^predict calls " "$T/calb.out"' "calibrate of the two-class model: $(cat "$T/calb.err" "$T/calb.out")"
+"$B" predict --model "$T/calb.safetensors" --device cpu -o "$T/predb.csv" "$T/data/raw" >/dev/null 2>"$T/predb.err"; rc=$?
+check '[ $rc -eq 0 ] && grep -q "sensitivity operating point" "$T/predb.err"' "predict announces the threshold: $(cat "$T/predb.err")"
+check '$PY - "$T/calb.safetensors" "$T/predb.csv" <<PY
+import csv, json, struct, sys
+b = open(sys.argv[1], "rb").read(); h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+op = json.loads(h["__metadata__"]["xraycls.calibration"])["operating_points"]
+assert op["applied"] == "sensitivity" and op["target_sensitivity"] == 0.9, op
+t = op["thresholds"][1][1]; a, b2 = op["classes"]
+rows = list(csv.DictReader(open(sys.argv[2]))); assert rows
+for r in rows: assert r["label"] == (b2 if float(r[b2]) >= t else a), (r, t)
+PY' "predict labels a two-class model by its stored operating point"
 "$B" calibrate --model "$M" --data "$T/data" --device cpu -o "$T/cal.safetensors" >/dev/null 2>"$T/cal2.err"; rc=$?
 check '[ $rc -eq 1 ] && grep -q "never replaced silently" "$T/cal2.err"' "an existing calibrated file is refused: $(cat "$T/cal2.err")"
 "$B" calibrate --model "$M" --data "$T/data" --device cpu -o "$M" --overwrite >/dev/null 2>"$T/cal3.err"; rc=$?
@@ -283,5 +356,6 @@ check '[ $rc -eq 2 ]' "calibrate without -o is a usage error"
 rm -f "$T/cal.safetensors"
 
 drop "$T/runs/tiny"
+drop "$T/runs/tinybin"
 [ $fail -eq 0 ] && echo "test_eval_outputs: ok"
 exit $fail

@@ -42,7 +42,7 @@ static void write_text(const char *path, const char *text) {
 }
 
 static void test_eval_files(const char *dir, xc_metrics *m) {
-    xc_report_info info = {"runs/a/best.safetensors", "data/prep", "test", "4class", "resnet18", "softmax", CLASSES, NULL, NULL, NULL};
+    xc_report_info info = {"runs/a/best.safetensors", "data/prep", "test", "4class", "resnet18", "softmax", CLASSES, NULL, NULL, NULL, 0};
     char *out = join(dir, "eval-test");
     CHECK(xc_report_write(out, m, &info) == 0);
     char *jp = join(out, "eval.json"), *cp = join(out, "eval.csv"), *mp = join(out, "eval.md"),
@@ -130,7 +130,7 @@ static void test_table(const char *dir, xc_metrics *m) {
     char *a = join(runs, "a"), *b = join(runs, "b");
     /* run a: the folder eval names (eval-<dataset>-<split>); run b: the older eval-<split> */
     char *aev = join(a, "eval-prep-test"), *bev = join(b, "eval-test");
-    xc_report_info info = {"m", "d", "test", "4class", "densenet121", "softmax", CLASSES, NULL, NULL, NULL};
+    xc_report_info info = {"m", "d", "test", "4class", "densenet121", "softmax", CLASSES, NULL, NULL, NULL, 0};
     CHECK(xc_report_write(aev, m, &info) == 0);
     /* Run b: three classes, one named in another case: "covid" with two images. */
     const float s3[6 * 3] = {.8f, .1f, .1f, .7f, .2f, .1f, .1f, .8f, .1f, .2f, .6f, .2f, .1f, .1f, .8f, .5f, .1f, .4f};
@@ -139,7 +139,7 @@ static void test_table(const char *dir, xc_metrics *m) {
     xc_metrics_params p = xc_metrics_default();
     p.bootstrap = 50;
     xc_metrics *m3 = xc_metrics_compute(s3, l3, 6, 3, &p);
-    xc_report_info info3 = {"m", "d", "test", NULL, "densenet121", "softmax", cls3, NULL, NULL, NULL};
+    xc_report_info info3 = {"m", "d", "test", NULL, "densenet121", "softmax", cls3, NULL, NULL, NULL, 0};
     CHECK(m3 && xc_report_write(bev, m3, &info3) == 0);
     xc_metrics_free(m3);
 

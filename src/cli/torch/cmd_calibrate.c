@@ -21,12 +21,21 @@
 static const char usage[] =
     "usage: xraycls calibrate --model FILE --data DIR -o OUT [--split val] [--overwrite]\n"
     "                         [--bins B] [--batch N] [--device auto|cpu|cuda[:N]]\n"
+    "                         [--target-sensitivity X] [--target-specificity X]\n"
+    "                         [--operating-point youden|sensitivity|specificity]\n"
     "\n"
     "Fits the temperature T of the model's softmax on a split of a prepared dataset (the T > 0\n"
     "minimising the negative log-likelihood of softmax(logits / T): temperature scaling, Guo et\n"
     "al. 2017) and writes OUT: the model file with T in its metadata (xraycls.calibration, with\n"
     "the split, the dataset, the log-likelihood and the top-label ECE before and after). eval\n"
     "and predict apply it and say so. The predicted class never changes; only the confidence.\n"
+    "\n"
+    "On the calibrated probabilities of the same split it also chooses the operating points —\n"
+    "per class, one-vs-rest, the thresholds at Youden's J, at the target sensitivity and at the\n"
+    "target specificity — and stores them in OUT: eval then reports the sensitivity and\n"
+    "specificity at those thresholds (instead of choosing them again on --thresholds-from), and\n"
+    "predict, for a two-class model, calls the second class when its probability reaches the\n"
+    "threshold of --operating-point (its label column; the probabilities are unchanged).\n"
     "\n"
     "  --model FILE     a checkpoint or model file with a softmax head (not changed)\n"
     "  --data DIR       a prepared dataset whose classes are the model's\n"
@@ -37,6 +46,9 @@ static const char usage[] =
     "  --bins B         equal-width bins of the ECE reported (15)\n"
     "  --batch N        images per forward pass (64)\n"
     "  --device D       auto (CUDA when available), cpu, cuda or cuda:N (auto)\n"
+    "  --target-sensitivity X, --target-specificity X   the targets in [0, 1] (0.95 each)\n"
+    "  --operating-point R  the rule predict applies to a two-class model: youden,\n"
+    "                   sensitivity or specificity (youden)\n"
     "  -h, --help       this help\n";
 
 static void on_progress(void *ud, int64_t done) { (void)ud, (void)done; }
@@ -63,13 +75,38 @@ static double top_ece(const float *probs, const int64_t *labels, int64_t n, int 
 
 static const xc_opt opts[] = {{"model", 0, XC_OPT_VALUE},  {"data", 0, XC_OPT_VALUE},  {"output", 'o', XC_OPT_VALUE},
                               {"split", 0, XC_OPT_VALUE},  {"device", 0, XC_OPT_VALUE}, {"bins", 0, XC_OPT_VALUE},
-                              {"batch", 0, XC_OPT_VALUE},  {"overwrite", 0, 0},         {0}};
-enum { O_MODEL, O_DATA, O_OUTPUT, O_SPLIT, O_DEVICE, O_BINS, O_BATCH, O_OVERWRITE };
+                              {"batch", 0, XC_OPT_VALUE},  {"overwrite", 0, 0},
+                              {"target-sensitivity", 0, XC_OPT_VALUE},  {"target-specificity", 0, XC_OPT_VALUE},
+                              {"operating-point", 0, XC_OPT_VALUE},     {0}};
+enum { O_MODEL, O_DATA, O_OUTPUT, O_SPLIT, O_DEVICE, O_BINS, O_BATCH, O_OVERWRITE, O_TSENS, O_TSPEC, O_RULE };
+
+/* Prints the chosen thresholds, one line per class. */
+static void print_ops(const xc_calibration *c, const xc_model_info *info) {
+    printf("operating points on split '%s' (calibrated probabilities, one-vs-rest):\n", c->split);
+    for (int cl = 0; cl < c->nops; cl++) {
+        printf("  %-16s", info->classes[cl]);
+        for (int r = 0; r < XC_OP_RULES; r++) {
+            const xc_op_point *o = &c->ops[cl * XC_OP_RULES + r];
+            char rule[48];
+            if (r == XC_OP_YOUDEN) snprintf(rule, sizeof rule, "youden");
+            else snprintf(rule, sizeof rule, "%s %.2f", xc_op_rule_name(o->rule), o->target);
+            if (o->defined)
+                printf("  %s: %.4f (sens %.3f spec %.3f)", rule, o->threshold, o->source_sensitivity,
+                       o->source_specificity);
+            else printf("  %s: undefined", rule);
+        }
+        printf("\n");
+    }
+    if (c->nops == 2)
+        printf("predict calls '%s' at probability >= %.4f (%s)\n", info->classes[1],
+               c->ops[XC_OP_RULES + c->applied].threshold, xc_op_rule_name(c->applied));
+}
 
 int cmd_calibrate(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL, *out = NULL, *split = "val", *device = "auto";
     long long bins = 15, batch = 64;
-    int overwrite = 0;
+    double target_sens = 0.95, target_spec = 0.95;
+    int overwrite = 0, rule = XC_OP_YOUDEN;
     xc_opt_parser op;
     xc_opt_init(&op, opts, argc, argv);
     for (int k; (k = xc_opt_next(&op)) != XC_OPT_END;) {
@@ -83,6 +120,14 @@ int cmd_calibrate(int argc, char **argv) {
             if (xc_opt_ll(&op, 1, 1000, &bins) < 0) return cli_opt_error("calibrate", usage);
         } else if (k == O_BATCH) {
             if (xc_opt_ll(&op, 1, 65536, &batch) < 0) return cli_opt_error("calibrate", usage);
+        } else if (k == O_TSENS || k == O_TSPEC) {
+            if (xc_opt_double(&op, 0, 1, k == O_TSENS ? &target_sens : &target_spec) < 0)
+                return cli_opt_error("calibrate", usage);
+        } else if (k == O_RULE) {
+            for (rule = 0; rule < XC_OP_RULES && strcmp(op.value, xc_op_rule_name((xc_op_rule)rule)); rule++) {}
+            if (rule == XC_OP_RULES)
+                return cli_usage_error("calibrate", usage,
+                                       "--operating-point '%s': expected youden, sensitivity or specificity", op.value);
         } else if (k == XC_OPT_ARG) return cli_usage_error("calibrate", usage, "unexpected argument '%s'", op.value);
         else return k == XC_OPT_HELP ? cli_help(usage) : cli_opt_error("calibrate", usage);
     }
@@ -148,18 +193,39 @@ int cmd_calibrate(int argc, char **argv) {
     cal.ece_before = top_ece(probs, labels, n, k, (int)bins);
     for (int64_t i = 0; i < n; i++) xc_softmax_temperature(logits + (size_t)i * k, k, t, probs + (size_t)i * k);
     cal.ece_after = top_ece(probs, labels, n, k, (int)bins);
+    if (k > XC_CAL_MAX_CLASSES) {
+        fprintf(stderr, "calibrate: %d classes: operating points are stored for at most %d; none stored\n", k,
+                XC_CAL_MAX_CLASSES);
+    } else {
+        if (xc_op_points_compute(probs, labels, n, probs, labels, n, k, target_sens, target_spec, 0.95, XC_CI_WILSON,
+                                 cal.ops) < 0) {
+            rc = cli_fail(NULL);
+            goto done;
+        }
+        cal.nops = k;
+        cal.applied = (xc_op_rule)rule;
+        if (k == 2 && !cal.ops[XC_OP_RULES + rule].defined) {
+            rc = cli_fail("the %s operating point of class '%s' is undefined on split '%s' (no positive or negative "
+                          "image there, or the target is never met): choose another --operating-point or target",
+                          xc_op_rule_name((xc_op_rule)rule), info.classes[1], split);
+            goto done;
+        }
+    }
     char utc[32];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(utc, sizeof utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (xc_calibration_write_model(model_path, out, &cal, utc, XRAYCLS_VERSION, overwrite) < 0) {
+    const char *names[XC_CAL_MAX_CLASSES];
+    for (int c = 0; c < cal.nops; c++) names[c] = info.classes[c];
+    if (xc_calibration_write_model(model_path, out, &cal, names, utc, XRAYCLS_VERSION, overwrite) < 0) {
         rc = cli_fail(NULL);
         goto done;
     }
     printf("temperature %.6g fitted on %lld images of split '%s': NLL %.4f -> %.4f, top-label ECE (%d bins) %.4f -> "
            "%.4f\nwrote %s\n", t, (long long)n, split, cal.nll_before, cal.nll_after, (int)bins, cal.ece_before,
            cal.ece_after, out);
+    if (cal.nops) print_ops(&cal, &info);
     if (t <= 0.0100001 || t >= 99.99)
         fprintf(stderr, "warning: the temperature is at its bound (the split is separated by the model): it says "
                         "little about other data\n");

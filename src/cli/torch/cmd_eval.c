@@ -63,7 +63,8 @@ static const char usage[] =
     "                   thresholds at Youden's J, --target-sensitivity and --target-specificity,\n"
     "                   applied to --split; multi-label: each finding's Youden threshold), or\n"
     "                   none (val; skipped with a note when the dataset has no such split;\n"
-    "                   --threshold-split is the same option)\n"
+    "                   --threshold-split is the same option). A model file written by\n"
+    "                   xraycls calibrate carries its own: they are used unless this is given\n"
     "  --target-sensitivity X, --target-specificity X   the targets in [0, 1] (0.95 each)\n"
     "  --cam-worst K    Grad-CAM overlays of the K most confident errors of each true class, for\n"
     "                   the class chosen: <out>/cam-worst/<class>/<rank>-sample<i>-as-<class>.png\n"
@@ -227,6 +228,8 @@ typedef struct {
     xc_ci_method ci;
     int overwrite;
     double temperature; /* the model file's calibration (xraycls calibrate), 0: none */
+    int thr_given;      /* --thresholds-from given: it wins over the model file's operating points */
+    const xc_calibration *calib; /* the model file's calibration, NULL: none */
 } eval_args;
 
 /* softmax(z / T) of every row: from the logits when there are, else from the probabilities. */
@@ -319,11 +322,32 @@ done:
     return rc;
 }
 
-/* Operating points of a single-label model: thresholds chosen on a->thr_split, applied to the
- * evaluated scores. *ops NULL (with a note) when there is no such split. Returns 0 or -1. */
+/* Operating points of a single-label model: the model file's (xraycls calibrate) unless
+ * --thresholds-from says otherwise, else thresholds chosen on a->thr_split; applied to the
+ * evaluated scores. *ops NULL (with a note) when there is no such split; *from: where they were
+ * chosen. Returns 0 or -1. */
 static int eval_op_points(xc_model *m, const xc_model_info *info, const eval_args *a, const float *probs,
-                          const xc_dataset *d, xc_op_point **ops) {
+                          const xc_dataset *d, xc_op_point **ops, const char **from) {
     *ops = NULL;
+    *from = a->thr_split;
+    if (!a->thr_given && a->calib && a->calib->nops > 0) {
+        int k = info->num_classes;
+        if (a->calib->nops != k)
+            return xc_errorf("'%s': its operating points are for %d classes, the model has %d", a->model_path,
+                             a->calib->nops, k);
+        xc_op_point *o = malloc((size_t)k * XC_OP_RULES * sizeof *o);
+        if (!o) return xc_errorf("out of memory");
+        memcpy(o, a->calib->ops, (size_t)k * XC_OP_RULES * sizeof *o);
+        if (xc_op_points_apply(o, probs, xc_dataset_labels(d), xc_dataset_len(d), k, 0.95, a->ci) < 0) {
+            free(o);
+            return -1;
+        }
+        fprintf(stderr, "eval: operating points: the model file's thresholds (chosen on split '%s' by xraycls "
+                        "calibrate; --thresholds-from chooses new ones)\n", a->calib->split);
+        *from = a->calib->split;
+        *ops = o;
+        return 0;
+    }
     if (!strcmp(a->thr_split, "none")) return 0;
     if (!has_split(a->data, a->thr_split)) {
         fprintf(stderr, "eval: no split '%s' in %s: no operating points\n", a->thr_split, a->data);
@@ -364,7 +388,7 @@ enum { O_MODEL, O_DATA, O_SPLIT, O_OUTPUT, O_DEVICE, O_THR_FROM, O_THR_SPLIT, O_
        O_THREADS, O_LAYOUT };
 
 int cmd_eval(int argc, char **argv) {
-    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0, 0};
+    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0, 0, 0, NULL};
     const char *cam_layer = NULL, *cam_method = "gradcam";
     long long threads = 0;
     int layout = CLI_LAYOUT_AUTO;
@@ -382,7 +406,7 @@ int cmd_eval(int argc, char **argv) {
         case O_OUTPUT: a.out = v; break;
         case O_DEVICE: a.device = v; break;
         case O_THR_FROM:
-        case O_THR_SPLIT: a.thr_split = v; break;
+        case O_THR_SPLIT: a.thr_split = v, a.thr_given = 1; break;
         case O_CI:
             if (!strcmp(v, "wilson")) a.ci = XC_CI_WILSON;
             else if (!strcmp(v, "clopper-pearson")) a.ci = XC_CI_CLOPPER_PEARSON;
@@ -468,6 +492,7 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
         a.temperature = calib.temperature;
+        a.calib = &calib;
         pv.p.temperature_note = xc_calibration_note(&calib, calib_note, sizeof calib_note);
         fprintf(stderr, "eval: probabilities calibrated by the model file's %s\n", calib_note);
     }
@@ -509,7 +534,8 @@ int cmd_eval(int argc, char **argv) {
         cli_fail("the scores of '%s' on '%s': %s", a.model_path, xc_dataset_path(d), xc_error());
         goto done;
     }
-    if (eval_op_points(m, &info, &a, probs, d, &ops) < 0 || !(files = split_files(d))) {
+    const char *ops_from = NULL;
+    if (eval_op_points(m, &info, &a, probs, d, &ops, &ops_from) < 0 || !(files = split_files(d))) {
         cli_fail(NULL);
         goto done;
     }
@@ -517,7 +543,7 @@ int cmd_eval(int argc, char **argv) {
     const char *names[XC_INFO_MAX_CLASSES];
     for (int c = 0; c < k; c++) names[c] = info.classes[c];
     xc_report_info ri = {a.model_path, a.data, a.split, task, info.arch, info.head, names, &pv.p, ops,
-                         ops ? a.thr_split : NULL};
+                         ops ? ops_from : NULL, ops && ops_from != a.thr_split};
     xc_scores sc = {n, k, names, files, probs, logits, xc_dataset_labels(d), NULL, NULL, NULL};
     if (xc_scores_write(of.tmp, &sc, (int)a.bins) < 0) {
         cli_fail(NULL);

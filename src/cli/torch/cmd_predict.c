@@ -73,7 +73,9 @@ static const char usage[] =
     "Probabilities are written with 9 significant digits (%.9g: the float exactly). A model\n"
     "file written by xraycls calibrate gives softmax(logits / T), its temperature (said on\n"
     "standard error).\n"
-    "label is the most probable class; for a sigmoid (multi-label) head it lists every class\n"
+    "label is the most probable class (for a two-class model calibrated with operating points,\n"
+    "the second class when its probability reaches the stored threshold; said on standard\n"
+    "error); for a sigmoid (multi-label) head it lists every class\n"
     "above 0.5 (or at or above its --thresholds value), separated by ';' (empty when none). A file that cannot be decoded is reported on\n"
     "standard error with its reason and skipped. Exit status: 0 when at least one image was\n"
     "scored (skipped files are counted in a warning), 1 when none could be (nothing is written).\n";
@@ -96,6 +98,7 @@ typedef struct {
     int64_t done, total;
     double t0, last_line;
     double temperature; /* the model file's calibration (xraycls calibrate), 0: none */
+    double op_threshold; /* a two-class model's stored operating point on class 1, NaN: argmax */
 } sink;
 
 #define PROGRESS_LINE_S 10.0
@@ -176,6 +179,10 @@ static void csv_field(FILE *fp, const char *s) {
 /* The label of a row into buf: argmax, or the classes above 0.5 for a sigmoid head. */
 static void row_label(const sink *s, const float *p, char *buf, size_t cap) {
     buf[0] = 0;
+    if (!s->sigmoid && s->k == 2 && !isnan(s->op_threshold)) {
+        snprintf(buf, cap, "%s", s->info->classes[(double)p[1] >= s->op_threshold]);
+        return;
+    }
     if (!s->sigmoid) {
         int best = 0;
         for (int c = 1; c < s->k; c++)
@@ -336,6 +343,7 @@ int cmd_predict(int argc, char **argv) {
     xc_model *m = NULL;
     xc_atomic at = {0};
     sink s = {0};
+    s.op_threshold = NAN;
     char **passed = NULL;
     int64_t npassed = 0;
     if (xc_predict_collect(paths, npaths, &files, &nfiles, &passed, &npassed) < 0) {
@@ -411,6 +419,13 @@ int cmd_predict(int argc, char **argv) {
         s.temperature = calib.temperature;
         fprintf(stderr, "predict: probabilities calibrated by the model file's %s\n",
                 xc_calibration_note(&calib, note, sizeof note));
+        const xc_op_point *o = calib.nops == 2 ? &calib.ops[XC_OP_RULES + calib.applied] : NULL;
+        if (o && o->defined) {
+            s.op_threshold = o->threshold;
+            fprintf(stderr, "predict: label '%s' at probability >= %.6g: the model file's %s operating point (on "
+                            "split '%s': sensitivity %.3f, specificity %.3f)\n", info.classes[1], o->threshold,
+                    xc_op_rule_name(o->rule), calib.split, o->source_sensitivity, o->source_specificity);
+        }
     }
     if (thr_file) {
         if (!s.sigmoid) {
