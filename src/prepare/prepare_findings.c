@@ -105,22 +105,6 @@ static int index_of(char *const *v, int n, const char *name) {
     return -1;
 }
 
-/* Adds name to the sorted unique list *v. */
-static int add_sorted_unique(char ***v, int *n, const char *name) {
-    if (index_of(*v, *n, name) >= 0) return 0;
-    char **q = realloc(*v, (size_t)(*n + 1) * sizeof *q);
-    if (!q) return xc_errorf("out of memory");
-    *v = q;
-    if (!(q[*n] = strdup(name))) return xc_errorf("out of memory");
-    (*n)++;
-    for (int i = *n - 1; i > 0 && strcmp(q[i - 1], q[i]) > 0; i--) {
-        char *t = q[i];
-        q[i] = q[i - 1];
-        q[i - 1] = t;
-    }
-    return 0;
-}
-
 /* Calls fn for every '|'-separated, trimmed, non-empty name of field; stops at fn's first
  * non-zero return and returns it. */
 typedef int (*name_fn)(void *ctx, const char *name);
@@ -152,7 +136,7 @@ struct collect {
 static int collect_name(void *ctx, const char *name) {
     struct collect *c = ctx;
     if (!strcmp(name, c->no_finding)) return 0;
-    return add_sorted_unique(c->v, c->n, name) < 0 ? -1 : 0;
+    return prep_add_sorted_unique(c->v, c->n, name) < 0 ? -1 : 0;
 }
 
 struct row_names {

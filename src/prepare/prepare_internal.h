@@ -31,6 +31,8 @@ int prep_list_add_findings(xc_prep_list *l, const char *path, const char *file, 
  * (want_dirs = 1) or regular files (0). *out: malloc'd array of malloc'd names. */
 int prep_list_dir(const char *dir, int want_dirs, char ***out, int *n);
 void prep_free_strv(char **v, int n);
+/* Adds a copy of name to the sorted list *v of *n unique names (nothing when it is there). */
+int prep_add_sorted_unique(char ***v, int *n, const char *name);
 /* A string formatted into new memory, or NULL (message set). */
 char *prep_strdupf(const char *fmt, ...) XC_PRINTF(1, 2);
 

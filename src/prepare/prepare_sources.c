@@ -259,8 +259,8 @@ static int class_index(const xc_prep_list *l, const char *name) {
     return -1;
 }
 
-/* Adds a sorted unique name to a list. */
-static int add_unique(char ***v, int *n, const char *name) {
+/* Adds name to the sorted unique list *v of *n names (prepare_internal.h). */
+int prep_add_sorted_unique(char ***v, int *n, const char *name) {
     for (int i = 0; i < *n; i++)
         if (!strcmp((*v)[i], name)) return 0;
     char **q = realloc(*v, (size_t)(*n + 1) * sizeof *q);
@@ -354,7 +354,7 @@ int prep_source_folder(const xc_prepare_opts *o, xc_prep_list *l) {
         int ncls;
         if (prep_list_dir(split_dir[s], 1, &cls, &ncls) < 0) goto done;
         for (int i = 0; i < ncls; i++)
-            if (add_unique(&found, &nfound, cls[i]) < 0) { prep_free_strv(cls, ncls); goto done; }
+            if (prep_add_sorted_unique(&found, &nfound, cls[i]) < 0) { prep_free_strv(cls, ncls); goto done; }
         prep_free_strv(cls, ncls);
     }
     if (o->nclasses == 0 && nfound == 0) {
@@ -475,7 +475,7 @@ int prep_source_csv(const xc_prepare_opts *o, xc_prep_list *l) {
                       "text", o->csv, xc_csv_line(c, r), cc, cc == '\n' || cc == '\r' ? ", a line break inside quotes" : "");
             goto done;
         }
-        if (*label && add_unique(&found, &nfound, label) < 0) goto done;
+        if (*label && prep_add_sorted_unique(&found, &nfound, label) < 0) goto done;
     }
     if (o->nclasses == 0 && nfound == 0) {
         xc_errorf("'%s': no labelled rows", o->csv);
