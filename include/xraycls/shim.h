@@ -157,8 +157,10 @@ xt_tensor *xt_to_device(const xt_tensor *t, xt_device dev, int non_blocking);
 xt_tensor *xt_contiguous(const xt_tensor *t);
 /* NCHW logical shape, NHWC memory (channels_last). 4-d only. */
 xt_tensor *xt_channels_last(const xt_tensor *t);
-/* A copy in page-locked memory (CUDA builds), or the tensor itself on CPU-only builds. */
-xt_tensor *xt_pin_memory(const xt_tensor *t);
+/* A host tensor on dev through page-locked memory, copied asynchronously on the current stream
+ * (CUDA); the tensor itself (or a plain copy) when dev is the CPU or the build has no CUDA. For
+ * the batches uploaded step after step (datasets, predict). */
+xt_tensor *xt_upload_pinned(const xt_tensor *t, xt_device dev);
 xt_tensor *xt_clone(const xt_tensor *t);
 /* The same data, cut from the autograd graph. */
 xt_tensor *xt_detach(const xt_tensor *t);

@@ -435,7 +435,7 @@ xt_tensor *xc_dataset_batch(xc_dataset *d, const int64_t *idx, int64_t n, xt_dev
         for (int64_t j = 0; j < n; j++) memcpy(d->staging + (size_t)j * per, d->images + (size_t)idx[j] * per, per);
         /* from_host copies, so the staging buffer is free again once this returns */
         xt_tensor *host = xt_from_host(d->staging, 4, shape, XT_U8);
-        u8 = host && dev != XT_CPU ? xt_to_device(host, dev, 0) : host;
+        u8 = host && dev != XT_CPU ? xt_upload_pinned(host, dev) : host;
     }
     if (!u8) return NULL;
     xt_tensor *x = xt_to_dtype(u8, XT_F32);

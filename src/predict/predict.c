@@ -282,7 +282,7 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
         if (ok > 0) {
             int64_t shape[4] = {ok, C, S, S};
             xt_tensor *x = xt_from_host(cur->pixels, 4, shape, XT_U8); // (ok, C, S, S) uint8
-            if (x && dev != XT_CPU) x = xt_to_device(x, dev, 0);
+            if (x && dev != XT_CPU) x = xt_upload_pinned(x, dev);
             xt_tensor *xn = x ? xc_normalize_apply(x, &norm) : NULL; // (ok, 3, S, S) float32
             if (!xn) failed = 1;
             else if (o->cam) {

@@ -472,13 +472,16 @@ xt_tensor *xt_channels_last(const xt_tensor *t) {
     });
 }
 
-xt_tensor *xt_pin_memory(const xt_tensor *t) {
+xt_tensor *xt_upload_pinned(const xt_tensor *t, xt_device dev) {
     return guard_tensor(__func__, [&] {
         const at::Tensor &x = arg(t, "t");
+        at::Device d = device(dev);
 #if XRAYCLS_HAVE_CUDA
-        if (x.is_cpu() && cuda_count() > 0) return x.pin_memory();
+        /* page-locked staging (libtorch's caching host allocator reuses it batch after batch), so
+         * the copy is a DMA the host need not wait for; it stays alive with the returned tensor */
+        if (x.is_cpu() && d.is_cuda()) return x.pin_memory().to(d, x.scalar_type(), /*non_blocking=*/true);
 #endif
-        return x;
+        return x.to(d, x.scalar_type());
     });
 }
 

@@ -17,9 +17,7 @@ int main(void) {
 
     int64_t xs[4] = {2, 3, 17, 19}, ws[4] = {8, 3, 3, 3};
     xt_tensor *x = xt_randn(4, xs, XT_F32, XT_CPU), *w = xt_randn(4, ws, XT_F32, XT_CPU);
-    xt_tensor *xp = xt_pin_memory(x);
-    CHECK(xp != NULL);
-    xt_tensor *xg = xt_to_device(xp, gpu, 1), *wg = xt_to_device(w, gpu, 0);
+    xt_tensor *xg = xt_upload_pinned(x, gpu), *wg = xt_to_device(w, gpu, 0);
     CHECK(xg && wg && xt_device_of(xg) == gpu);
     xt_tensor *yc = xt_conv2d(x, w, NULL, 2, 1, 1, 1), *yg = xt_conv2d(xg, wg, NULL, 2, 1, 1, 1);
     CHECK(yc && yg);

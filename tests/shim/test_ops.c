@@ -263,7 +263,7 @@ static void test_host_and_conversions(void) {
     CHECK(xt_is_contiguous(back) == 1);
     float a[120], b[120];
     CHECK(get_f32(x, a, 120) == 120 && get_f32(cl, b, 120) == 120 && !memcmp(a, b, sizeof a));
-    xt_tensor *pinned = xt_pin_memory(x);
+    xt_tensor *pinned = xt_upload_pinned(x, XT_CPU);
     CHECK(pinned && pinned != x && get_f32(pinned, b, 120) == 120 && !memcmp(a, b, sizeof a));
     CHECK(xt_to_device(x, XT_CPU, 0) != NULL);
     CHECK(xt_all_finite(x) == 1);
