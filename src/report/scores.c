@@ -230,22 +230,30 @@ static double *curve_grid(const class_curve *cc, int k, int64_t total, int recal
  * vertically at x). */
 static void roc_at(const xc_curve *cv, double x, double *below, double *above) {
     double nn = (double)cv->nneg, np = (double)cv->npos;
-    int64_t first = -1, last = -1;
-    for (int64_t i = 0; i < cv->n; i++) {
-        double f = cv->fp[i] / nn;
-        if (f == x) {
-            if (first < 0) first = i;
-            last = i;
-        } else if (f > x) {
-            if (first >= 0) break;
-            /* strictly between points i-1 and i (i >= 1: point 0 has fpr 0 <= x) */
-            double f0 = cv->fp[i - 1] / nn, t0 = cv->tp[i - 1] / np, t1 = cv->tp[i] / np;
-            *below = *above = t0 + (t1 - t0) * (x - f0) / (f - f0);
-            return;
-        }
+    /* fp is non-decreasing: binary searches for the first point at or past x and the first past
+     * it (the grid holds every class's points, so its values are reached: the last fpr is 1) */
+    int64_t lo = 0, hi = cv->n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (cv->fp[mid] / nn < x) lo = mid + 1;
+        else hi = mid;
+    }
+    int64_t first = lo < cv->n ? lo : cv->n - 1;
+    if (cv->fp[first] / nn != x) {
+        /* strictly between points first-1 and first (first >= 1: point 0 has fpr 0 <= x) */
+        double f = cv->fp[first] / nn, f0 = cv->fp[first - 1] / nn;
+        double t0 = cv->tp[first - 1] / np, t1 = cv->tp[first] / np;
+        *below = *above = t0 + (t1 - t0) * (x - f0) / (f - f0);
+        return;
+    }
+    hi = cv->n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (cv->fp[mid] / nn <= x) lo = mid + 1;
+        else hi = mid;
     }
     *below = cv->tp[first] / np;
-    *above = cv->tp[last] / np;
+    *above = cv->tp[lo - 1] / np;
 }
 
 char *xc_roc_csv(const xc_scores *s) {
@@ -307,9 +315,14 @@ char *xc_roc_csv(const xc_scores *s) {
 /* The precision of one class at recall r > 0: that of its first point (highest threshold)
  * whose recall reaches r — the value average precision weighs the step up to r with. */
 static double pr_at(const xc_curve *cv, double r) {
-    for (int64_t i = 1; i < cv->n; i++)
-        if ((double)cv->tp[i] / (double)cv->npos >= r) return (double)cv->tp[i] / (double)(cv->tp[i] + cv->fp[i]);
-    return NAN; /* unreachable for r <= 1 */
+    int64_t lo = 1, hi = cv->n; /* tp is non-decreasing: the first point from 1 whose recall >= r */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((double)cv->tp[mid] / (double)cv->npos < r) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo >= cv->n) return NAN; /* unreachable for r <= 1 */
+    return (double)cv->tp[lo] / (double)(cv->tp[lo] + cv->fp[lo]);
 }
 
 char *xc_pr_csv(const xc_scores *s) {

@@ -5,7 +5,7 @@
  * size and applied, the per-image scores, ROC, PR and reliability files, and the report files
  * with the confusion-matrix figure. Run on one core: `taskset -c 0 build/tests/bench_eval_cost`.
  *
- *   bench_eval_cost [N] [K] [B]
+ *   bench_eval_cost [N] [K] [B] [DIR]     (DIR: keep the files written there)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -82,8 +82,10 @@ int main(int argc, char **argv) {
         files[i] = malloc(48);
         snprintf(files[i], 48, "test/%s/person%lld_image.jpeg", names[labels[i]], (long long)i);
     }
-    char dir[] = "/tmp/xraycls-bench-eval-XXXXXX";
-    if (!mkdtemp(dir)) return 1;
+    char tmpl[] = "/tmp/xraycls-bench-eval-XXXXXX";
+    const char *keep = argc > 4 ? argv[4] : NULL, *dir = keep;
+    if (keep && xc_mkdir_p(keep) < 0) return fprintf(stderr, "bench_eval_cost: %s\n", xc_error()), 1;
+    if (!keep && !(dir = mkdtemp(tmpl))) return 1;
 
     double t0 = now_s();
     xc_metrics_params p = xc_metrics_default();
@@ -111,7 +113,7 @@ int main(int argc, char **argv) {
     printf("  eval.json/.csv/.md and figures                     %8.3f s\n", t4 - t3);
     printf("  total                                              %8.3f s\n", t4 - t0);
     xc_metrics_free(m);
-    xc_remove_tree(dir);
+    if (!keep) xc_remove_tree(dir);
     for (int64_t i = 0; i < n; i++) free(files[i]);
     free(files);
     free(probs);
