@@ -23,7 +23,10 @@
  *     xraycls.head            "softmax" (the outputs are logits of one softmax over classes)
  *     xraycls.preprocessing   JSON {"size":224,"channels":1,"mean":[…3],"std":[…3],
  *                             "expand_gray_to_rgb":true}: the model takes (N, 3, size, size)
- *                             float images scaled to [0,1], normalised by mean/std per channel
+ *                             float images scaled to [0,1], normalised by mean/std per channel;
+ *                             optional "tta": "none"|"flip"|"tencrop", the test-time
+ *                             augmentation eval and predict apply when --tta is not given
+ *                             (absent: none; xc_tta below, docs/METRICS.md)
  *     xraycls.config          the resolved training config (JSON)
  *     xraycls.state           JSON: {"epoch": completed epochs, "global_step": optimizer steps,
  *                             "sampler": {"seed","epoch","position"}, "lr": current lr,
@@ -54,6 +57,21 @@ extern "C" {
 #define XC_INFO_MAX_CLASSES 1000 /* ImageNet heads load too */
 #define XC_CLASS_NAME_MAX 64
 
+/* Test-time augmentation: the probabilities of an image are the mean over views of it.
+ *   XC_TTA_NONE     the image (one view)
+ *   XC_TTA_FLIP     the image and its horizontal mirror (two views)
+ *   XC_TTA_TENCROP  CheXNet's: resized to R = xc_tta_resize(S) a side, its four corner and centre
+ *                   S x S crops, and the same five of its mirror (torchvision's TenCrop; ten views) */
+typedef enum { XC_TTA_NONE = 0, XC_TTA_FLIP, XC_TTA_TENCROP } xc_tta;
+
+/* "none", "flip", "tencrop" → *out; -1 with "'x' is not none, flip or tencrop" otherwise. */
+int xc_tta_parse(const char *s, xc_tta *out);
+const char *xc_tta_name(xc_tta t); /* "none", "flip", "tencrop" */
+int xc_tta_views(xc_tta t);        /* 1, 2, 10 */
+/* The side tencrop resizes to for crops of side S: round(S * 256 / 224) (256 for 224; never a
+ * tie, 8S/7 is never k + 1/2). */
+int xc_tta_resize(int s);
+
 /* What a model file says about the model: enough for eval/predict to prepare inputs and name
  * the outputs. Plain data, no ownership. */
 typedef struct {
@@ -67,6 +85,8 @@ typedef struct {
     int expand_gray_to_rgb;                          /* 1: gray is repeated to 3 channels */
     char kind[16];                                   /* "checkpoint" or "model" */
     int epoch;                                       /* completed epochs (checkpoints; else 0) */
+    xc_tta tta;                                      /* the default TTA of the model file
+                                                      * (preprocessing "tta"; NONE when absent) */
 } xc_model_info;
 
 /* Loads the model of a checkpoint or of an `xraycls import` model file onto `dev`, in eval mode,

@@ -49,6 +49,8 @@ typedef struct {
     int has_norm;                /* 1: mean/std below; 0: ImageNet's */
     float mean[3], std[3];       /* per RGB channel, on [0,1] values; std > 0 */
     uint64_t seed;               /* seeds a re-initialised head */
+    int tta;                     /* the default test-time augmentation written (xc_tta of
+                                  * xraycls/checkpoint.h; 0: none, no key) */
 } xc_import_opts;
 
 /* How the class names were chosen. */

@@ -63,6 +63,9 @@ typedef struct {
                              * probabilities are then the ones reported) and on_cam is called */
     xc_predict_cam_fn on_cam;
     void *cam_ud;
+    xc_tta tta;    /* XC_TTA_NONE; else the mean probability over the views (xc_tta in
+                    * xraycls/checkpoint.h): tencrop decodes each file at xc_tta_resize(S) a side
+                    * (the same plain resize to a square) and crops it. Not with cam. */
 } xc_predict_opts;
 
 xc_predict_opts xc_predict_default(void);
@@ -91,6 +94,15 @@ int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, in
  * logits is not NULL. */
 int xc_predict_dataset_logits(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
                               float *logits, void (*progress)(void *ud, int64_t done), void *ud);
+
+/* As xc_predict_dataset_logits under a test-time augmentation: the probabilities are the mean
+ * over the views, the logits that mean's logit — log p̄ for a softmax head (so softmax(logits)
+ * = p̄), log(p̄ / (1 − p̄)) for a sigmoid head. tencrop upsamples the prepared S x S images to
+ * R = xc_tta_resize(S) on the device (bilinear, antialiased: Pillow's filter, without its
+ * rounding to 8 bits) and crops them; the images were resampled once already by prepare
+ * (docs/METRICS.md, "Test-time augmentation"). XC_TTA_NONE is xc_predict_dataset_logits. */
+int xc_predict_dataset_tta(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, xc_tta tta,
+                           float *probs, float *logits, void (*progress)(void *ud, int64_t done), void *ud);
 
 /* The input normalisation of a model file: (expand or 3 stored channels: 3 channels), mean/std. */
 xc_normalize xc_predict_normalize(const xc_model_info *info);

@@ -19,7 +19,9 @@
  *    "operating_points": {"chosen_on": SPLIT, "rules": [...], "per_class": {CLASS: [
  *        {"rule", "target", "threshold", "source": {"sensitivity", "specificity"},
  *         "tp", "fp", "tn", "fn", "sensitivity": M, "specificity": M}, ...]}} (or null),
- *    "provenance": {"version", "model", "data" (absolute), "utc", "epoch", "temperature"}
+ *    "provenance": {"version", "model", "data" (absolute), "utc", "epoch", "temperature"},
+ *    "tta": {"mode": "none"|"flip"|"tencrop", "views": 1|2|10, "source": "option"|"model file"|
+ *            "default", "resize": R, "crop": S (tencrop only)}
  *   }
  *   where each metric M is {"value": v, "ci_low": lo, "ci_high": hi} (ci_* null when there is no
  *   interval) or, when absent, {"value": null, "ci_low": null, "ci_high": null, "absent": true}.
@@ -58,6 +60,11 @@ typedef struct {
     const char *utc;        /* "2026-12-02T08:00:00Z", when the evaluation ran */
     long long epoch;        /* the checkpoint's epoch (-1: a model file without one) */
     const char *temperature_note; /* NULL, or how the probabilities were calibrated */
+    /* the test-time augmentation (eval.json "tta", written when tta is not NULL) */
+    const char *tta;        /* "none", "flip" or "tencrop" */
+    const char *tta_source; /* "option" (--tta), "model file" (its preprocessing "tta") or "default" */
+    int tta_views;          /* 1, 2, 10 */
+    int tta_resize, tta_crop; /* tencrop: the side resized to and the crops' side (else 0) */
 } xc_provenance;
 
 /* Where the numbers come from. Borrowed strings; task may be NULL (unknown). The fields after
@@ -97,7 +104,10 @@ int xc_report_write(const char *dir, const xc_metrics *m, const xc_report_info *
  * predictions.csv   index,path,label,predicted,prob:<class>…,logit:<class>… — one row per image
  *                   of the split in its order, path as recorded by prepare, numbers at %.9g.
  *                   Multi-label: index,path, then per finding prob:<f>,logit:<f>,label:<f> (0, 1
- *                   or empty when unknown),predicted:<f> (prob >= its threshold).
+ *                   or empty when unknown),predicted:<f> (prob >= its threshold). Under a
+ *                   test-time augmentation (flip, tencrop) a last column tta names it; the
+ *                   probabilities are the mean over the views and the logits that mean's
+ *                   logit (log p̄ for softmax, log(p̄ / (1 − p̄)) for sigmoid).
  * predictions.jsonl the same, one object per line: {"index", "path", "label", "predicted",
  *                   "probs": {class: p}, "logits": {class: z}}; multi-label {"index", "path",
  *                   "findings": {f: {"prob", "logit", "label": 0|1|null, "predicted"}}}.
@@ -126,6 +136,8 @@ typedef struct {
     const int64_t *labels;         /* single-label (n); NULL for multi-label */
     const uint8_t *targets, *mask; /* multi-label (n, k) 0/1 and 1 = known (mask may be NULL) */
     const double *thresholds;      /* multi-label (k) decision thresholds, NULL: 0.5 */
+    const char *tta;               /* NULL or "none"; else ("flip", "tencrop") a last column "tta"
+                                    * (jsonl: "tta") names the test-time augmentation */
 } xc_scores;
 
 /* The documents above, malloc'd; NULL with a message on bad input or out of memory. */

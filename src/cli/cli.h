@@ -39,6 +39,12 @@ int cli_layout_parse(const char *s, int *out);
 /* A loaded model's inference form: the layout, then batch norm folded (fold 1) or not. */
 typedef struct xc_model xc_model;
 int cli_inference_form(xc_model *m, int layout, int fold);
+/* The test-time augmentation (xc_tta, xraycls/checkpoint.h) a command applies: `option` when
+ * --tta was given (>= 0), else the model file's default (xraycls.preprocessing "tta"), else
+ * none; said on stderr with where it came from ("eval: test-time augmentation: tencrop, ...
+ * (the model file's default; --tta none turns it off)"). *source (may be NULL): "option",
+ * "model file" or "default", as eval.json records it. */
+int cli_tta_choose(const char *cmd, int option, int model_default, const char **source);
 
 /* The library's exports (src/cli/torch_entry.c), looked up by main.c with dlsym under these
  * names. CLI_TORCH_CMD runs the command `name` (argv[0] is the command name) and returns its exit

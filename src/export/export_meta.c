@@ -31,6 +31,7 @@ int xc_export_meta(const xc_model_info *info, xc_export_meta_fn put, void *ud) {
         cJSON_AddItemToObject(p, "mean", cJSON_CreateDoubleArray(mean, 3));
         cJSON_AddItemToObject(p, "std", cJSON_CreateDoubleArray(std, 3));
         cJSON_AddBoolToObject(p, "expand_gray_to_rgb", info->expand_gray_to_rgb);
+        if (info->tta != XC_TTA_NONE) cJSON_AddStringToObject(p, "tta", xc_tta_name(info->tta));
         cJSON_AddStringToObject(p, "input",
                                 "decode as gray (channels 1) or RGB, resize to size x size (bilinear, "
                                 "antialiased, aspect ratio not kept), scale to [0,1], repeat gray to 3 "

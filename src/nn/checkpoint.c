@@ -16,6 +16,23 @@
 
 /* ---- metadata: model info ---------------------------------------------------------------- */
 
+static const char *const tta_names[] = {"none", "flip", "tencrop"};
+
+int xc_tta_parse(const char *s, xc_tta *out) {
+    for (int t = 0; t < 3; t++)
+        if (s && !strcmp(s, tta_names[t])) {
+            *out = (xc_tta)t;
+            return 0;
+        }
+    return xc_errorf("'%s' is not none, flip or tencrop", s ? s : "");
+}
+
+const char *xc_tta_name(xc_tta t) { return t >= XC_TTA_NONE && t <= XC_TTA_TENCROP ? tta_names[t] : "?"; }
+
+int xc_tta_views(xc_tta t) { return t == XC_TTA_TENCROP ? 10 : t == XC_TTA_FLIP ? 2 : 1; }
+
+int xc_tta_resize(int s) { return (int)lround((double)s * 256.0 / 224.0); }
+
 int xc_model_info_write(xc_st_writer *w, const xc_model_info *info, const char *kind) {
     char buf[64];
     if (xc_st_writer_meta(w, "xraycls.kind", kind) < 0) return -1;
@@ -42,6 +59,7 @@ int xc_model_info_write(xc_st_writer *w, const xc_model_info *info, const char *
             cJSON_AddItemToArray(std, cJSON_CreateNumber(strtod(buf, NULL)));
         }
         cJSON_AddBoolToObject(pre, "expand_gray_to_rgb", info->expand_gray_to_rgb);
+        if (info->tta != XC_TTA_NONE) cJSON_AddStringToObject(pre, "tta", xc_tta_name(info->tta));
     }
     return xc_st_writer_meta_json(w, "xraycls.preprocessing", pre);
 }
@@ -124,6 +142,11 @@ static int read_info(const xc_st_file *f, xc_model_info *info) {
         const cJSON *mean = cJSON_GetObjectItemCaseSensitive(p, "mean");
         const cJSON *std = cJSON_GetObjectItemCaseSensitive(p, "std");
         const cJSON *ex = cJSON_GetObjectItemCaseSensitive(p, "expand_gray_to_rgb");
+        const cJSON *tta = cJSON_GetObjectItemCaseSensitive(p, "tta");
+        if (tta && (!cJSON_IsString(tta) || xc_tta_parse(tta->valuestring, &info->tta) < 0)) {
+            cJSON_Delete(p);
+            return info_error(path, "xraycls.preprocessing", "\"tta\" is not \"none\", \"flip\" or \"tencrop\"");
+        }
         int bad = !cJSON_IsNumber(size) || !(size->valuedouble >= 1 && size->valuedouble <= 65536) || !cJSON_IsNumber(ch) ||
                   (ch->valueint != 1 && ch->valueint != 3) || !cJSON_IsArray(mean) ||
                   cJSON_GetArraySize(mean) != 3 || !cJSON_IsArray(std) ||

@@ -140,6 +140,7 @@ static int write_metadata(xc_st_writer *w, const xc_import_opts *o, const char *
     memcpy(info->mean, o->has_norm ? o->mean : imagenet_mean, sizeof info->mean);
     memcpy(info->std, o->has_norm ? o->std : imagenet_std, sizeof info->std);
     info->expand_gray_to_rgb = 1;
+    info->tta = (xc_tta)o->tta;
     int rc = xc_model_info_write(w, info, "model");
     free(info);
     if (rc < 0) return -1;

@@ -8,6 +8,7 @@
 #include "xraycls/predict.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +135,7 @@ int xc_predict_parse_shard(const char *s, int *shard, int *shards) {
 /* ---- the forward pass ------------------------------------------------------------------------ */
 
 xc_predict_opts xc_predict_default(void) {
-    xc_predict_opts o = {32, 0, NULL, NULL, NULL};
+    xc_predict_opts o = {32, 0, NULL, NULL, NULL, XC_TTA_NONE};
     return o;
 }
 
@@ -165,6 +166,93 @@ static int forward_probs(xc_model *m, int sigmoid, const xt_tensor *x, float *pr
     if (!p) return -1;
     if (xt_dtype_of(p) != XT_F32 && !(p = xt_to_dtype(p, XT_F32))) return -1;
     return xt_to_host(p, probs, bytes);
+}
+
+/* ---- test-time augmentation ------------------------------------------------------------------ */
+
+/* torchvision's centre crop offset, int(round(d / 2)) with Python's round (half to even). */
+static int centre_offset(int d) {
+    int h = d / 2;
+    return d % 2 && h % 2 ? h + 1 : h;
+}
+
+/* log(exp(a) + exp(b)) without overflow; a may be -inf (an empty sum). */
+static double log_add(double a, double b) {
+    if (a == -INFINITY) return b;
+    double hi = a > b ? a : b, lo = a > b ? b : a;
+    return hi + log1p(exp(lo - hi));
+}
+
+/* log sigmoid(z) = -softplus(-z). */
+static double log_sigmoid(double z) { return z >= 0 ? -log1p(exp(-z)) : z - log1p(exp(z)); }
+
+/* x: (n, 3, H, H) normalised float on the model's device, H = S for none and flip, the resized
+ * side R for tencrop → probs (n, K): the mean over the views of their probabilities, and
+ * (when out_logits is not NULL) the logit of that mean: log p̄ for a softmax head (softmax of
+ * the row gives p̄ back), log(p̄ / (1 − p̄)) for a sigmoid head. The mean is taken in double
+ * on the host from each view's logits, as log-sum-exp of the log-probabilities, so that a
+ * probability that underflows in one view still has a finite logit. One view: the plain
+ * forward pass. Each view's tensors are released before the next. */
+static int forward_tta(xc_model *m, int sigmoid, const xt_tensor *x, int S, xc_tta tta, float *probs,
+                       float *out_logits, int64_t n) {
+    if (tta == XC_TTA_NONE) return forward_probs(m, sigmoid, x, probs, out_logits, n);
+    int K = xc_model_num_classes(m), V = xc_tta_views(tta);
+    int64_t shape[4];
+    if (xt_shape(x, shape, 4) != 4) return xc_errorf("TTA: the batch is not (n, C, H, W)");
+    int H = (int)shape[2], W = (int)shape[3];
+    if (H < S || W < S) return xc_errorf("TTA: %dx%d images are smaller than the %dx%d crops", W, H, S, S);
+    size_t cells = (size_t)n * K;
+    float *z = malloc(cells * sizeof *z), *pv = malloc(cells * sizeof *pv);
+    double *pos = malloc(cells * sizeof *pos), *neg = malloc(cells * sizeof *neg);
+    int rc = 0;
+    if (!z || !pv || !pos || !neg) rc = xc_errorf("TTA: out of memory");
+    for (size_t q = 0; q < cells && rc == 0; q++) pos[q] = neg[q] = -INFINITY;
+    xt_arena *arena = xt_arena_current();
+    /* the five crops' offsets (top, left): corners tl, tr, bl, br, then the centre */
+    const int top[5] = {0, 0, H - S, H - S, centre_offset(H - S)};
+    const int left[5] = {0, W - S, 0, W - S, centre_offset(W - S)};
+    for (int v = 0; v < V && rc == 0; v++) {
+        size_t mark = xt_arena_mark(arena);
+        int64_t dim3 = 3;
+        /* the second half of the views is of the mirrored image */
+        const xt_tensor *img = v >= V / 2 ? xt_flip(x, 1, &dim3) : x;
+        const xt_tensor *view = img;
+        if (img && tta == XC_TTA_TENCROP) {
+            int c = v % 5;
+            xt_tensor *r = xt_narrow(img, 2, top[c], S);
+            r = r ? xt_narrow(r, 3, left[c], S) : NULL;
+            view = r ? xt_contiguous(r) : NULL; // (n, 3, S, S) float32
+        }
+        if (!view || forward_probs(m, sigmoid, view, pv, z, n) < 0) rc = -1;
+        for (int64_t i = 0; i < n && rc == 0; i++) {
+            const float *zi = z + (size_t)i * K;
+            double *pi = pos + (size_t)i * K, *ni = neg + (size_t)i * K;
+            if (sigmoid) {
+                for (int c = 0; c < K; c++) {
+                    pi[c] = log_add(pi[c], log_sigmoid(zi[c]));
+                    ni[c] = log_add(ni[c], log_sigmoid(-(double)zi[c]));
+                }
+                continue;
+            }
+            double mx = zi[0], sum = 0; /* this view's log-softmax of the row, in double */
+            for (int c = 1; c < K; c++) mx = zi[c] > mx ? zi[c] : mx;
+            for (int c = 0; c < K; c++) sum += exp((double)zi[c] - mx);
+            double lse = mx + log(sum);
+            for (int c = 0; c < K; c++) pi[c] = log_add(pi[c], (double)zi[c] - lse);
+        }
+        xt_arena_release(arena, mark, NULL, 0);
+    }
+    double logv = log((double)V);
+    for (size_t q = 0; q < cells && rc == 0; q++) {
+        double lp = pos[q] - logv; /* log p̄ */
+        probs[q] = (float)exp(lp);
+        if (out_logits) out_logits[q] = (float)(sigmoid ? lp - (neg[q] - logv) : lp);
+    }
+    free(z);
+    free(pv);
+    free(pos);
+    free(neg);
+    return rc;
 }
 
 /* ---- decoding ------------------------------------------------------------------------------ */
@@ -222,14 +310,19 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
         return xc_errorf("model: %d input channels stored (1 or 3 expected)", info->channels);
     if (info->image_size < 1 || info->image_size > 8192)
         return xc_errorf("model: image size %d is out of range", info->image_size);
+    if (o->cam && o->tta != XC_TTA_NONE)
+        return xc_errorf("Grad-CAM explains one view of each image, not the mean of a test-time augmentation (%s)",
+                         xc_tta_name(o->tta));
+    /* S: the model's side; D: the side decoded (tencrop's crops are taken from a larger image) */
     int B = o->batch > 0 ? o->batch : 32, K = xc_model_num_classes(m), S = info->image_size, C = info->channels;
+    int D = o->tta == XC_TTA_TENCROP ? xc_tta_resize(S) : S;
     int T = o->threads;
     if (T <= 0) T = xc_cpu_count() < 16 ? xc_cpu_count() : 16;
     if (T > n && n > 0) T = (int)n;
     if (T < 1) T = 1;
     xc_normalize norm = xc_predict_normalize(info);
     xt_device dev = xc_model_device(m);
-    size_t img = (size_t)C * S * S;
+    size_t img = (size_t)C * D * D;
 
     slot slots[2] = {{0}, {0}};
     float *probs = malloc((size_t)B * K * sizeof *probs);
@@ -241,13 +334,13 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
     for (int k = 0; k < 2; k++) {
         slots[k].pixels = malloc((size_t)B * img);
         slots[k].reason = calloc((size_t)B, sizeof *slots[k].reason);
-        jobs[k] = (decode_job){files, S, C, hwc, &slots[k]};
+        jobs[k] = (decode_job){files, D, C, hwc, &slots[k]};
     }
     int scratch_ok = hwc != NULL;
-    for (int k = 0; scratch_ok && C == 3 && k < T; k++) scratch_ok = (hwc[k] = malloc((size_t)S * S * 3)) != NULL;
+    for (int k = 0; scratch_ok && C == 3 && k < T; k++) scratch_ok = (hwc[k] = malloc((size_t)D * D * 3)) != NULL;
     if (!pool) goto done;
     if (!probs || !scratch_ok || !slots[0].pixels || !slots[1].pixels || !slots[0].reason || !slots[1].reason) {
-        xc_errorf("predict: out of memory for batches of %d images of %dx%d", B, S, S);
+        xc_errorf("predict: out of memory for batches of %d images of %dx%d", B, D, D);
         goto done;
     }
 
@@ -280,15 +373,15 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
                 ok++;
             }
         if (ok > 0) {
-            int64_t shape[4] = {ok, C, S, S};
-            xt_tensor *x = xt_from_host(cur->pixels, 4, shape, XT_U8); // (ok, C, S, S) uint8
+            int64_t shape[4] = {ok, C, D, D};
+            xt_tensor *x = xt_from_host(cur->pixels, 4, shape, XT_U8); // (ok, C, D, D) uint8
             if (x && dev != XT_CPU) x = xt_upload_pinned(x, dev);
-            xt_tensor *xn = x ? xc_normalize_apply(x, &norm) : NULL; // (ok, 3, S, S) float32
+            xt_tensor *xn = x ? xc_normalize_apply(x, &norm) : NULL; // (ok, 3, D, D) float32
             if (!xn) failed = 1;
             else if (o->cam) {
                 if (xc_cam_compute(m, xn, o->cam, sigmoid, &cams) < 0) failed = 1;
                 else memcpy(probs, cams.probs, (size_t)ok * K * sizeof *probs);
-            } else if (forward_probs(m, sigmoid, xn, probs, NULL, ok) < 0) {
+            } else if (forward_tta(m, sigmoid, xn, S, o->tta, probs, NULL, ok) < 0) {
                 failed = 1;
             }
             xt_arena_clear(arena);
@@ -344,6 +437,11 @@ int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, in
 
 int xc_predict_dataset_logits(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
                               float *logits, void (*progress)(void *ud, int64_t done), void *ud) {
+    return xc_predict_dataset_tta(m, info, d, batch, XC_TTA_NONE, probs, logits, progress, ud);
+}
+
+int xc_predict_dataset_tta(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, xc_tta tta,
+                           float *probs, float *logits, void (*progress)(void *ud, int64_t done), void *ud) {
     int sigmoid = head_kind(info);
     if (sigmoid < 0) return -1;
     if (xc_dataset_size(d) != info->image_size)
@@ -353,7 +451,7 @@ int xc_predict_dataset_logits(xc_model *m, const xc_model_info *info, xc_dataset
     if (xc_dataset_channels(d) != info->channels)
         return xc_errorf("'%s' holds %d-channel images but the model was trained on %d-channel ones",
                          xc_dataset_path(d), xc_dataset_channels(d), info->channels);
-    int B = batch > 0 ? batch : 32, K = xc_model_num_classes(m);
+    int B = batch > 0 ? batch : 32, K = xc_model_num_classes(m), S = info->image_size, R = xc_tta_resize(S);
     int64_t n = xc_dataset_len(d);
     xc_normalize norm = xc_predict_normalize(info);
     xt_device dev = xc_model_device(m);
@@ -372,7 +470,10 @@ int xc_predict_dataset_logits(xc_model *m, const xc_model_info *info, xc_dataset
         int64_t cnt = n - start < B ? n - start : B;
         for (int64_t i = 0; i < cnt; i++) idx[i] = start + i;
         xt_tensor *x = xc_dataset_batch(d, idx, cnt, dev, NULL, &norm, NULL); // (cnt, 3, S, S) float32
-        if (!x || forward_probs(m, sigmoid, x, probs + (size_t)start * K, logits ? logits + (size_t)start * K : NULL, cnt) < 0) {
+        /* tencrop: the prepared S x S images upsampled to R x R (bilinear, Pillow's filter) */
+        if (x && tta == XC_TTA_TENCROP) x = xt_interpolate(x, R, R, XT_INTERP_BILINEAR, 0, 1); // (cnt, 3, R, R)
+        if (!x || forward_tta(m, sigmoid, x, S, tta, probs + (size_t)start * K, logits ? logits + (size_t)start * K : NULL,
+                              cnt) < 0) {
             rc = xc_errorf("scoring samples %lld..%lld of '%s': %s", (long long)start, (long long)(start + cnt - 1),
                            xc_dataset_path(d), xc_error());
         }

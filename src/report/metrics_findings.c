@@ -253,6 +253,7 @@ char *xc_findings_json(const xc_findings_metrics *m, const xc_findings_info *inf
         cJSON_AddItemToObject(e, "precision", xc_report_metric_json(&f->precision));
     }
     if (info->provenance) cJSON_AddItemToObject(o, "provenance", xc_report_provenance_json(info->provenance));
+    xc_report_tta_json(o, info->provenance);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     if (!s) xc_errorf("out of memory");
@@ -324,6 +325,10 @@ char *xc_findings_markdown(const xc_findings_metrics *m, const xc_findings_info 
     if (info->threshold_split) fprintf(fp, "thresholds chosen on split `%s` (%s).\n\n", info->threshold_split,
                                        info->threshold_rule ? info->threshold_rule : "?");
     else fprintf(fp, "the threshold 0.5.\n\n");
+    if (info->provenance && info->provenance->tta) {
+        char tl[300];
+        fprintf(fp, "%s\n", xc_report_tta_line(info->provenance, tl, sizeof tl) + 2); /* without the "- " */
+    }
     fprintf(fp, "| finding | pos | neg | unknown | AUROC | AP | threshold | sensitivity | specificity |\n"
                 "|---|---|---|---|---|---|---|---|---|\n");
     for (int c = 0; c < m->k; c++) {

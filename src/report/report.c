@@ -95,6 +95,34 @@ cJSON *xc_report_provenance_json(const xc_provenance *p) {
 }
 #define provenance_json xc_report_provenance_json
 
+void xc_report_tta_json(cJSON *root, const xc_provenance *p) {
+    if (!p || !p->tta) return;
+    cJSON *t = cJSON_AddObjectToObject(root, "tta");
+    if (!t) return;
+    cJSON_AddStringToObject(t, "mode", p->tta);
+    cJSON_AddNumberToObject(t, "views", p->tta_views);
+    add_string_or_null(t, "source", p->tta_source);
+    if (p->tta_resize > 0) {
+        cJSON_AddNumberToObject(t, "resize", p->tta_resize);
+        cJSON_AddNumberToObject(t, "crop", p->tta_crop);
+    }
+}
+
+const char *xc_report_tta_line(const xc_provenance *p, char *buf, size_t cap) {
+    buf[0] = 0;
+    if (!p || !p->tta) return buf;
+    const char *src = p->tta_source ? p->tta_source : "?";
+    if (!strcmp(p->tta, "tencrop"))
+        snprintf(buf, cap, "- test-time augmentation: tencrop, the mean probability of 10 views (upsampled to %dx%d, "
+                 "four corner and the centre %dx%d crops, and the same of the mirror; %s)\n", p->tta_resize,
+                 p->tta_resize, p->tta_crop, p->tta_crop, src);
+    else if (!strcmp(p->tta, "flip"))
+        snprintf(buf, cap, "- test-time augmentation: flip, the mean probability of the image and its horizontal "
+                 "mirror (%s)\n", src);
+    else snprintf(buf, cap, "- test-time augmentation: none (%s)\n", src);
+    return buf;
+}
+
 static const char *op_rule_label(const xc_op_point *o, char *buf, size_t cap) {
     if (o->rule == XC_OP_YOUDEN) snprintf(buf, cap, "Youden's J");
     else snprintf(buf, cap, "%s >= %g", o->rule == XC_OP_SENSITIVITY ? "sensitivity" : "specificity", o->target);
@@ -204,6 +232,7 @@ char *xc_report_json(const xc_metrics *m, const xc_report_info *info) {
     if (info->ops) cJSON_AddItemToObject(root, "operating_points", op_points_json(m, info));
     else cJSON_AddNullToObject(root, "operating_points");
     if (info->provenance) cJSON_AddItemToObject(root, "provenance", provenance_json(info->provenance));
+    xc_report_tta_json(root, info->provenance);
     if (m->confusion) {
         cJSON *cm = cJSON_AddArrayToObject(root, "confusion_matrix");
         for (int t = 0; t < k; t++) {
@@ -375,6 +404,8 @@ char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info) {
         if (p->epoch >= 0) xc_strbuf_printf(&b, " (epoch %lld)", p->epoch);
         xc_strbuf_printf(&b, "\n- data `%s`\n", p->data_abs ? p->data_abs : "?");
         if (p->temperature_note) xc_strbuf_printf(&b, "- probabilities: %s\n", p->temperature_note);
+        char tl[300];
+        xc_strbuf_printf(&b, "%s", xc_report_tta_line(p, tl, sizeof tl));
     }
 
     int absent = count_absent(m);

@@ -18,6 +18,10 @@ void xc_report_csv_cells(xc_csv_writer *w, const xc_metric *x, int with_ci);
 
 /* eval.json's "provenance" object (xraycls/report.h). NULL when out of memory. */
 cJSON *xc_report_provenance_json(const xc_provenance *p);
+/* eval.json's "tta" object (xraycls/report.h), added to root when p->tta is set. */
+void xc_report_tta_json(cJSON *root, const xc_provenance *p);
+/* The Markdown line on the test-time augmentation ("" when p->tta is not set), into buf. */
+const char *xc_report_tta_line(const xc_provenance *p, char *buf, size_t cap);
 
 /* Writes text (malloc'd, freed here; NULL: a failure already reported) to dir/name
  * atomically. 0, or -1 with a message. */

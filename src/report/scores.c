@@ -50,6 +50,10 @@ static int predicted_positive(const xc_scores *s, int64_t i, int c) {
     return (double)s->probs[(size_t)i * (size_t)s->k + (size_t)c] >= t;
 }
 
+/* A test-time augmentation is named in a last column "tta" (a field in JSON lines); none adds
+ * nothing, so the files of an evaluation without one keep their columns. */
+static int tta_column(const xc_scores *s) { return s->tta && strcmp(s->tta, "none") != 0; }
+
 char *xc_predictions_csv(const xc_scores *s) {
     if (check_scores(s) < 0) return NULL;
     xc_csv_writer w = {0};
@@ -74,6 +78,7 @@ char *xc_predictions_csv(const xc_scores *s) {
             xc_csv_field(&w, col);
         }
     }
+    if (tta_column(s)) xc_csv_field(&w, "tta");
     xc_csv_end_row(&w);
     for (int64_t i = 0; i < s->n; i++) {
         const float *p = s->probs + (size_t)i * k, *l = s->logits ? s->logits + (size_t)i * k : NULL;
@@ -94,6 +99,7 @@ char *xc_predictions_csv(const xc_scores *s) {
                 xc_csv_int(&w, predicted_positive(s, i, c));
             }
         }
+        if (tta_column(s)) xc_csv_field(&w, s->tta);
         xc_csv_end_row(&w);
     }
     return xc_csv_take(&w, "predictions.csv");
@@ -151,6 +157,7 @@ char *xc_predictions_jsonl(const xc_scores *s) {
             }
             xc_strbuf_puts(&b, "}");
         }
+        if (tta_column(s)) xc_strbuf_puts(&b, ", \"tta\": "), xc_strbuf_json_str(&b, s->tta);
         xc_strbuf_puts(&b, "}\n");
     }
     return xc_strbuf_take(&b, "predictions.jsonl");

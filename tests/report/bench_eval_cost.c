@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
     int rc = m ? xc_op_points_compute(vprobs, vlabels, n, probs, labels, n, k, 0.95, 0.95, 0.95, XC_CI_WILSON, ops)
                : -1;
     double t2 = now_s();
-    xc_scores sc = {n, k, names, (const char *const *)files, probs, logits, labels, NULL, NULL, NULL};
+    xc_scores sc = {n, k, names, (const char *const *)files, probs, logits, labels, NULL, NULL, NULL, NULL};
     if (rc == 0) rc = xc_scores_write(dir, &sc, 15);
     double t3 = now_s();
     xc_report_info info = {"m.safetensors", "data", "test", "4class", "resnet50", "softmax", names, NULL, ops, "val", 0};

@@ -23,6 +23,7 @@ static const char usage[] =
     "                         [--bins B] [--batch N] [--device auto|cpu|cuda[:N]]\n"
     "                         [--target-sensitivity X] [--target-specificity X]\n"
     "                         [--operating-point youden|sensitivity|specificity]\n"
+    "                         [--tta none|flip|tencrop]\n"
     "\n"
     "Fits the temperature T of the model's softmax on a split of a prepared dataset (the T > 0\n"
     "minimising the negative log-likelihood of softmax(logits / T): temperature scaling, Guo et\n"
@@ -49,6 +50,9 @@ static const char usage[] =
     "  --target-sensitivity X, --target-specificity X   the targets in [0, 1] (0.95 each)\n"
     "  --operating-point R  the rule predict applies to a two-class model: youden,\n"
     "                   sensitivity or specificity (youden)\n"
+    "  --tta T          fit on the logits of a test-time augmentation (the logit of the mean\n"
+    "                   probability, see xraycls eval --help): none, flip or tencrop; default:\n"
+    "                   the model file's (import --tta), else none. Evaluate with the same one\n"
     "  -h, --help       this help\n";
 
 static void on_progress(void *ud, int64_t done) { (void)ud, (void)done; }
@@ -77,8 +81,9 @@ static const xc_opt opts[] = {{"model", 0, XC_OPT_VALUE},  {"data", 0, XC_OPT_VA
                               {"split", 0, XC_OPT_VALUE},  {"device", 0, XC_OPT_VALUE}, {"bins", 0, XC_OPT_VALUE},
                               {"batch", 0, XC_OPT_VALUE},  {"overwrite", 0, 0},
                               {"target-sensitivity", 0, XC_OPT_VALUE},  {"target-specificity", 0, XC_OPT_VALUE},
-                              {"operating-point", 0, XC_OPT_VALUE},     {0}};
-enum { O_MODEL, O_DATA, O_OUTPUT, O_SPLIT, O_DEVICE, O_BINS, O_BATCH, O_OVERWRITE, O_TSENS, O_TSPEC, O_RULE };
+                              {"operating-point", 0, XC_OPT_VALUE},     {"tta", 0, XC_OPT_VALUE},
+                              {0}};
+enum { O_MODEL, O_DATA, O_OUTPUT, O_SPLIT, O_DEVICE, O_BINS, O_BATCH, O_OVERWRITE, O_TSENS, O_TSPEC, O_RULE, O_TTA };
 
 /* Prints the chosen thresholds, one line per class. */
 static void print_ops(const xc_calibration *c, const xc_model_info *info) {
@@ -106,7 +111,7 @@ int cmd_calibrate(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL, *out = NULL, *split = "val", *device = "auto";
     long long bins = 15, batch = 64;
     double target_sens = 0.95, target_spec = 0.95;
-    int overwrite = 0, rule = XC_OP_YOUDEN;
+    int overwrite = 0, rule = XC_OP_YOUDEN, tta_opt = -1;
     xc_opt_parser op;
     xc_opt_init(&op, opts, argc, argv);
     for (int k; (k = xc_opt_next(&op)) != XC_OPT_END;) {
@@ -116,7 +121,11 @@ int cmd_calibrate(int argc, char **argv) {
         else if (k == O_SPLIT) split = op.value;
         else if (k == O_DEVICE) device = op.value;
         else if (k == O_OVERWRITE) overwrite = 1;
-        else if (k == O_BINS) {
+        else if (k == O_TTA) {
+            xc_tta t;
+            if (xc_tta_parse(op.value, &t) < 0) return cli_usage_error("calibrate", usage, "--tta: %s", xc_error());
+            tta_opt = (int)t;
+        } else if (k == O_BINS) {
             if (xc_opt_ll(&op, 1, 1000, &bins) < 0) return cli_opt_error("calibrate", usage);
         } else if (k == O_BATCH) {
             if (xc_opt_ll(&op, 1, 65536, &batch) < 0) return cli_opt_error("calibrate", usage);
@@ -170,7 +179,8 @@ int cmd_calibrate(int argc, char **argv) {
         goto done;
     }
     fprintf(stderr, "calibrate: scoring %lld images of split '%s' of %s\n", (long long)n, split, data);
-    if (xc_predict_dataset_logits(m, &info, d, (int)batch, probs, logits, on_progress, NULL) < 0) {
+    xc_tta tta = (xc_tta)cli_tta_choose("calibrate", tta_opt, info.tta, NULL);
+    if (xc_predict_dataset_tta(m, &info, d, (int)batch, tta, probs, logits, on_progress, NULL) < 0) {
         rc = cli_fail(NULL);
         goto done;
     }

@@ -33,7 +33,7 @@ static const char usage[] =
     "                    [--bootstrap N] [--seed S] [--bins B] [--thresholds-from val|none]\n"
     "                    [--target-sensitivity X] [--target-specificity X]\n"
     "                    [--cam-worst K [--cam-layer L] [--cam-method gradcam|gradcam++]]\n"
-    "                    [--threads T] [--layout auto|nchw|channels_last]\n"
+    "                    [--threads T] [--layout auto|nchw|channels_last] [--tta none|flip|tencrop]\n"
     "\n"
     "Scores every image of a split of a prepared dataset (no augmentation, eval mode) and writes,\n"
     "into a new folder: eval.json, eval.csv, eval.md and confusion_matrix.png (accuracy, balanced\n"
@@ -75,6 +75,12 @@ static const char usage[] =
     "  --layout L       memory layout of the model: auto (channels_last on the CPU, NCHW on\n"
     "                   CUDA), nchw or channels_last; batch norm is always folded into the\n"
     "                   convolutions before it (same outputs up to float rounding)\n"
+    "  --tta T          test-time augmentation: none, flip (the mean probability of the image\n"
+    "                   and its mirror) or tencrop (CheXNet's: upsampled to 256/224 of the\n"
+    "                   model's size, the four corner and centre crops and their mirrors, the\n"
+    "                   mean of the ten); default: the model file's (import --tta), else none.\n"
+    "                   Recorded in eval.json (\"tta\") and eval.md; predictions.* gain a column\n"
+    "                   tta, and their logits are the logit of the mean probability\n"
     "\n"
     "A class with no image in the split is reported as absent (null), never as 0. eval.json\n"
     "records the xraycls version, the checkpoint's epoch, absolute paths and the UTC time.\n"
@@ -121,8 +127,8 @@ static char *dir_of(const char *path) {
 static void on_progress(void *ud, int64_t done) { xc_progress_update(ud, done, NULL); }
 
 /* Scores a split into new (n, k) arrays (caller frees; logits may be NULL), with a progress bar. */
-static float *score_split(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, const char *what,
-                          float **logits) {
+static float *score_split(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, xc_tta tta,
+                          const char *what, float **logits) {
     int64_t n = xc_dataset_len(d);
     size_t cells = (size_t)(n ? n : 1) * (size_t)info->num_classes;
     float *probs = malloc(cells * sizeof *probs);
@@ -133,7 +139,7 @@ static float *score_split(xc_model *m, const xc_model_info *info, xc_dataset *d,
         return xc_errorf("out of memory for %lld x %d scores", (long long)n, info->num_classes), NULL;
     }
     xc_progress *bar = xc_progress_start(n, what, cli_is_tty());
-    int prc = xc_predict_dataset_logits(m, info, d, batch, probs, logits ? *logits : NULL, on_progress, bar);
+    int prc = xc_predict_dataset_tta(m, info, d, batch, tta, probs, logits ? *logits : NULL, on_progress, bar);
     xc_progress_finish(bar);
     if (prc < 0) {
         free(probs);
@@ -230,6 +236,7 @@ typedef struct {
     double temperature; /* the model file's calibration (xraycls calibrate), 0: none */
     int thr_given;      /* --thresholds-from given: it wins over the model file's operating points */
     const xc_calibration *calib; /* the model file's calibration, NULL: none */
+    xc_tta tta;         /* test-time augmentation */
 } eval_args;
 
 /* softmax(z / T) of every row: from the logits when there are, else from the probabilities. */
@@ -279,7 +286,7 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
                 fprintf(stderr, "warning: the thresholds are chosen on the evaluated split '%s' itself: its "
                                 "sensitivity and specificity are optimistic\n", split);
             if (!(tv = xc_dataset_open(data, thr_split))) goto done;
-            float *tp = score_split(m, info, tv, (int)a->batch, "thresholds", NULL);
+            float *tp = score_split(m, info, tv, (int)a->batch, a->tta, "thresholds", NULL);
             if (!tp) goto done;
             int e = xc_findings_thresholds(tp, xc_dataset_targets(tv), xc_dataset_mask(tv), xc_dataset_len(tv), k,
                                            XC_OP_YOUDEN, 0, thr, chosen);
@@ -290,7 +297,7 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     }
     fprintf(stderr, "eval: %s (%s, %d findings) on %s: %lld images of split '%s'\n", model_path, info->arch, k, data,
             (long long)xc_dataset_len(d), split);
-    if (!(probs = score_split(m, info, d, (int)a->batch, "eval", &logits))) goto done;
+    if (!(probs = score_split(m, info, d, (int)a->batch, a->tta, "eval", &logits))) goto done;
     if (!(met = xc_findings_metrics_compute(probs, xc_dataset_targets(d), xc_dataset_mask(d), xc_dataset_len(d), k,
                                             thr, chosen, 0.95)))
         goto done;
@@ -298,7 +305,8 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     for (int c = 0; c < k; c++) names[c] = info->classes[c];
     xc_findings_info fi = {model_path, data, split, info->arch, info->head, used_split, "youden", names, prov};
     if (!(files = split_files(d))) goto done;
-    xc_scores sc = {xc_dataset_len(d), k, names, files, probs, logits, NULL, xc_dataset_targets(d), xc_dataset_mask(d), thr};
+    xc_scores sc = {xc_dataset_len(d), k, names, files, probs, logits, NULL, xc_dataset_targets(d), xc_dataset_mask(d), thr,
+                    xc_tta_name(a->tta)};
     if (xc_scores_write(of.tmp, &sc, (int)a->bins) < 0 || xc_findings_write(of.tmp, met, &fi) < 0 || xc_outdir_commit(&of) < 0)
         goto done;
     char b1[96], b2[96], b3[96];
@@ -358,7 +366,7 @@ static int eval_op_points(xc_model *m, const xc_model_info *info, const eval_arg
                         "sensitivity and specificity are optimistic\n", a->split);
     int k = info->num_classes, rc = -1;
     xc_dataset *tv = xc_dataset_open(a->data, a->thr_split);
-    float *tp = tv ? score_split(m, info, tv, (int)a->batch, "thresholds", NULL) : NULL;
+    float *tp = tv ? score_split(m, info, tv, (int)a->batch, a->tta, "thresholds", NULL) : NULL;
     if (tp) apply_temperature(a->temperature, tp, NULL, xc_dataset_len(tv), k);
     xc_op_point *o = tp ? calloc((size_t)k * XC_OP_RULES, sizeof *o) : NULL;
     if (tp && !o) xc_errorf("out of memory");
@@ -381,17 +389,17 @@ static const xc_opt opts[] = {
     {"target-specificity", 0, XC_OPT_VALUE}, {"batch", 0, XC_OPT_VALUE},  {"bins", 0, XC_OPT_VALUE},
     {"bootstrap", 0, XC_OPT_VALUE},       {"seed", 0, XC_OPT_VALUE},      {"cam-worst", 0, XC_OPT_VALUE},
     {"cam-layer", 0, XC_OPT_VALUE},       {"cam-method", 0, XC_OPT_VALUE}, {"overwrite", 0, 0},
-    {"threads", 0, XC_OPT_VALUE},         {"layout", 0, XC_OPT_VALUE},
+    {"threads", 0, XC_OPT_VALUE},         {"layout", 0, XC_OPT_VALUE},    {"tta", 0, XC_OPT_VALUE},
     {0}};
 enum { O_MODEL, O_DATA, O_SPLIT, O_OUTPUT, O_DEVICE, O_THR_FROM, O_THR_SPLIT, O_CI, O_TSENS, O_TSPEC, O_BATCH,
        O_BINS, O_BOOTSTRAP, O_SEED, O_CAM_WORST, O_CAM_LAYER, O_CAM_METHOD, O_OVERWRITE,
-       O_THREADS, O_LAYOUT };
+       O_THREADS, O_LAYOUT, O_TTA };
 
 int cmd_eval(int argc, char **argv) {
-    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0, 0, 0, NULL};
+    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0, 0, 0, NULL, XC_TTA_NONE};
     const char *cam_layer = NULL, *cam_method = "gradcam";
     long long threads = 0;
-    int layout = CLI_LAYOUT_AUTO;
+    int layout = CLI_LAYOUT_AUTO, tta_opt = -1;
     xc_opt_parser p;
     xc_opt_init(&p, opts, argc, argv);
     for (int k; (k = xc_opt_next(&p)) != XC_OPT_END;) {
@@ -427,6 +435,12 @@ int cmd_eval(int argc, char **argv) {
         case O_LAYOUT:
             if (cli_layout_parse(v, &layout) < 0) return cli_usage_error("eval", usage, "%s", xc_error());
             break;
+        case O_TTA: {
+            xc_tta t;
+            if (xc_tta_parse(v, &t) < 0) return cli_usage_error("eval", usage, "--tta: %s", xc_error());
+            tta_opt = (int)t;
+            break;
+        }
         default: bad = -1; /* XC_OPT_ERROR */
         }
         if (bad) return cli_opt_error("eval", usage);
@@ -470,6 +484,15 @@ int cmd_eval(int argc, char **argv) {
         return cli_usage_error("eval", usage, "--cam-layer: %s", xc_error());
     }
     cam.layer = cam_layer;
+    const char *tta_source = NULL;
+    a.tta = (xc_tta)cli_tta_choose("eval", tta_opt, info.tta, &tta_source);
+    if (a.cam_worst && a.tta != XC_TTA_NONE) {
+        xc_model_free(m);
+        xc_dataset_close(d);
+        return cli_usage_error("eval", usage, "--cam-worst explains one view of each image, not the mean of the %s "
+                               "test-time augmentation (%s): add --tta none", xc_tta_name(a.tta),
+                               tta_opt >= 0 ? "--tta" : "the model file's default");
+    }
     float *probs = NULL, *logits = NULL;
     const char **files = NULL;
     char *task = NULL;
@@ -479,6 +502,10 @@ int cmd_eval(int argc, char **argv) {
     of.lock_fd = -1;
     provenance pv;
     provenance_fill(&pv, a.model_path, a.data, &info);
+    pv.p.tta = xc_tta_name(a.tta);
+    pv.p.tta_source = tta_source;
+    pv.p.tta_views = xc_tta_views(a.tta);
+    if (a.tta == XC_TTA_TENCROP) pv.p.tta_resize = xc_tta_resize(info.image_size), pv.p.tta_crop = info.image_size;
     xc_calibration calib;
     char calib_note[1300];
     if (xc_calibration_read(a.model_path, &calib) < 0) {
@@ -519,7 +546,7 @@ int cmd_eval(int argc, char **argv) {
     xt_device_string(dev, devname, sizeof devname);
     fprintf(stderr, "eval: %s (%s, %d classes) on %s: %lld images of split '%s' on %s\n", a.model_path, info.arch, k,
             a.data, (long long)n, a.split, devname);
-    if (!(probs = score_split(m, &info, d, (int)a.batch, "eval", &logits))) {
+    if (!(probs = score_split(m, &info, d, (int)a.batch, a.tta, "eval", &logits))) {
         cli_fail(NULL);
         goto done;
     }
@@ -544,7 +571,7 @@ int cmd_eval(int argc, char **argv) {
     for (int c = 0; c < k; c++) names[c] = info.classes[c];
     xc_report_info ri = {a.model_path, a.data, a.split, task, info.arch, info.head, names, &pv.p, ops,
                          ops ? ops_from : NULL, ops && ops_from != a.thr_split};
-    xc_scores sc = {n, k, names, files, probs, logits, xc_dataset_labels(d), NULL, NULL, NULL};
+    xc_scores sc = {n, k, names, files, probs, logits, xc_dataset_labels(d), NULL, NULL, NULL, xc_tta_name(a.tta)};
     if (xc_scores_write(of.tmp, &sc, (int)a.bins) < 0) {
         cli_fail(NULL);
         goto done;

@@ -16,6 +16,7 @@ static const char usage[] =
     "usage: xraycls import --arch NAME --from FILE -o OUT.safetensors\n"
     "                      [--classes a,b,... | --classes-file F] [--multilabel]\n"
     "                      [--size 224] [--mean r,g,b --std r,g,b] [--seed N]\n"
+    "                      [--tta none|flip|tencrop]\n"
     "\n"
     "Reads FILE (torch.save zip or legacy format, or safetensors with torchvision names; no\n"
     "code in it is ever run), maps its state dict strictly onto NAME (every tensor present with\n"
@@ -35,6 +36,9 @@ static const char usage[] =
     "  --mean r,g,b       input normalisation on [0,1] values (ImageNet's: 0.485,0.456,0.406)\n"
     "  --std r,g,b        (ImageNet's: 0.229,0.224,0.225)\n"
     "  --seed N           seed of a re-initialised head (0)\n"
+    "  --tta T            the test-time augmentation eval, predict and calibrate apply when\n"
+    "                     not told (--tta): none (default), flip, or tencrop (CheXNet's ten\n"
+    "                     crops); written into the preprocessing contract (\"tta\")\n"
     "  -h, --help         this help\n";
 
 #define MAX_CLASSES 4096
@@ -110,14 +114,15 @@ static void report(const xc_import_opts *o, const xc_import_result *r, const cha
                         "to 0\n", r->nbt_defaulted);
     printf("imported %s (%s) as %s: %d tensors, %d classes, %s head -> %s\n", o->from, r->format,
            o->arch, r->loaded, r->num_classes, r->multilabel ? "sigmoid" : "softmax", out);
+    if (o->tta) printf("default test-time augmentation: %s\n", xc_tta_name((xc_tta)o->tta));
 }
 
 static const xc_opt opts[] = {
     {"arch", 0, XC_OPT_VALUE},         {"from", 0, XC_OPT_VALUE}, {"output", 'o', XC_OPT_VALUE},
     {"classes", 0, XC_OPT_VALUE},      {"classes-file", 0, XC_OPT_VALUE}, {"size", 0, XC_OPT_VALUE},
     {"mean", 0, XC_OPT_VALUE},         {"std", 0, XC_OPT_VALUE},  {"seed", 0, XC_OPT_VALUE},
-    {"multilabel", 0, 0},              {0}};
-enum { O_ARCH, O_FROM, O_OUTPUT, O_CLASSES, O_CLASSES_FILE, O_SIZE, O_MEAN, O_STD, O_SEED, O_MULTILABEL };
+    {"multilabel", 0, 0},              {"tta", 0, XC_OPT_VALUE},  {0}};
+enum { O_ARCH, O_FROM, O_OUTPUT, O_CLASSES, O_CLASSES_FILE, O_SIZE, O_MEAN, O_STD, O_SEED, O_MULTILABEL, O_TTA };
 
 int cmd_import(int argc, char **argv) {
     xc_import_opts o;
@@ -157,6 +162,12 @@ int cmd_import(int argc, char **argv) {
                 if (!(o.std[c] > 0)) return cli_usage_error("import", usage, "'--std %s': must be > 0", v);
             has_std = 1;
             break;
+        case O_TTA: {
+            xc_tta t;
+            if (xc_tta_parse(v, &t) < 0) return cli_usage_error("import", usage, "--tta: %s", xc_error());
+            o.tta = (int)t;
+            break;
+        }
         }
     }
     if (!o.arch) return cli_usage_error("import", usage, "--arch is required");

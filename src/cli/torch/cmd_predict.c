@@ -25,7 +25,7 @@ static const char *getenv_c(const char *name) { return getenv(name); }
 static const char usage[] =
     "usage: xraycls predict --model FILE [--format csv|jsonl] [-o OUT] [--shard K/N] [--batch N]\n"
     "                       [--threads T] [--device auto|cpu|cuda[:N]] [--thresholds EVAL_JSON]\n"
-    "                       [--layout auto|nchw|channels_last]\n"
+    "                       [--layout auto|nchw|channels_last] [--tta none|flip|tencrop]\n"
     "                       [--cam DIR [--cam-class NAME] [--cam-layer L] [--cam-method M]] PATH...\n"
     "\n"
     "Scores images with a checkpoint or model file. PATH is an image file (taken whatever its\n"
@@ -60,6 +60,12 @@ static const char usage[] =
     "                   layer4.1, ... for ResNet; features.norm5 (default), features.denseblock3,\n"
     "                   features.transition3, ... for DenseNet\n"
     "  --cam-method M   gradcam (default) or gradcam++\n"
+    "  --tta T          test-time augmentation: none, flip (the mean probability of the image\n"
+    "                   and its mirror) or tencrop (CheXNet's: each file resized to 256/224 of\n"
+    "                   the model's size, the four corner and centre crops and their mirrors,\n"
+    "                   the mean of the ten); default: the model file's (import --tta), else\n"
+    "                   none. Said on standard error; a last column tta (jsonl: \"tta\") names\n"
+    "                   it. Not with --cam\n"
     "\n"
     "  --thresholds F   multi-label: the decision thresholds of an evaluation (its eval.json, see\n"
     "                   xraycls eval): label lists the findings at or above their threshold, and\n"
@@ -99,6 +105,7 @@ typedef struct {
     double t0, last_line;
     double temperature; /* the model file's calibration (xraycls calibrate), 0: none */
     double op_threshold; /* a two-class model's stored operating point on class 1, NaN: argmax */
+    const char *tta;    /* the test-time augmentation's name when one is applied, else NULL */
 } sink;
 
 #define PROGRESS_LINE_S 10.0
@@ -234,6 +241,7 @@ static int on_row(void *ud, const char *path, const float *p, const char *reason
             for (int c = 0; pos && c < s->k; c++)
                 cJSON_AddBoolToObject(pos, s->info->classes[c], (double)p[c] >= s->thr[c]);
         }
+        if (s->tta) cJSON_AddStringToObject(o, "tta", s->tta);
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (!text) return xc_errorf("out of memory"), 1;
@@ -245,6 +253,7 @@ static int on_row(void *ud, const char *path, const float *p, const char *reason
         csv_field(s->fp, label);
         for (int c = 0; c < s->k; c++) fprintf(s->fp, ",%.9g", p[c]);
         for (int c = 0; s->thr && c < s->k; c++) fprintf(s->fp, ",%d", (double)p[c] >= s->thr[c]);
+        if (s->tta) fprintf(s->fp, ",%s", s->tta);
         fputc('\n', s->fp);
     }
     if (ferror(s->fp)) return xc_errorf_errno("cannot write the predictions"), 1;
@@ -256,16 +265,16 @@ static const xc_opt opts[] = {
     {"device", 0, XC_OPT_VALUE},     {"shard", 0, XC_OPT_VALUE},     {"thresholds", 0, XC_OPT_VALUE},
     {"cam", 0, XC_OPT_VALUE},        {"cam-class", 0, XC_OPT_VALUE}, {"cam-layer", 0, XC_OPT_VALUE},
     {"cam-method", 0, XC_OPT_VALUE}, {"batch", 0, XC_OPT_VALUE},     {"threads", 0, XC_OPT_VALUE},
-    {"layout", 0, XC_OPT_VALUE},
+    {"layout", 0, XC_OPT_VALUE},     {"tta", 0, XC_OPT_VALUE},
     {0}};
-enum { O_MODEL, O_FORMAT, O_OUTPUT, O_DEVICE, O_SHARD, O_THRESHOLDS, O_CAM, O_CAM_CLASS, O_CAM_LAYER, O_CAM_METHOD, O_BATCH, O_THREADS, O_LAYOUT };
+enum { O_MODEL, O_FORMAT, O_OUTPUT, O_DEVICE, O_SHARD, O_THRESHOLDS, O_CAM, O_CAM_CLASS, O_CAM_LAYER, O_CAM_METHOD, O_BATCH, O_THREADS, O_LAYOUT, O_TTA };
 
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *format = "csv", *out = NULL, *device = "auto", *shard_s = NULL, *thr_file = NULL;
     double thr[XC_INFO_MAX_CLASSES];
     const char *cam_dir = NULL, *cam_class = NULL, *cam_layer = NULL, *cam_method = "gradcam";
     long long batch = 32, threads = 0;
-    int layout = CLI_LAYOUT_AUTO;
+    int layout = CLI_LAYOUT_AUTO, tta_opt = -1;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     int npaths = 0;
     if (!paths) return cli_fail("out of memory");
@@ -294,6 +303,15 @@ int cmd_predict(int argc, char **argv) {
                 return cli_usage_error("predict", usage, "%s", xc_error());
             }
             break;
+        case O_TTA: {
+            xc_tta t;
+            if (xc_tta_parse(p.value, &t) < 0) {
+                free(paths);
+                return cli_usage_error("predict", usage, "--tta: %s", xc_error());
+            }
+            tta_opt = (int)t;
+            break;
+        }
         default: bad = -1; /* XC_OPT_ERROR */
         }
         if (bad) {
@@ -327,6 +345,9 @@ int cmd_predict(int argc, char **argv) {
         }
     } else if (shard_s && xc_predict_parse_shard(shard_s, &shard, &shards) < 0)
         urc = cli_usage_error("predict", usage, "%s", xc_error());
+    else if (cam_dir && tta_opt > XC_TTA_NONE)
+        urc = cli_usage_error("predict", usage, "--cam explains one view of each image, not the mean of a test-time "
+                              "augmentation: leave out --tta");
     else if (!cam_dir && (cam_class || cam_layer || strcmp(cam_method, "gradcam")))
         urc = cli_usage_error("predict", usage, "--cam-class, --cam-layer and --cam-method need --cam DIR");
     xc_cam_opts cam = xc_cam_default();
@@ -401,6 +422,12 @@ int cmd_predict(int argc, char **argv) {
         s.cam_dir = cam_dir;
         s.cam = &cam;
     }
+    xc_tta tta = XC_TTA_NONE;
+    if (cam_dir && tta_opt < 0 && info.tta != XC_TTA_NONE)
+        fprintf(stderr, "predict: test-time augmentation: none (--cam explains one view; the model file's default, %s, "
+                        "is not applied)\n", xc_tta_name(info.tta));
+    else tta = (xc_tta)cli_tta_choose("predict", tta_opt, info.tta, NULL);
+    if (tta != XC_TTA_NONE) s.tta = xc_tta_name(tta);
     s.jsonl = !strcmp(format, "jsonl");
     s.sigmoid = !strcmp(info.head, "sigmoid");
     s.k = info.num_classes;
@@ -462,11 +489,13 @@ int cmd_predict(int argc, char **argv) {
             fputc(',', s.fp);
             csv_field(s.fp, col);
         }
+        if (s.tta) fputs(",tta", s.fp); /* last: the class columns keep their places */
         fputc('\n', s.fp);
     }
     xc_predict_opts po = xc_predict_default();
     po.batch = (int)batch;
     po.threads = (int)threads;
+    po.tta = tta;
     if (cam_dir) {
         po.cam = &cam;
         po.on_cam = on_cam;

@@ -1,10 +1,12 @@
 /* torch_util.c — what the commands over libtorch share: sizing libtorch's CPU thread pool
  * (every usable CPU unless told otherwise, printed once) and putting a loaded model in its
- * inference form (layout, batch norm folded). */
+ * inference form (layout, batch norm folded), and which test-time augmentation a command
+ * applies. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "xraycls/checkpoint.h"
 #include "xraycls/nn.h"
 #include "xraycls/shim.h"
 #include "xraycls/sysinfo.h"
@@ -33,4 +35,18 @@ int cli_inference_form(xc_model *m, int layout, int fold) {
     int cl = layout == CLI_LAYOUT_CHANNELS_LAST || (layout == CLI_LAYOUT_AUTO && xc_model_device(m) == XT_CPU);
     if (xc_model_set_channels_last(m, cl) < 0) return -1;
     return xc_model_fold_bn(m, fold);
+}
+
+int cli_tta_choose(const char *cmd, int option, int model_default, const char **source) {
+    xc_tta t = option >= 0 ? (xc_tta)option : (xc_tta)model_default;
+    const char *src = option >= 0 ? "option" : model_default != XC_TTA_NONE ? "model file" : "default";
+    if (source) *source = src;
+    const char *why = option >= 0 ? "--tta" : model_default != XC_TTA_NONE ? "the model file's default; --tta none turns it off"
+                                                                             : "neither --tta nor the model file names one";
+    if (t == XC_TTA_TENCROP)
+        fprintf(stderr, "%s: test-time augmentation: tencrop, the mean of 10 views (%s)\n", cmd, why);
+    else if (t == XC_TTA_FLIP)
+        fprintf(stderr, "%s: test-time augmentation: flip, the mean of the image and its mirror (%s)\n", cmd, why);
+    else fprintf(stderr, "%s: test-time augmentation: none (%s)\n", cmd, why);
+    return (int)t;
 }
