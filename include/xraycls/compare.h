@@ -6,10 +6,12 @@
  *
  * What it is: reading what `eval` wrote (eval.json and predictions.csv), checking that both are
  * scores of the same images with the same labels, computing, and writing compare.json,
- * compare.csv and compare.md. What it is not: inference — run `eval` on both models first.
+ * compare.csv and compare.md. What it is not: inference — `compare` of model files scores them
+ * in libxraycls_torch.so into the same xc_eval_scores (eval's forward path) and comes here. An
+ * xc_eval_scores of a model file has dir NULL ("eval": null in compare.json).
  *
  * compare.json
- *   {"format": 1, "a": {"eval", "model", "data", "split"}, "b": {…}, "n", "classes",
+ *   {"format": 1, "a": {"eval", "model", "data", "split", "tta"}, "b": {…}, "n", "classes",
  *    "multilabel", "level", "bootstrap": {"resamples", "seed", "method"},
  *    "accuracy": {"a", "b", "diff", "ci_low", "ci_high", "ci_method": "wald-paired",
  *                 "a_right_b_wrong", "a_wrong_b_right", "test": "mcnemar-exact" | "mcnemar-chi2",
@@ -40,8 +42,10 @@ extern "C" {
 
 /* One evaluation as read back from its folder. Owned: xc_eval_scores_free. */
 typedef struct {
-    char *dir;                 /* the eval folder */
+    char *dir;                 /* the eval folder; NULL for a model file scored in memory
+                                * (compare of model files: src/cli/torch/cmd_compare_torch.c) */
     char *model, *data, *split; /* from eval.json (NULL when it has none) */
+    char *tta;                 /* the test-time augmentation (eval.json "tta" "mode"), or NULL */
     int k, multilabel;
     char **classes;            /* (k) */
     int64_t n;

@@ -19,6 +19,10 @@ int cmd_prepare(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+/* main.c: runs `name` in libxraycls_torch.so (loaded on first use: xraycls_torch_cmd), for the
+ * torch commands and the parts of local ones (commands.h XC_TORCH_PARTS). The exit code; 1 when
+ * the library cannot be loaded (said on stderr). */
+int cli_torch_run(const char *name, int argc, char **argv);
 
 /* In libxraycls_torch.so. */
 int cmd_train(int argc, char **argv);
@@ -28,6 +32,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_compare_torch(int argc, char **argv); /* compare of model files (commands.h) */
 
 /* In libxraycls_torch.so (torch_util.c): libtorch's CPU threads from `option` (> 0: --threads),
  * else OMP_NUM_THREADS, else every usable CPU (xc_threads_resolve), printed as

@@ -8,6 +8,13 @@
 #ifndef XRAYCLS_COMMANDS_H
 #define XRAYCLS_COMMANDS_H
 
+/* A local command that hands some of its work to libxraycls_torch.so is listed in XC_COMMANDS as
+ * LOCAL and here as PART(name): the library then answers xraycls_torch_cmd("<name>", …) with
+ * cmd_<name>_torch of src/cli/torch/cmd_<name>_torch.c, which the local command calls through
+ * cli_torch_run only when it needs tensors. compare: two evaluations are compared without
+ * libtorch; a model file is scored by the library (docs/ARCHITECTURE.md). */
+#define XC_TORCH_PARTS(PART) PART(compare)
+
 #define XC_COMMANDS(LOCAL, TORCH)                                                                    \
     LOCAL(info, "show the tensors and metadata of a safetensors file")                               \
     LOCAL(prepare, "decode images once into a prepared dataset (CoronaHack, folders, CSV)")          \

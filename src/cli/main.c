@@ -84,7 +84,7 @@ static void *torch_symbol(const char *name) {
     return sym;
 }
 
-static int run_torch_command(const char *name, int argc, char **argv) {
+int cli_torch_run(const char *name, int argc, char **argv) {
     cli_torch_cmd_fn *fn = (cli_torch_cmd_fn *)torch_symbol(CLI_TORCH_CMD);
     return fn ? fn(name, argc, argv) : XC_EXIT_FAIL;
 }
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) return print_version();
     for (int i = 0; i < NCOMMANDS; i++) {
         if (strcmp(cmd, commands[i].name)) continue;
-        if (!commands[i].fn) return run_torch_command(cmd, argc - 1, argv + 1);
+        if (!commands[i].fn) return cli_torch_run(cmd, argc - 1, argv + 1);
         return commands[i].fn(argc - 1, argv + 1);
     }
     xc_suggest s;

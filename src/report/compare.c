@@ -34,6 +34,7 @@ void xc_eval_scores_free(xc_eval_scores *e) {
     free(e->model);
     free(e->data);
     free(e->split);
+    free(e->tta);
     free(e->labels);
     free(e->predicted);
     free(e->targets);
@@ -84,6 +85,7 @@ static int read_eval_json(const char *path, xc_eval_scores *e, int64_t *n) {
     e->model = dup_string(j, "model");
     e->data = dup_string(j, "data");
     e->split = dup_string(j, "split");
+    e->tta = dup_string(cJSON_GetObjectItemCaseSensitive(j, "tta"), "mode");
     *n = nn;
     rc = 0;
 done:
@@ -221,41 +223,44 @@ int xc_eval_scores_read(const char *dir, const char *split, const char *dataset,
 
 /* ---- pairing ------------------------------------------------------------------------------ */
 
+/* What names an evaluation in messages: its folder, or the model file scored in memory. */
+static const char *src_name(const xc_eval_scores *e) { return e->dir ? e->dir : e->model ? e->model : "?"; }
+
 static void class_list(xc_strbuf *b, const xc_eval_scores *e) {
     for (int c = 0; c < e->k; c++) xc_strbuf_printf(b, "%s%s", c ? ", " : "", e->classes[c]);
 }
 
 int xc_eval_scores_paired(const xc_eval_scores *a, const xc_eval_scores *b) {
     if (a->multilabel != b->multilabel)
-        return xc_errorf("'%s' and '%s' cannot be compared: one is a multi-label evaluation, the other not", a->dir,
-                         b->dir);
+        return xc_errorf("'%s' and '%s' cannot be compared: one is a multi-label evaluation, the other not", src_name(a),
+                         src_name(b));
     int same = a->k == b->k;
     for (int c = 0; same && c < a->k; c++) same = !strcmp(a->classes[c], b->classes[c]);
     if (!same) {
         xc_strbuf x = {0}, y = {0};
         class_list(&x, a);
         class_list(&y, b);
-        xc_errorf("'%s' and '%s' cannot be compared: their classes differ ([%s] and [%s])", a->dir, b->dir,
+        xc_errorf("'%s' and '%s' cannot be compared: their classes differ ([%s] and [%s])", src_name(a), src_name(b),
                   x.s ? x.s : "", y.s ? y.s : "");
         xc_strbuf_free(&x);
         xc_strbuf_free(&y);
         return -1;
     }
     if (a->n != b->n)
-        return xc_errorf("'%s' and '%s' are not of the same images: %lld images and %lld", a->dir, b->dir,
+        return xc_errorf("'%s' and '%s' are not of the same images: %lld images and %lld", src_name(a), src_name(b),
                          (long long)a->n, (long long)b->n);
     for (int64_t i = 0; i < a->n; i++) {
         if (strcmp(a->paths[i], b->paths[i]))
             return xc_errorf("'%s' and '%s' are not of the same images: image %lld is '%s' in the first and '%s' in "
-                             "the second", a->dir, b->dir, (long long)i, a->paths[i], b->paths[i]);
+                             "the second", src_name(a), src_name(b), (long long)i, a->paths[i], b->paths[i]);
         if (!a->multilabel && a->labels[i] != b->labels[i])
-            return xc_errorf("'%s' and '%s' disagree on the label of image %lld '%s': '%s' and '%s'", a->dir, b->dir,
+            return xc_errorf("'%s' and '%s' disagree on the label of image %lld '%s': '%s' and '%s'", src_name(a), src_name(b),
                              (long long)i, a->paths[i], a->classes[a->labels[i]], b->classes[b->labels[i]]);
         for (int c = 0; a->multilabel && c < a->k; c++) {
             size_t q = (size_t)i * a->k + c;
             if (a->known[q] != b->known[q] || a->targets[q] != b->targets[q])
-                return xc_errorf("'%s' and '%s' disagree on the label of finding '%s' of image %lld '%s'", a->dir,
-                                 b->dir, a->classes[c], (long long)i, a->paths[i]);
+                return xc_errorf("'%s' and '%s' disagree on the label of finding '%s' of image %lld '%s'", src_name(a),
+                                 src_name(b), a->classes[c], (long long)i, a->paths[i]);
         }
     }
     return 0;
@@ -439,6 +444,7 @@ static cJSON *source_json(const xc_eval_scores *e) {
     str_or_null(o, "model", e->model);
     str_or_null(o, "data", e->data);
     str_or_null(o, "split", e->split);
+    str_or_null(o, "tta", e->tta);
     return o;
 }
 
@@ -592,8 +598,15 @@ static void md_p(xc_strbuf *b, double p) {
 }
 
 static void md_source(xc_strbuf *b, const char *tag, const xc_eval_scores *e) {
-    xc_strbuf_printf(b, "- %s: `%s` (model `%s`, data `%s`, split `%s`)\n", tag, e->dir, e->model ? e->model : "?",
-                     e->data ? e->data : "?", e->split ? e->split : "?");
+    if (e->dir)
+        xc_strbuf_printf(b, "- %s: `%s` (model `%s`, data `%s`, split `%s`", tag, e->dir, e->model ? e->model : "?",
+                         e->data ? e->data : "?", e->split ? e->split : "?");
+    else
+        xc_strbuf_printf(b, "- %s: model `%s` scored on data `%s`, split `%s` (", tag, e->model ? e->model : "?",
+                         e->data ? e->data : "?", e->split ? e->split : "?");
+    if (e->tta) xc_strbuf_printf(b, "%stest-time augmentation %s", e->dir ? ", " : "", e->tta);
+    else if (!e->dir) xc_strbuf_puts(b, "no test-time augmentation recorded");
+    xc_strbuf_puts(b, ")\n");
 }
 
 char *xc_compare_markdown(const xc_eval_scores *a, const xc_eval_scores *b, const xc_comparison *c,

@@ -5,8 +5,11 @@
 # written here, the Wald interval of the paired accuracy difference, and the paired bootstrap of
 # macro F1 / balanced accuracy / macro AUROC replayed here draw for draw (xoshiro256** seeded by
 # splitmix64, stratified by class) with scikit-learn's metrics and numpy's percentiles. Refusals:
-# other images, other labels, other classes, a model file, an existing folder; run folders; a
-# multi-label pair; a class absent from the split; identical models.
+# other images, other labels, other classes, a model file without --data, an existing folder; run
+# folders; a multi-label pair; a class absent from the split; identical models. Model files
+# (random resnet18s written by PyTorch): scored on a prepared split, their comparison equals that
+# of their eval folders (every number and p-value), alone or beside an eval folder; other classes
+# refused before scoring; --tta recorded per side.
 set -u
 B=${XRAYCLS_BINARY:?}
 T=${XRAYCLS_TMP:?}/compare
@@ -178,7 +181,9 @@ $PY "$T/make.py" "$T/four" 7 300 1.0 1 Normal Bacteria Virus COVID-19
 check '[ $rc -eq 1 ] && grep -q "their classes differ" "$T/err"' "other classes refused: $(cat "$T/err")"
 : >"$T/m.safetensors"
 "$B" compare "$T/m.safetensors" "$T/runA" >/dev/null 2>"$T/err"; rc=$?
-check '[ $rc -eq 1 ] && grep -q "run xraycls eval --model" "$T/err"' "a model file is refused with advice: $(cat "$T/err")"
+check '[ $rc -eq 2 ] && grep -q "give --data DIR" "$T/err"' "a model file without --data is a usage error: $(cat "$T/err")"
+"$B" compare "$T/runA" "$T/runB" --data "$T" >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "score model files" "$T/err"' "--data with two evaluations is a usage error: $(cat "$T/err")"
 "$B" compare "$T/runA" >/dev/null 2>"$T/err"; rc=$?
 check '[ $rc -eq 2 ]' "one evaluation is a usage error"
 cp "$T/runB/eval-data-test/predictions.csv" "$T/renamed/predictions.csv" && sed -i '7s/\(,[^,]*\)$/,1.5/' "$T/renamed/predictions.csv"
@@ -222,5 +227,96 @@ for f in ["Atelectasis", "Effusion"]:
         auc = roc_auc_score(y, [float(rows[i]["prob:" + f]) for i in keep])
         assert abs(c["auroc"]["per_class"][f][key] - auc) < 1e-9, (f, key, auc)
 PY' "multi-label comparison: $(cat "$T/err")"
+
+
+# ---- model files: scored on a split as eval scores them, then the same comparison ---------------
+# Two resnet18 with random weights (32 px, gray, 3 classes) written by PyTorch as model files, a
+# third with other class names, and a prepared dataset of PNGs.
+$PY - "$T/mf" <<'PY' || { echo "FAIL: generating the model files"; exit 1; }
+import json, os, struct, sys
+import numpy as np, torch, torchvision
+from PIL import Image
+T = sys.argv[1]; os.makedirs(T, exist_ok=True)
+def write_st(path, tensors, meta):
+    hdr, blobs, off = {"__metadata__": meta}, [], 0
+    for k, v in tensors.items():
+        a = v.contiguous().numpy(); b = a.tobytes()
+        hdr[k] = {"dtype": {"float32": "F32", "int64": "I64"}[str(a.dtype)], "shape": list(a.shape),
+                  "data_offsets": [off, off + len(b)]}
+        blobs.append(b); off += len(b)
+    h = json.dumps(hdr).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h))); f.write(h); f.write(b"".join(blobs))
+pre = json.dumps({"size": 32, "channels": 1, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                  "expand_gray_to_rgb": True})
+for name, seed, classes in (("mA", 1, "abc"), ("mB", 2, "abc"), ("mC", 1, "xyz")):
+    torch.manual_seed(seed)
+    net = torchvision.models.resnet18(num_classes=3)
+    with torch.no_grad():
+        for mod in net.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.2, 0.2); mod.running_var.uniform_(0.5, 1.5)
+        net.fc.weight.mul_(4)
+    write_st(f"{T}/{name}.safetensors", {"model." + k: v for k, v in net.state_dict().items()},
+             {"xraycls.kind": "model", "xraycls.format": "1", "xraycls.arch": "resnet18",
+              "xraycls.classes": json.dumps(list(classes)), "xraycls.num_classes": "3", "xraycls.head": "softmax",
+              "xraycls.preprocessing": pre})
+rng = np.random.default_rng(5)
+for split, n in (("train", 2), ("test", 14)):
+    for k, c in enumerate("abc"):
+        os.makedirs(f"{T}/root/{split}/{c}", exist_ok=True)
+        for i in range(n):
+            y, x = np.mgrid[0:32, 0:32]
+            f = 100 + 40 * k + 50 * np.sin(x / rng.uniform(2, 6)) + rng.normal(0, 30, (32, 32))
+            Image.fromarray(np.clip(f, 0, 255).astype(np.uint8), "L").save(f"{T}/root/{split}/{c}/{c}{i}.png")
+PY
+M=$T/mf
+"$B" prepare folder --root "$M/root" -o "$M/data" --size 32 >"$M/prep.out" 2>&1 || { cat "$M/prep.out"; echo "FAIL: prepare"; exit 1; }
+for m in mA mB; do
+  "$B" eval --model "$M/$m.safetensors" --data "$M/data" --device cpu --bootstrap 0 --thresholds-from none -o "$M/ev$m" \
+    >/dev/null 2>"$M/ev$m.err" || { cat "$M/ev$m.err"; echo "FAIL: eval $m"; exit 1; }
+done
+"$B" compare "$M/evmA" "$M/evmB" -o "$M/folders" --bootstrap 300 --seed 4 >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc -eq 0 ]' "compare of the eval folders: $(cat "$T/err")"
+"$B" compare "$M/mA.safetensors" "$M/mB.safetensors" --data "$M/data" --split test --device cpu --batch 7 \
+  -o "$M/models" --bootstrap 300 --seed 4 >"$M/models.out" 2>"$M/models.err"; rc=$?
+check '[ $rc -eq 0 ]' "compare of the model files: $(tail -3 "$M/models.err")"
+check 'grep -q "compare: A: test-time augmentation: none" "$M/models.err" && grep -q "| accuracy" "$M/models.out"' \
+  "compare of model files says neither the TTA nor the table: $(cat "$M/models.err")"
+"$B" compare "$M/evmA" "$M/mB.safetensors" --data "$M/data" --device cpu -o "$M/mixed" --bootstrap 300 --seed 4 \
+  >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc -eq 0 ]' "compare of an eval folder and a model file: $(cat "$T/err")"
+# the same numbers, p-values included, as from the eval folders; only the sources differ
+check '$PY - "$M" <<PY
+import json, sys
+M = sys.argv[1]
+def load(d):
+    j = json.load(open(f"{M}/{d}/compare.json"))
+    src = (j.pop("a"), j.pop("b")); j.pop("provenance")
+    return j, src
+ref, (a, b) = load("folders")
+assert a["eval"].endswith("evmA") and a["tta"] == "none", a
+for d in ("models", "mixed"):
+    got, (ga, gb) = load(d)
+    assert got == ref, (d, [k for k in ref if ref[k] != got.get(k)])
+    assert gb["eval"] is None and gb["model"].endswith("mB.safetensors") and gb["split"] == "test" and gb["tta"] == "none", gb
+p = ref["accuracy"]["p_value"], ref["auroc"]["per_class"]["a"]["p_value"], ref["macro_f1"]["p_value"]
+print("p-values (McNemar, DeLong of class a, bootstrap macro F1):", p)
+PY' "compare of model files differs from compare of their eval folders"
+check 'cmp -s "$M/folders/compare.csv" "$M/models/compare.csv"' "compare.csv of model files differs from the eval folders'"
+"$B" compare "$M/mA.safetensors" "$M/mC.safetensors" --data "$M/data" --device cpu -o "$M/x6" >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc -eq 1 ] && grep -q "mA.safetensors. and .*mC.safetensors. cannot be compared: their classes differ (\[a, b, c\] and \[x, y, z\])" "$T/err" && [ ! -e "$M/x6" ]' \
+  "model files with other classes refused: $(cat "$T/err")"
+"$B" compare "$M/evmA" "$M/mC.safetensors" --data "$M/data" --device cpu -o "$M/x7" >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc -eq 1 ] && grep -q "their classes differ" "$T/err" && [ ! -e "$M/x7" ]' "a model file whose classes are not the data's: $(cat "$T/err")"
+"$B" compare "$M/mA.safetensors" "$M/mB.safetensors" --split test >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "give --data DIR" "$T/err"' "model files without --data: $(cat "$T/err")"
+"$B" compare "$M/mA.safetensors" "$M/mB.safetensors" --data "$M/data" --tta twice >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "none, flip or tencrop" "$T/err"' "compare --tta twice: $(cat "$T/err")"
+"$B" compare "$M/mA.safetensors" "$M/mB.safetensors" --data "$M/data" --device cpu --tta flip -o "$M/flip" --bootstrap 50 \
+  >/dev/null 2>"$T/err"; rc=$?
+check '[ $rc -eq 0 ] && $PY -c "
+import json,sys; c=json.load(open(sys.argv[1])); assert c[\"a\"][\"tta\"] == c[\"b\"][\"tta\"] == \"flip\", c[\"a\"]" "$M/flip/compare.json"' \
+  "compare --tta flip: $(cat "$T/err")"
 
 exit $fail

@@ -1,5 +1,5 @@
-/* torch_entry.c — the two exports of libxraycls_torch.so: the commands that use libtorch, and
- * the libtorch half of --version.
+/* torch_entry.c — the two exports of libxraycls_torch.so: the commands that use libtorch (and the
+ * libtorch parts of local commands, XC_TORCH_PARTS), and the libtorch half of --version.
  *
  * main.c loads this library only when it needs it, so that prepare, info, table and --help do
  * not pay for loading libtorch (hundreds of shared libraries and their static initialisers,
@@ -25,9 +25,11 @@ static const struct {
 } commands[] = {
 #define LOCAL(name, summary)
 #define TORCH(name, summary) {#name, cmd_##name},
-    XC_COMMANDS(LOCAL, TORCH)
+#define PART(name) {#name, cmd_##name##_torch},
+    XC_COMMANDS(LOCAL, TORCH) XC_TORCH_PARTS(PART)
 #undef LOCAL
 #undef TORCH
+#undef PART
 };
 
 CLI_EXPORT int xraycls_torch_cmd(const char *name, int argc, char **argv) {
