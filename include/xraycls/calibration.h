@@ -3,7 +3,7 @@
  *
  * What it is: the metadata entry "xraycls.calibration" of a model file or checkpoint — JSON
  *   {"method": "temperature", "temperature": T, "data": ABS_DIR, "split": "val", "n": N,
- *    "nll_before", "nll_after", "ece_before", "ece_after", "bins": B, "utc", "version",
+ *    "nll_before", "nll_after", "ece_before", "ece_after", "bins": B, "tta", "utc", "version",
  *    "operating_points": {"applied": "youden", "target_sensitivity": s, "target_specificity": p,
  *        "classes": [C…], "thresholds": [[youden, sensitivity, specificity] per class: null
  *        where undefined, "inf" where nothing is called positive], "sensitivity": [[…]],
@@ -39,6 +39,8 @@ typedef struct {
     long long n;          /* images it was fitted on */
     double nll_before, nll_after, ece_before, ece_after; /* on that split (NaN: unknown) */
     int bins;
+    char tta[16];         /* the test-time augmentation of the logits T was fitted on ("none",
+                             "flip", "tencrop"), "" when not recorded */
     /* Operating points chosen on the same split (optional): nops classes (0: none; else the
      * model's class count) × XC_OP_RULES, class c's rule r at c * XC_OP_RULES + r (rule, target,
      * defined, threshold, source_sensitivity and source_specificity set), and the rule predict
@@ -66,6 +68,10 @@ void xc_softmax_temperature(const float *logits, int k, double temperature, floa
 /* In place, probabilities p (k, a softmax output) to softmax(z / T): p_c^(1/T) normalised —
  * the same up to float rounding, for callers that see only probabilities (predict). */
 void xc_probs_temperature(float *p, int k, double temperature);
+
+/* When the model file's temperature was fitted under another test-time augmentation than the
+ * one in use (tta: "none", "flip", "tencrop"), a warning on stderr naming both (cmd: "eval"). */
+void xc_calibration_check_tta(const xc_calibration *c, const char *tta, const char *cmd);
 
 /* "temperature 1.83 (fitted on split val of /data/x, 412 images; xraycls calibrate)" into buf
  * ("temperature 1.83 and operating points (…)" when it holds them). */

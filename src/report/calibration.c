@@ -97,8 +97,9 @@ int xc_calibration_read(const char *path, xc_calibration *c) {
         else if (xc_json_get_double_in(j, what, "temperature", 1, 1e-3, 1e3, &t) < 0 ||
                  xc_json_get_int_in(j, what, "n", 0, 0, INT64_MAX / 2, &n) < 0)
             rc = -1;
-        else if (copy_str(c->split, sizeof c->split, j, "split") < 0 || copy_str(c->data, sizeof c->data, j, "data") < 0)
-            rc = xc_errorf("%s: \"split\" or \"data\" too long", what);
+        else if (copy_str(c->split, sizeof c->split, j, "split") < 0 || copy_str(c->data, sizeof c->data, j, "data") < 0 ||
+                 copy_str(c->tta, sizeof c->tta, j, "tta") < 0)
+            rc = xc_errorf("%s: \"split\", \"data\" or \"tta\" too long", what);
         else {
             c->present = 1;
             c->temperature = t;
@@ -183,6 +184,7 @@ int xc_calibration_write_model(const char *src, const char *dst, const xc_calibr
         num_or_null(j, "ece_before", c->ece_before);
         num_or_null(j, "ece_after", c->ece_after);
         cJSON_AddNumberToObject(j, "bins", c->bins);
+        if (c->tta[0]) cJSON_AddStringToObject(j, "tta", c->tta);
         if (c->nops > 0) cJSON_AddItemToObject(j, "operating_points", ops_json(c, classes));
         if (utc) cJSON_AddStringToObject(j, "utc", utc);
         if (version) cJSON_AddStringToObject(j, "version", version);
@@ -208,6 +210,14 @@ void xc_probs_temperature(float *p, int k, double temperature) {
     if (!isfinite(mx)) return;
     for (int c = 0; c < k; c++) sum += exp(log(p[c]) / temperature - mx);
     for (int c = 0; c < k; c++) p[c] = (float)(exp(log(p[c]) / temperature - mx) / sum);
+}
+
+void xc_calibration_check_tta(const xc_calibration *c, const char *tta, const char *cmd) {
+    const char *fitted = c->tta[0] ? c->tta : "none"; /* files written before it was recorded: none */
+    if (c->present && strcmp(fitted, tta) != 0)
+        fprintf(stderr, "warning: %s: the model file's temperature was fitted on the logits of test-time augmentation "
+                        "'%s', this run uses '%s': its calibration does not carry over (calibrate again with --tta %s)\n",
+                cmd, fitted, tta, tta);
 }
 
 char *xc_calibration_note(const xc_calibration *c, char *buf, size_t cap) {

@@ -265,5 +265,16 @@ def nll(T_):
 before, after = map(float, re.search(r"NLL ([0-9.]+) -> ([0-9.]+)", open(f"{T}/cal.out").read()).groups())
 assert abs(nll(1) - before) < 1e-4 and abs(nll(t) - after) < 1e-4, (t, before, after, nll(1), nll(t))
 PY' "calibrate --tta flip did not fit the flip logits"
+# the TTA is recorded with the temperature; a run under another one is warned, the same is not
+check '$PY - "$T/cal.safetensors" <<PY
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+assert json.loads(h["__metadata__"]["xraycls.calibration"])["tta"] == "flip"
+PY' "the calibration does not record its TTA"
+"$B" eval --model "$T/cal.safetensors" --data "$T/data" --device cpu --bootstrap 0 --tta none -o "$T/e-calnone" >/dev/null 2>"$T/calnone.err"; rc=$?
+check '[ $rc -eq 0 ] && grep -q "fitted on the logits of test-time augmentation .flip., this run uses .none." "$T/calnone.err"' \
+  "eval --tta none of a flip-calibrated model is not warned: $(cat "$T/calnone.err")"
+"$B" eval --model "$T/cal.safetensors" --data "$T/data" --device cpu --bootstrap 0 --tta flip -o "$T/e-calflip" >/dev/null 2>"$T/calflip.err"; rc=$?
+check '[ $rc -eq 0 ] && ! grep -q "does not carry over" "$T/calflip.err"' "eval --tta flip of a flip-calibrated model is warned: $(cat "$T/calflip.err")"
 
 exit $fail

@@ -52,7 +52,8 @@ static const char usage[] =
     "                   sensitivity or specificity (youden)\n"
     "  --tta T          fit on the logits of a test-time augmentation (the logit of the mean\n"
     "                   probability, see xraycls eval --help): none, flip or tencrop; default:\n"
-    "                   the model file's (import --tta), else none. Evaluate with the same one\n"
+    "                   the model file's (import --tta), else none; recorded with T (eval and\n"
+    "                   predict under another TTA warn)\n"
     "  -h, --help       this help\n";
 
 static void on_progress(void *ud, int64_t done) { (void)ud, (void)done; }
@@ -194,6 +195,7 @@ int cmd_calibrate(int argc, char **argv) {
     cal.temperature = t;
     cal.n = n;
     cal.bins = (int)bins;
+    snprintf(cal.tta, sizeof cal.tta, "%s", xc_tta_name(tta));
     snprintf(cal.split, sizeof cal.split, "%s", split);
     char *abs = realpath(data, NULL);
     snprintf(cal.data, sizeof cal.data, "%s", abs ? abs : data);

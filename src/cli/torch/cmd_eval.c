@@ -520,6 +520,7 @@ int cmd_eval(int argc, char **argv) {
         }
         a.temperature = calib.temperature;
         a.calib = &calib;
+        xc_calibration_check_tta(&calib, xc_tta_name(a.tta), "eval");
         pv.p.temperature_note = xc_calibration_note(&calib, calib_note, sizeof calib_note);
         fprintf(stderr, "eval: probabilities calibrated by the model file's %s\n", calib_note);
     }

@@ -444,6 +444,7 @@ int cmd_predict(int argc, char **argv) {
     if (calib.present) {
         char note[1300];
         s.temperature = calib.temperature;
+        xc_calibration_check_tta(&calib, xc_tta_name(tta), "predict");
         fprintf(stderr, "predict: probabilities calibrated by the model file's %s\n",
                 xc_calibration_note(&calib, note, sizeof note));
         const xc_op_point *o = calib.nops == 2 ? &calib.ops[XC_OP_RULES + calib.applied] : NULL;
