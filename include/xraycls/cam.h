@@ -82,7 +82,7 @@ int xc_cam_write(const char *base, const xc_cam_batch *b, int i, const uint8_t *
  * wrong with the highest probability for the (wrong) class it chose, explained for that class
  * (o->class_index is ignored; o->layer and o->method apply). Writes, with xc_cam_write,
  *   <dir>/<true class>/<rank>-sample<i>-as-<predicted class>{.png,.cam.safetensors}
- * rank 1 the most confident error. probs (N, K) are the split's scores (xc_predict_dataset);
+ * rank 1 the most confident error. probs (N, K) are the split's scores (xc_predict_dataset_tta);
  * norm: the model's input normalisation (xc_predict_normalize). sigmoid as in xc_cam_compute (the label is then the argmax too). *written (may be NULL)
  * receives the number of samples explained. Class folders are made only when they get a file. */
 int xc_cam_worst(xc_model *m, xc_dataset *d, const float *probs, const char *const *class_names,

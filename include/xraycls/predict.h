@@ -83,24 +83,16 @@ int xc_predict_files(xc_model *m, const xc_model_info *info, const char *const *
                      const xc_predict_opts *o, xc_predict_row_fn row, void *ud, int64_t *scored,
                      int64_t *skipped);
 
-/* Scores every sample of a prepared split in order, batch at a time, without augmentation:
- * probs (N, num_classes) float, provided by the caller. The dataset's images must have the
- * model's size and channel count (checked, naming both). progress (may be NULL) is called
- * after each batch with the samples done. */
-int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
-                       void (*progress)(void *ud, int64_t done), void *ud);
-
-/* As xc_predict_dataset, also writing the logits (N, num_classes) float, the head's input, when
- * logits is not NULL. */
-int xc_predict_dataset_logits(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
-                              float *logits, void (*progress)(void *ud, int64_t done), void *ud);
-
-/* As xc_predict_dataset_logits under a test-time augmentation: the probabilities are the mean
- * over the views, the logits that mean's logit — log p̄ for a softmax head (so softmax(logits)
- * = p̄), log(p̄ / (1 − p̄)) for a sigmoid head. tencrop upsamples the prepared S x S images to
- * R = xc_tta_resize(S) on the device (bilinear, antialiased: Pillow's filter, without its
- * rounding to 8 bits) and crops them; the images were resampled once already by prepare
- * (docs/METRICS.md, "Test-time augmentation"). XC_TTA_NONE is xc_predict_dataset_logits. */
+/* Scores every sample of a prepared split in order, batch at a time, without training-time
+ * augmentation: probs (N, num_classes) float and, when logits is not NULL, the logits (N,
+ * num_classes), provided by the caller. The dataset's images must have the model's size and
+ * channel count (checked, naming both). progress (may be NULL) is called after each batch with
+ * the samples done. XC_TTA_NONE: the model's outputs. Else the probabilities are the mean over
+ * the views of the test-time augmentation, the logits that mean's logit — log p̄ for a softmax
+ * head (so softmax(logits) = p̄), log(p̄ / (1 − p̄)) for a sigmoid head. tencrop upsamples the
+ * prepared S x S images to R = xc_tta_resize(S) on the device (bilinear, antialiased: Pillow's
+ * filter, without its rounding to 8 bits) and crops them; the images were resampled once
+ * already by prepare (docs/METRICS.md, "Test-time augmentation"). */
 int xc_predict_dataset_tta(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, xc_tta tta,
                            float *probs, float *logits, void (*progress)(void *ud, int64_t done), void *ud);
 

@@ -175,8 +175,6 @@ xt_tensor *xt_squeeze(const xt_tensor *t, int dim);
 xt_tensor *xt_expand(const xt_tensor *t, int ndim, const int64_t *shape);
 /* Elements [start, start+length) along dim (a view). */
 xt_tensor *xt_narrow(const xt_tensor *t, int dim, int64_t start, int64_t length);
-/* Index `index` along dim, removing the dim (a view). */
-xt_tensor *xt_select(const xt_tensor *t, int dim, int64_t index);
 xt_tensor *xt_cat(xt_tensor *const *ts, int n, int dim);
 xt_tensor *xt_stack(xt_tensor *const *ts, int n, int dim);
 
@@ -222,17 +220,8 @@ xt_tensor *xt_mean_dim(const xt_tensor *t, int dim, int keepdim);
 /* Max along dim; values and/or indices may be NULL when not wanted. */
 int xt_max_dim(const xt_tensor *t, int dim, int keepdim, xt_tensor **values, xt_tensor **indices);
 xt_tensor *xt_argmax(const xt_tensor *t, int dim, int keepdim);
-int xt_sort(const xt_tensor *t, int dim, int descending, xt_tensor **values, xt_tensor **indices);
-int xt_topk(const xt_tensor *t, int64_t k, int dim, xt_tensor **values, xt_tensor **indices);
 xt_tensor *xt_gather(const xt_tensor *t, int dim, const xt_tensor *index);
 xt_tensor *xt_index_select(const xt_tensor *t, int dim, const xt_tensor *index);
-/* int64 class indices (N) → (N, num_classes) of dtype dt. */
-xt_tensor *xt_one_hot(const xt_tensor *index, int64_t num_classes, xt_dtype dt);
-/* Weighted draws with or without replacement, from the device's global generator:
- * weights (K) float → (n) int64 indices. */
-xt_tensor *xt_multinomial(const xt_tensor *weights, int64_t n, int replacement);
-/* A random permutation of 0..n-1 (int64), from the global generator. */
-xt_tensor *xt_randperm(int64_t n, xt_device dev);
 
 /* ---- neural-network ops ------------------------------------------------------------------ */
 
@@ -252,7 +241,6 @@ xt_tensor *xt_avg_pool2d(const xt_tensor *x, int kernel, int stride, int padding
 xt_tensor *xt_adaptive_avg_pool2d(const xt_tensor *x, int64_t out_h, int64_t out_w);
 /* x: (N, in), w: (out, in), b: (out) or NULL → (N, out). */
 xt_tensor *xt_linear(const xt_tensor *x, const xt_tensor *w, const xt_tensor *b);
-xt_tensor *xt_dropout(const xt_tensor *x, double p, int training);
 xt_tensor *xt_softmax(const xt_tensor *x, int dim);
 xt_tensor *xt_log_softmax(const xt_tensor *x, int dim);
 

@@ -430,16 +430,6 @@ done:
     return rc;
 }
 
-int xc_predict_dataset(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
-                       void (*progress)(void *ud, int64_t done), void *ud) {
-    return xc_predict_dataset_logits(m, info, d, batch, probs, NULL, progress, ud);
-}
-
-int xc_predict_dataset_logits(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, float *probs,
-                              float *logits, void (*progress)(void *ud, int64_t done), void *ud) {
-    return xc_predict_dataset_tta(m, info, d, batch, XC_TTA_NONE, probs, logits, progress, ud);
-}
-
 int xc_predict_dataset_tta(xc_model *m, const xc_model_info *info, xc_dataset *d, int batch, xc_tta tta,
                            float *probs, float *logits, void (*progress)(void *ud, int64_t done), void *ud) {
     int sigmoid = head_kind(info);

@@ -72,10 +72,6 @@ xt_tensor *xt_narrow(const xt_tensor *t, int dim, int64_t start, int64_t length)
     return XT_TENSOR_OP(arg(t, "t").narrow(dim, start, length));
 }
 
-xt_tensor *xt_select(const xt_tensor *t, int dim, int64_t index) {
-    return XT_TENSOR_OP(arg(t, "t").select(dim, index));
-}
-
 xt_tensor *xt_cat(xt_tensor *const *ts, int n, int dim) { return XT_TENSOR_OP(at::cat(tensor_list(ts, n), dim)); }
 
 xt_tensor *xt_stack(xt_tensor *const *ts, int n, int dim) {
@@ -187,20 +183,6 @@ xt_tensor *xt_argmax(const xt_tensor *t, int dim, int keepdim) {
     return XT_TENSOR_OP(at::argmax(arg(t, "t"), (int64_t)dim, keepdim != 0));
 }
 
-int xt_sort(const xt_tensor *t, int dim, int descending, xt_tensor **values, xt_tensor **indices) {
-    clear_outs(values, indices);
-    return guard_int(__func__, [&] {
-        pair_out(at::sort(arg(t, "t"), dim, descending != 0), values, indices);
-    });
-}
-
-int xt_topk(const xt_tensor *t, int64_t k, int dim, xt_tensor **values, xt_tensor **indices) {
-    clear_outs(values, indices);
-    return guard_int(__func__, [&] {
-        pair_out(at::topk(arg(t, "t"), k, dim, /*largest=*/true, /*sorted=*/true), values, indices);
-    });
-}
-
 xt_tensor *xt_gather(const xt_tensor *t, int dim, const xt_tensor *index) {
     return XT_TENSOR_OP(at::gather(arg(t, "t"), dim, arg(index, "index")));
 }
@@ -208,19 +190,6 @@ xt_tensor *xt_gather(const xt_tensor *t, int dim, const xt_tensor *index) {
 xt_tensor *xt_index_select(const xt_tensor *t, int dim, const xt_tensor *index) {
     return XT_TENSOR_OP(at::index_select(arg(t, "t"), dim, arg(index, "index")));
 }
-
-xt_tensor *xt_one_hot(const xt_tensor *index, int64_t num_classes, xt_dtype dt) {
-    return guard_tensor(__func__, [&] {
-        check_positive(num_classes, "num_classes");
-        return at::one_hot(arg(index, "index"), num_classes).to(scalar_type(dt));
-    });
-}
-
-xt_tensor *xt_multinomial(const xt_tensor *weights, int64_t n, int replacement) {
-    return XT_TENSOR_OP(at::multinomial(arg(weights, "weights"), n, replacement != 0));
-}
-
-xt_tensor *xt_randperm(int64_t n, xt_device dev) { return XT_TENSOR_OP(at::randperm(n, options(XT_I64, dev))); }
 
 /* ---- neural-network ops ------------------------------------------------------------------ */
 
@@ -284,13 +253,6 @@ xt_tensor *xt_adaptive_avg_pool2d(const xt_tensor *x, int64_t out_h, int64_t out
 
 xt_tensor *xt_linear(const xt_tensor *x, const xt_tensor *w, const xt_tensor *b) {
     return XT_TENSOR_OP(at::linear(arg(x, "x"), arg(w, "w"), opt_arg(b)));
-}
-
-xt_tensor *xt_dropout(const xt_tensor *x, double p, int training) {
-    return guard_tensor(__func__, [&] {
-        if (!(p >= 0.0 && p <= 1.0)) throw std::invalid_argument("dropout probability outside [0, 1]");
-        return at::dropout(arg(x, "x"), p, training != 0);
-    });
 }
 
 xt_tensor *xt_softmax(const xt_tensor *x, int dim) { return XT_TENSOR_OP(at::softmax(arg(x, "x"), (int64_t)dim)); }
