@@ -32,4 +32,4 @@ head -5 runs/demo-predictions.csv
 echo "== table =="
 "$X" table runs/demo --split val -o runs/demo-results
 echo
-echo "run folder: runs/demo (metrics.csv, accuracy.png, loss.png, tb/, eval-demo-val/, eval-demo-test/)"
+echo "run folder: runs/demo (metrics.csv, accuracy.png, loss.png, tb/, eval-demo-val/, eval-demo-test/: their figures; xraycls figures DIR --format pdf redraws any of them)"

@@ -37,7 +37,8 @@
  *            folder when this build has protobuf-c, else one log line says they are not
  *            written; true: required, refused by a build without protobuf-c; false: none;
  *            docs/TENSORBOARD.md)
- *   output   runs_dir "runs", name (the config file's stem)
+ *   output   runs_dir "runs", name (the config file's stem), figures "png"|"svg"|"pdf"|"none"
+ *            ("png": the accuracy and loss curves drawn at the end of the run, xraycls/plot.h)
  *
  * "imagenet" weights exist for every arch, "chexnet" for densenet121 only; the file each needs
  * is looked up under its published name in weights_dir, then in torchvision's cache
@@ -123,6 +124,7 @@ typedef struct {
     struct {
         char runs_dir[1024];
         char name[256];
+        int figures; /* xc_plot_format (xraycls/plot.h): "png" 0, "svg", "pdf", "none" */
     } output;
 } xc_config;
 

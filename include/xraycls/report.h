@@ -1,7 +1,7 @@
 /* xraycls/report.h — what `xraycls eval` writes, and the results table of `xraycls table`.
  *
  * What it is: the metrics of xraycls/metrics.h as eval.json, eval.csv and eval.md, the
- * confusion-matrix picture, a text summary for the terminal, and the table that gathers the
+ * confusion matrix as CSV, a text summary for the terminal, and the table that gathers the
  * eval.json of many run folders. What it is not: computing metrics (metrics.h) or inference.
  *
  * eval.json
@@ -34,7 +34,9 @@
  *              micro     precision = recall = f1 = accuracy (single-label data)
  *            support of the last three rows = N; absent or not-applicable cells are empty.
  * eval.md    the same as Markdown tables, with the confusion matrix and notes on absent classes.
- * confusion_matrix.png   xc_plot_confusion (single-label only).
+ * confusion_matrix.csv   header true,predicted:<class>…, one row per true class (its name, then
+ *            the counts), in class order (single-label only): the data of the figure
+ *            confusion_matrix.png|svg|pdf (xraycls/plot.h), drawn by eval after these files.
  * Every file is written atomically; eval.json is written last, so its presence marks a
  * complete evaluation.
  *
@@ -96,7 +98,10 @@ char *xc_report_markdown(const xc_metrics *m, const xc_report_info *info);
 /* A few lines for the terminal: accuracy, balanced accuracy, macro F1 / AUROC, per-class recall. */
 char *xc_report_summary(const xc_metrics *m, const xc_report_info *info);
 
-/* Creates dir (mkdir -p) and writes eval.csv, eval.md, confusion_matrix.png and eval.json. */
+/* confusion_matrix.csv of a (k, k) matrix, malloc'd; NULL when out of memory. */
+char *xc_confusion_csv(const int64_t *cm, int k, const char *const *classes);
+/* Creates dir (mkdir -p) and writes eval.csv, eval.md, confusion_matrix.csv (single-label) and
+ * eval.json. */
 int xc_report_write(const char *dir, const xc_metrics *m, const xc_report_info *info);
 
 /* ---- per-image scores, curves and calibration ----------------------------------------------

@@ -10,6 +10,7 @@
 
 #include "xraycls/error.h"
 #include "xraycls/opt.h"
+#include "xraycls/plot.h"
 
 enum { XC_EXIT_OK = 0, XC_EXIT_FAIL = 1, XC_EXIT_USAGE = 2 };
 
@@ -19,6 +20,7 @@ int cmd_prepare(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_figures(int argc, char **argv);
 /* main.c: runs `name` in libxraycls_torch.so (loaded on first use: xraycls_torch_cmd), for the
  * torch commands and the parts of local ones (commands.h XC_TORCH_PARTS). The exit code; 1 when
  * the library cannot be loaded (said on stderr). */
@@ -80,6 +82,11 @@ int cli_is_pytorch_file(const char *path);
 /* After a model file failed to load: for a PyTorch file, "xraycls: '<path>' is a PyTorch file
  * ... make one with `xraycls import ...`"; otherwise cli_fail(NULL). Returns 1. */
 int cli_fail_model(const char *path);
+/* The figures of the folder dir (known as final once renamed into place) in format fmt, drawn
+ * beside their CSV files (xc_plot_dir) and listed on stderr as "<cmd>: figures: roc.png, …";
+ * XC_PLOT_NONE draws nothing, and a build without cairo says once that they were skipped.
+ * 0, or -1 with a message. */
+int cli_figures(const char *cmd, const char *dir, const char *final, xc_plot_format fmt);
 /* 1 if stderr is a terminal (progress bars are drawn only then). */
 int cli_is_tty(void);
 

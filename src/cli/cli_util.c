@@ -10,6 +10,8 @@
 #include "cli.h"
 #include "xraycls/fs.h"
 #include "xraycls/image.h"
+#include "xraycls/plot.h"
+#include "xraycls/strbuf.h"
 
 int cli_fail(const char *fmt, ...) {
     fputs("xraycls: ", stderr);
@@ -117,4 +119,17 @@ int cli_fail_model(const char *path) {
     return cli_fail("'%s' is a PyTorch file (torch.save), not an xraycls model file: make one with "
                     "`xraycls import --arch ARCH --from %s -o model.safetensors` (see `xraycls import --help`)",
                     path, path);
+}
+
+int cli_figures(const char *cmd, const char *dir, const char *final, xc_plot_format fmt) {
+    if (fmt == XC_PLOT_NONE) return 0;
+    if (!xc_plot_available()) {
+        fprintf(stderr, "%s: figures skipped: %s (their data is in the CSV files)\n", cmd, XC_PLOT_NO_CAIRO);
+        return 0;
+    }
+    xc_strbuf w = {0};
+    int n = xc_plot_dir(dir, dir, final, fmt, 1, &w);
+    if (n >= 0) fprintf(stderr, "%s: figures: %s\n", cmd, w.s ? w.s : "none");
+    xc_strbuf_free(&w);
+    return n < 0 ? -1 : 0;
 }

@@ -24,6 +24,7 @@
     LOCAL(table, "the results table (Markdown, CSV) of evaluated runs")                              \
     LOCAL(compare, "paired comparison of two models on the same images (DeLong, McNemar)")           \
     LOCAL(merge, "join the outputs of predict --shard 1/N … N/N in input order")                     \
+    LOCAL(figures, "(re)draw a run's or an evaluation's figures from its CSVs (PNG, SVG, PDF)")      \
     TORCH(calibrate, "fit a model's temperature on validation data into a new model file")          \
     TORCH(import, "pretrained weights (.pth, safetensors) as a model file for predict/eval")         \
     TORCH(export, "a model as torchvision weights (safetensors, .pth) or as ONNX")                   \

@@ -14,7 +14,6 @@
 #include "xraycls/csv.h"
 #include "xraycls/fs.h"
 #include "xraycls/json.h"
-#include "xraycls/plot.h"
 #include "xraycls/strbuf.h"
 #include "report_internal.h"
 
@@ -454,19 +453,26 @@ int xc_report_write_doc(const char *dir, const char *name, char *text) {
     return rc;
 }
 
+char *xc_confusion_csv(const int64_t *cm, int k, const char *const *classes) {
+    xc_csv_writer w = {0};
+    xc_csv_field(&w, "true");
+    for (int p = 0; p < k; p++) xc_csv_fieldf(&w, "predicted:%s", classes[p]);
+    xc_csv_end_row(&w);
+    for (int t = 0; t < k; t++) {
+        xc_csv_field(&w, classes[t]);
+        for (int p = 0; p < k; p++) xc_csv_int(&w, (long long)cm[(size_t)t * k + p]);
+        xc_csv_end_row(&w);
+    }
+    return xc_csv_take(&w, "confusion_matrix.csv");
+}
+
 int xc_report_write(const char *dir, const xc_metrics *m, const xc_report_info *info) {
     if (xc_mkdir_p(dir) < 0) return -1;
     if (xc_report_write_doc(dir, "eval.csv", xc_report_csv(m, info)) < 0) return -1;
     if (xc_report_write_doc(dir, "eval.md", xc_report_markdown(m, info)) < 0) return -1;
-    if (m->confusion) {
-        char *png = xc_path_join(dir, "confusion_matrix.png");
-        char title[160];
-        snprintf(title, sizeof title, "Confusion matrix (%s)", info->split ? info->split : "eval");
-        int rc = png ? xc_plot_confusion(png, m->confusion, m->num_classes, info->classes, title)
-                     : xc_errorf("confusion_matrix.png: out of memory");
-        free(png);
-        if (rc < 0) return -1;
-    }
+    if (m->confusion && xc_report_write_doc(dir, "confusion_matrix.csv",
+                                            xc_confusion_csv(m->confusion, m->num_classes, info->classes)) < 0)
+        return -1;
     return xc_report_write_doc(dir, "eval.json", xc_report_json(m, info));
 }
 

@@ -38,6 +38,7 @@ static const char *const precision_names[] = {"auto", "fp32", "bf16", "fp16", NU
 static const char *const nonfinite_names[] = {"stop", "skip", NULL};
 static const char *const tristate_names[] = {"auto", "on", "off", NULL};
 static const char *const backend_names[] = {"auto", "gloo", "nccl", NULL};
+static const char *const figures_names[] = {"png", "svg", "pdf", "none", NULL}; /* xc_plot_format's order */
 
 #define OFF(f) offsetof(xc_config, f)
 #define SZ(f) sizeof(((xc_config *)0)->f)
@@ -87,6 +88,7 @@ static const key_def keys[] = {
     {"train.distributed.timeout_s", K_NUM, OFF(train.distributed.timeout_s), 0, NULL, 1, 86400, 0},
     {"output.runs_dir", K_STR, OFF(output.runs_dir), SZ(output.runs_dir), NULL, 0, 0, 0},
     {"output.name", K_STR, OFF(output.name), SZ(output.name), NULL, 0, 0, 0},
+    {"output.figures", K_ENUM, OFF(output.figures), 0, figures_names, 0, 0, 0},
 };
 #define NKEYS (int)(sizeof keys / sizeof keys[0])
 

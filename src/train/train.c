@@ -306,11 +306,15 @@ static void tb_epoch(run *r, const xc_epoch_result *e, const val_out *v) {
               {"val_acc", e->val_acc},       {"val_balanced_acc", e->val_balanced_acc},
               {"val_auroc", e->val_auroc},   {"val_macro_f1", e->val_macro_f1}, {"lr", e->lr}};
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) tb_scalar(r, sc[i].tag, e->epoch, sc[i].v);
-    if (r->tb && v->confusion && v->k >= 1 && v->k <= 64) {
+    /* A build without cairo leaves the image out (the scalars above are all there). */
+    if (r->tb && v->confusion && v->k >= 1 && v->k <= 64 && xc_plot_available()) {
         const char *names[64];
         for (int i = 0; i < v->k; i++) names[i] = xc_dataset_class(r->val, i);
-        char title[64];
-        snprintf(title, sizeof title, "validation, epoch %d", e->epoch);
+        char *run_name = xc_plot_name(r->dir, NULL);
+        char title[2048];
+        snprintf(title, sizeof title, "Confusion matrix, validation, epoch %d \xE2\x80\x94 %s", e->epoch,
+                 run_name ? run_name : r->dir);
+        free(run_name);
         uint8_t *png = NULL;
         size_t len = 0;
         int w = 0, h = 0;
@@ -702,8 +706,13 @@ int xc_train_run(const xc_config *c, const xc_train_opts *o, xc_train_result *re
     if (r.tb && xc_tb_close(r.tb) < 0) tr_log(&r, "tensorboard: %s", xc_error());
     r.tb = NULL;
     if (rc == 0 && res->outcome == XC_TRAIN_DONE && r.nhist > 0 && r.rank == 0) {
-        int n = xc_plot_history(r.dir, r.dir);
-        if (n < 0) tr_log(&r, "curves not drawn: %s", xc_error());
+        /* The curves, from metrics.csv as `xraycls figures` draws them; replaced when a resumed
+         * run ends again. Not drawing them never fails the run: the CSV is what counts. */
+        xc_plot_format ff = (xc_plot_format)c->output.figures;
+        if (ff != XC_PLOT_NONE && !xc_plot_available())
+            tr_log(&r, "figures skipped: %s (metrics.csv has their data)", XC_PLOT_NO_CAIRO);
+        else if (ff != XC_PLOT_NONE && xc_plot_dir(r.dir, r.dir, NULL, ff, 1, NULL) < 0)
+            tr_log(&r, "curves not drawn: %s", xc_error());
         tr_log(&r, "done: %d epochs in %.1fs%s", st.epoch, now_s() - r.t0,
                 st.has_best ? "" : " (no best checkpoint: no finite metric)");
     }

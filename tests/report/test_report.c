@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "xraycls/fs.h"
+#include "xraycls/plot.h"
 #include "xraycls/report.h"
 
 /* Four classes, the last (COVID-19) with no sample. Predictions: 0 0 1 | 1 1 0 | 2 1. */
@@ -46,8 +47,15 @@ static void test_eval_files(const char *dir, xc_metrics *m) {
     char *out = join(dir, "eval-test");
     CHECK(xc_report_write(out, m, &info) == 0);
     char *jp = join(out, "eval.json"), *cp = join(out, "eval.csv"), *mp = join(out, "eval.md"),
-         *pp = join(out, "confusion_matrix.png");
+         *pp = join(out, "confusion_matrix.csv");
     CHECK(xc_is_file(pp));
+    /* The figure's data: the matrix read back as the figure reads it. */
+    xc_plot_confusion_data cd;
+    CHECK(xc_plot_read_confusion(pp, &cd) == 0);
+    CHECK(cd.k == m->num_classes);
+    for (int i = 0; i < cd.k && i < m->num_classes; i++) CHECK(!strcmp(cd.names[i], CLASSES[i]));
+    for (int i = 0; i < cd.k * cd.k && cd.k == m->num_classes; i++) CHECK(cd.cm[i] == m->confusion[i]);
+    xc_plot_confusion_free(&cd);
     cJSON *j = read_json(jp);
     CHECK(j != NULL);
     if (j) {

@@ -1,7 +1,8 @@
 /* cmd_eval.c — `xraycls eval`: scores a split of a prepared dataset with a checkpoint or model
  * file and writes, into a new folder renamed into place when complete, eval.json / eval.csv /
- * eval.md / confusion_matrix.png, the per-image scores, the curves and the reliability data
- * (xraycls/report.h), with operating points chosen on another split (xraycls/metrics.h). */
+ * eval.md / confusion_matrix.csv, the per-image scores, the curves and the reliability data
+ * (xraycls/report.h) and the figures drawn from them (xraycls/plot.h), with operating points
+ * chosen on another split (xraycls/metrics.h). */
 #define _XOPEN_SOURCE 700
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -34,9 +35,10 @@ static const char usage[] =
     "                    [--target-sensitivity X] [--target-specificity X]\n"
     "                    [--cam-worst K [--cam-layer L] [--cam-method gradcam|gradcam++]]\n"
     "                    [--threads T] [--layout auto|nchw|channels_last] [--tta none|flip|tencrop]\n"
+    "                    [--figures png|svg|pdf|none]\n"
     "\n"
     "Scores every image of a split of a prepared dataset (no augmentation, eval mode) and writes,\n"
-    "into a new folder: eval.json, eval.csv, eval.md and confusion_matrix.png (accuracy, balanced\n"
+    "into a new folder: eval.json, eval.csv, eval.md and confusion_matrix.csv (accuracy, balanced\n"
     "accuracy, per-class precision / recall / F1 / specificity / NPV / AUROC / average precision,\n"
     "macro and weighted F1, macro AUROC and AP, the confusion matrix, Brier score and ECE, each\n"
     "interval with its method; operating points), predictions.csv and predictions.jsonl (every\n"
@@ -81,6 +83,9 @@ static const char usage[] =
     "                   mean of the ten); default: the model file's (import --tta), else none.\n"
     "                   Recorded in eval.json (\"tta\") and eval.md; predictions.* gain a column\n"
     "                   tta, and their logits are the logit of the mean probability\n"
+    "  --figures F      the figures drawn from those CSVs, beside them: confusion_matrix, roc,\n"
+    "                   pr and calibration (reliability) as png (default), svg or pdf, or none;\n"
+    "                   xraycls figures DIR redraws them later in any format\n"
     "\n"
     "A class with no image in the split is reported as absent (null), never as 0. eval.json\n"
     "records the xraycls version, the checkpoint's epoch, absolute paths and the UTC time.\n"
@@ -237,6 +242,7 @@ typedef struct {
     int thr_given;      /* --thresholds-from given: it wins over the model file's operating points */
     const xc_calibration *calib; /* the model file's calibration, NULL: none */
     xc_tta tta;         /* test-time augmentation */
+    xc_plot_format figures;
 } eval_args;
 
 /* softmax(z / T) of every row: from the logits when there are, else from the probabilities. */
@@ -307,7 +313,8 @@ static int eval_findings(xc_model *m, const xc_model_info *info, xc_dataset *d, 
     if (!(files = split_files(d))) goto done;
     xc_scores sc = {xc_dataset_len(d), k, names, files, probs, logits, NULL, xc_dataset_targets(d), xc_dataset_mask(d), thr,
                     xc_tta_name(a->tta)};
-    if (xc_scores_write(of.tmp, &sc, (int)a->bins) < 0 || xc_findings_write(of.tmp, met, &fi) < 0 || xc_outdir_commit(&of) < 0)
+    if (xc_scores_write(of.tmp, &sc, (int)a->bins) < 0 || xc_findings_write(of.tmp, met, &fi) < 0 ||
+        cli_figures("eval", of.tmp, of.final, a->figures) < 0 || xc_outdir_commit(&of) < 0)
         goto done;
     char b1[96], b2[96], b3[96];
     printf("macro AUROC %s  micro AUROC %s  macro AP %s\n", xc_metric_format(&met->macro_auroc, b1, sizeof b1),
@@ -390,13 +397,14 @@ static const xc_opt opts[] = {
     {"bootstrap", 0, XC_OPT_VALUE},       {"seed", 0, XC_OPT_VALUE},      {"cam-worst", 0, XC_OPT_VALUE},
     {"cam-layer", 0, XC_OPT_VALUE},       {"cam-method", 0, XC_OPT_VALUE}, {"overwrite", 0, 0},
     {"threads", 0, XC_OPT_VALUE},         {"layout", 0, XC_OPT_VALUE},    {"tta", 0, XC_OPT_VALUE},
-    {0}};
+    {"figures", 0, XC_OPT_VALUE},         {0}};
 enum { O_MODEL, O_DATA, O_SPLIT, O_OUTPUT, O_DEVICE, O_THR_FROM, O_THR_SPLIT, O_CI, O_TSENS, O_TSPEC, O_BATCH,
        O_BINS, O_BOOTSTRAP, O_SEED, O_CAM_WORST, O_CAM_LAYER, O_CAM_METHOD, O_OVERWRITE,
-       O_THREADS, O_LAYOUT, O_TTA };
+       O_THREADS, O_LAYOUT, O_TTA, O_FIGURES };
 
 int cmd_eval(int argc, char **argv) {
-    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0, 0, 0, NULL, XC_TTA_NONE};
+    eval_args a = {NULL, NULL, "test", NULL, "auto", "val", 64, 1000, 0, 0, 15, 0.95, 0.95, XC_CI_WILSON, 0, 0, 0, NULL, XC_TTA_NONE,
+                   XC_PLOT_PNG};
     const char *cam_layer = NULL, *cam_method = "gradcam";
     long long threads = 0;
     int layout = CLI_LAYOUT_AUTO, tta_opt = -1;
@@ -434,6 +442,9 @@ int cmd_eval(int argc, char **argv) {
         case O_THREADS: bad = xc_opt_ll(&p, 1, 1024, &threads); break;
         case O_LAYOUT:
             if (cli_layout_parse(v, &layout) < 0) return cli_usage_error("eval", usage, "%s", xc_error());
+            break;
+        case O_FIGURES:
+            if (xc_plot_format_parse(v, 1, &a.figures) < 0) return cli_usage_error("eval", usage, "--figures: %s", xc_error());
             break;
         case O_TTA: {
             xc_tta t;
@@ -591,14 +602,15 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
     }
-    if (xc_report_write(of.tmp, met, &ri) < 0 || xc_outdir_commit(&of) < 0) {
+    if (xc_report_write(of.tmp, met, &ri) < 0 || cli_figures("eval", of.tmp, of.final, a.figures) < 0 ||
+        xc_outdir_commit(&of) < 0) {
         cli_fail(NULL);
         goto done;
     }
     char *summary = xc_report_summary(met, &ri);
     if (summary) fputs(summary, stdout);
     free(summary);
-    printf("wrote %s/{eval.json, eval.csv, eval.md, confusion_matrix.png, predictions.csv, predictions.jsonl, "
+    printf("wrote %s/{eval.json, eval.csv, eval.md, confusion_matrix.csv, predictions.csv, predictions.jsonl, "
            "roc.csv, pr.csv, calibration.csv%s}\n", of.final, a.cam_worst ? ", cam-worst/" : "");
     rc = XC_EXIT_OK;
 done:
