@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "xraycls/opt.h"
+#include "xraycls/plot.h"
 #include "xraycls/tensorboard.h"
 
 struct command {
@@ -93,6 +94,7 @@ int cli_torch_run(const char *name, int argc, char **argv) {
 static int print_version(void) {
     printf("xraycls %s\n", XRAYCLS_VERSION);
     printf("TensorBoard event files: %s\n", xc_tb_available() ? "yes" : "no (built without protobuf-c)");
+    printf("figures: %s\n", xc_plot_available() ? "png, svg, pdf (cairo)" : "no (built without cairo)");
     fflush(stdout);
     cli_torch_version_fn *fn = (cli_torch_version_fn *)torch_symbol(CLI_TORCH_VERSION);
     return fn ? fn() : XC_EXIT_FAIL;

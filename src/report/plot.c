@@ -491,6 +491,17 @@ static void legend_place(const panel *p, const series *s, int ns, const box *avo
     }
 }
 
+/* Where a square [0, 1] × [0, 1] plot area of at most `tall` points ends on the right, on a
+ * page a column wide (panel_place with the ticks 0.0 … 1.0): a legend beside it starts there,
+ * and the page ends after the legend. */
+static double square_right(double tall) {
+    double x0 = 4 + PT_LABEL + 5 + measure("0.0", PT_TICK, 0) + 5;
+    return x0 + fmin(COLUMN_W - 8 - x0, tall);
+}
+
+/* The title's height at full size (title_draw). */
+static const double TITLE_ROOM = 4 + PT_TITLE * 1.4 + 4;
+
 static entry entry_of(const series *s) { return (entry){s->label, s->color, s->style, s->lw, s->markers}; }
 
 /* A class's colour and line style: the palette, then dashed, then dash-dotted. */
@@ -607,7 +618,7 @@ static int draw_curves(const xc_plot_curves *c, int pr, const char *path, const 
     double lw, lh;
     legend_size(e, ne, &lw, &lh);
     int outside = ne > 8;
-    double W = COLUMN_W + (outside ? lw + 6 : 0), H = 236;
+    double H = 236, W = outside ? square_right(H - 3 - (PT_TICK + 6) - (PT_LABEL + 4) - TITLE_ROOM) + 10 + lw + 6 : COLUMN_W;
     char title[512];
     make_title(title, sizeof title, pr ? "Precision\xE2\x80\x93recall" : "ROC curves", name);
     fig f;
@@ -685,7 +696,7 @@ int xc_plot_reliability(const xc_plot_calibration *c, const char *path, const ch
     double lw, lh;
     legend_size(e, ne, &lw, &lh);
     int outside = ne > 8;
-    double W = COLUMN_W + (outside ? lw + 6 : 0), H = 262;
+    double H = 262, W = outside ? square_right((H - TITLE_ROOM) * 0.70 - 5) + 10 + lw + 6 : COLUMN_W;
     char title[512];
     make_title(title, sizeof title, "Reliability", name);
     fig f;
@@ -718,7 +729,9 @@ int xc_plot_reliability(const xc_plot_calibration *c, const char *path, const ch
     p.x1 = q.x1 = p.x0 + side;
     int single = top_only >= 0;
     panel_frame(&f, &p, NULL, single ? "accuracy" : "fraction of positives", 0);
-    panel_frame(&f, &q, single ? "confidence (top-label probability)" : "predicted probability", "images", 1);
+    /* Several findings: the histogram counts one (image, finding) label per entry. */
+    panel_frame(&f, &q, single ? "confidence (top-label probability)" : "predicted probability",
+                single ? "images" : "labels", 1);
     static const double diag[2] = {0, 1};
     series d = {diag, diag, 2, MUTED, DOTTED, 1.0, 0, 0, NULL};
     series_draw(&f, &p, &d);

@@ -27,7 +27,10 @@ M=$T/runs/tiny/best.safetensors
 "$B" eval --model "$M" --data "$T/data" --device cpu --bootstrap 200 --seed 5 >"$T/eval.out" 2>"$T/eval.err"; rc=$?
 check '[ $rc -eq 0 ]' "eval failed: $(tail -3 "$T/eval.err")"
 E=$T/runs/tiny/eval-data-test
-for f in eval.json eval.csv eval.md confusion_matrix.png; do check '[ -s "$E/$f" ]' "eval lacks $f"; done
+for f in eval.json eval.csv eval.md confusion_matrix.csv; do check '[ -s "$E/$f" ]' "eval lacks $f"; done
+# the figures need cairo (xraycls --version says whether this build has it)
+if "$B" --version | grep -q "^figures: png"; then check '[ -s "$E/confusion_matrix.png" ]' "eval lacks confusion_matrix.png"
+else check '[ ! -e "$E/confusion_matrix.png" ] && grep -q "figures skipped" "$T/eval.err"' "figures skipped"; fi
 check 'grep -q "accuracy" "$T/eval.out"' "eval prints no summary"
 check '$PY - "$E/eval.json" <<PY
 import json, sys
