@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors json torchfile csv config jpeg png jpeg_fast dicom)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors json torchfile csv config jpeg png jpeg_fast dicom plot)
 build=${FUZZ_BUILD:-build-fuzz}
 
 case "$secs" in

@@ -102,8 +102,9 @@ typedef struct {
 } xc_plot_curves;
 
 /* roc.csv (class,threshold,fpr,tpr) and pr.csv (class,threshold,precision,recall): one curve
- * per run of consecutive rows of one class, in file order. Values outside [0, 1], a class
- * whose rows are not consecutive, and a file without a row are errors. */
+ * per run of consecutive rows of one class, in file order (none for a file of only the
+ * header: the split had no class with both positives and negatives). Values outside [0, 1]
+ * and a class whose rows are not consecutive are errors. */
 int xc_plot_read_roc(const char *path, xc_plot_curves *out);
 int xc_plot_read_pr(const char *path, xc_plot_curves *out);
 void xc_plot_curves_free(xc_plot_curves *c);
@@ -123,7 +124,8 @@ typedef struct {
 } xc_plot_calibration;
 
 /* The rows of scheme ("equal-width" or "equal-mass") of calibration.csv
- * (class,scheme,bin,lower,upper,count,mean_prob,frac_pos), one diagram per class. */
+ * (class,scheme,bin,lower,upper,count,mean_prob,frac_pos), one diagram per class (none when
+ * the file has no row of that scheme). */
 int xc_plot_read_calibration(const char *path, const char *scheme, xc_plot_calibration *out);
 void xc_plot_calibration_free(xc_plot_calibration *c);
 
@@ -166,9 +168,10 @@ char *xc_plot_name(const char *dir, const char *name_dir);
 /* Every figure whose data dir holds (the table above), drawn into out_dir (created when
  * missing) in format fmt. All the data is read and checked first, so a malformed file leaves
  * nothing written. A figure file that exists is refused unless overwrite ("'X' exists: figures
- * are never replaced silently (--overwrite replaces them)"). written (may be NULL) receives the
- * file names drawn, ", "-separated. Returns the number of figures drawn; -1 when dir holds none
- * of the data ("'D' holds no figure data: …") or on any error. */
+ * are never replaced silently (--overwrite replaces them)"). A file with nothing to draw (no
+ * curve, no bin, no finite accuracy) gives no figure. written (may be NULL) receives the file
+ * names drawn, ", "-separated. Returns the number of figures drawn (0: nothing to draw); -1
+ * when dir holds none of the data ("'D' holds no figure data: …") or on any error. */
 int xc_plot_dir(const char *dir, const char *out_dir, const char *name_dir, xc_plot_format fmt, int overwrite,
                 xc_strbuf *written);
 

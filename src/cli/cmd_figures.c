@@ -62,6 +62,10 @@ int cmd_figures(int argc, char **argv) {
         xc_strbuf_free(&w);
         return cli_fail(NULL);
     }
+    if (n == 0) {
+        xc_strbuf_free(&w);
+        return cli_fail("'%s': its files hold nothing to draw (no curve, no bin, no finite value)", dir);
+    }
     printf("wrote %s/{%s}\n", out ? out : dir, w.s ? w.s : "");
     xc_strbuf_free(&w);
     return XC_EXIT_OK;

@@ -185,12 +185,9 @@ static int read_curves(const char *path, const char *xname, const char *yname, i
     int cc = xc_csv_require_col(c, "class"), cx = cc < 0 ? -1 : xc_csv_require_col(c, xname),
         cy = cx < 0 ? -1 : xc_csv_require_col(c, yname);
     if (cy < 0) goto done;
-    if (n < 1) {
-        xc_errorf("'%s': no curve (only the header)", path);
-        goto done;
-    }
-    /* At most n curves: allocate for the worst case once. */
-    if (!(out->c = calloc((size_t)n, sizeof *out->c))) goto nomem;
+    /* At most n curves: allocate for the worst case once. No row (no class with both positives
+     * and negatives in the split) is no curve, not an error. */
+    if (!(out->c = calloc((size_t)(n ? n : 1), sizeof *out->c))) goto nomem;
     for (int i = 0; i < n;) {
         const char *name = xc_csv_get(c, i, cc);
         int j = i;
@@ -297,11 +294,7 @@ int xc_plot_read_calibration(const char *path, const char *scheme, xc_plot_calib
                 r->ece += (double)r->count[b] / (double)total * fabs(r->frac_pos[b] - r->mean_prob[b]);
         i = j;
     }
-    if (out->n == 0) {
-        xc_errorf("'%s': no %s bins", path, scheme);
-        goto done;
-    }
-    rc = 0;
+    rc = 0; /* out->n 0: no diagram of that scheme (no known label) */
     goto done;
 nomem:
     oom(path);
@@ -486,8 +479,12 @@ int xc_plot_dir(const char *dir, const char *out_dir, const char *name_dir, xc_p
     struct {
         int on;
         const char *stem;
-    } figs[] = {{d.have_hist && any_finite(&d.hist, 0), "accuracy"}, {d.have_hist && any_finite(&d.hist, 1), "loss"}, {d.have_cm, "confusion_matrix"},
-                {d.have_roc, "roc"},       {d.have_pr, "pr"},     {d.have_cal, "calibration"}};
+    } figs[] = {{d.have_hist && any_finite(&d.hist, 0), "accuracy"},
+                {d.have_hist && any_finite(&d.hist, 1), "loss"},
+                {d.have_cm, "confusion_matrix"},
+                {d.have_roc && d.roc.n > 0, "roc"}, /* no curve (one class in the split): no figure */
+                {d.have_pr && d.pr.n > 0, "pr"},
+                {d.have_cal && d.cal.n > 0, "calibration"}};
     enum { NFIG = sizeof figs / sizeof *figs };
     char *paths[NFIG] = {0};
     const char *ext = xc_plot_format_name(fmt);

@@ -13,9 +13,9 @@
 #include "xraycls/fs.h"
 #include "xraycls/weights.h"
 
-static const char *const run_files[] = {"config.json", "metrics.jsonl", "metrics.csv", "train.log",
-                                        "last.safetensors", "best.safetensors", "accuracy.png",
-                                        "loss.png"};
+static const char *const run_files[] = {"config.json",      "metrics.jsonl",    "metrics.csv",  "train.log",
+                                        "last.safetensors", "best.safetensors", "accuracy.png", "loss.png",
+                                        "accuracy.svg",     "loss.svg",         "accuracy.pdf", "loss.pdf"};
 
 int tr_prepare_dir_name(run *r) {
     const xc_config *c = r->c;

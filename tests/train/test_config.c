@@ -8,6 +8,7 @@
 #include "check.h"
 #include "xraycls/config.h"
 #include "xraycls/fs.h"
+#include "xraycls/plot.h"
 
 static int parse(xc_config *c, const char *text) { return xc_config_parse(c, text, "a.json", NULL, 0, "a"); }
 
@@ -39,6 +40,11 @@ int main(void) {
     CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"train\": {\"best_metric\": \"val_macro_f1\"}}") == 0);
     CHECK(c.train.best_metric == XC_BEST_VAL_MACRO_F1 && !strcmp(xc_best_metric_name(c.train.best_metric), "val_macro_f1"));
     CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"train\": {\"best_metric\": \"val_f1\"}}") == -1);
+    /* output.figures: png by default, in xc_plot_format's order. */
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}}") == 0 && c.output.figures == XC_PLOT_PNG);
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"output\": {\"figures\": \"pdf\"}}") == 0 && c.output.figures == XC_PLOT_PDF);
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"output\": {\"figures\": \"none\"}}") == 0 && c.output.figures == XC_PLOT_NONE);
+    CHECK(parse(&c, "{\"data\": {\"path\": \"d\"}, \"output\": {\"figures\": \"gif\"}}") == -1);
 
     /* Values of every kind. */
     CHECK(parse(&c, "{\"data\": {\"path\": \"d\", \"sampler\": \"shuffle\", \"augment\": {\"rotate_deg\": 10}},"
