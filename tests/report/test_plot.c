@@ -148,7 +148,7 @@ static void test_curves(const char *tmp, xc_metrics **metrics_out) {
     float p[N * K];
     int64_t y[N];
     make_scores(p, y);
-    xc_scores sc = {N, K, CLS, NULL, p, NULL, y, NULL, NULL, NULL};
+    xc_scores sc = {N, K, CLS, NULL, p, NULL, y, NULL, NULL, NULL, NULL};
     char *dir = join(tmp, "ev");
     xc_mkdir_p(dir);
     char *roc = xc_roc_csv(&sc), *pr = xc_pr_csv(&sc), *cal = xc_calibration_csv(&sc, 10);
