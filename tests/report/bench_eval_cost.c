@@ -16,6 +16,7 @@
 
 #include "xraycls/fs.h"
 #include "xraycls/metrics.h"
+#include "xraycls/plot.h"
 #include "xraycls/report.h"
 #include "xraycls/rng.h"
 
@@ -102,6 +103,9 @@ int main(int argc, char **argv) {
     xc_report_info info = {"m.safetensors", "data", "test", "4class", "resnet50", "softmax", names, NULL, ops, "val", 0};
     if (rc == 0) rc = xc_report_write(dir, m, &info);
     double t4 = now_s();
+    int figures = 0;
+    if (rc == 0 && xc_plot_available()) rc = (figures = xc_plot_dir(dir, dir, dir, XC_PLOT_PNG, 0, NULL)) < 0 ? -1 : 0;
+    double t5 = now_s();
     if (rc != 0) {
         fprintf(stderr, "bench_eval_cost: %s\n", xc_error());
         return 1;
@@ -110,8 +114,10 @@ int main(int argc, char **argv) {
     printf("  metrics and intervals (Wilson, DeLong, bootstrap)  %8.3f s\n", t1 - t0);
     printf("  operating points (chosen on val, applied)          %8.3f s\n", t2 - t1);
     printf("  predictions, roc, pr, calibration files            %8.3f s\n", t3 - t2);
-    printf("  eval.json/.csv/.md and figures                     %8.3f s\n", t4 - t3);
-    printf("  total                                              %8.3f s\n", t4 - t0);
+    printf("  eval.json/.csv/.md                                 %8.3f s\n", t4 - t3);
+    if (xc_plot_available()) printf("  %d PNG figures (cairo)                             %8.3f s\n", figures, t5 - t4);
+    else printf("  figures: not drawn (built without cairo)\n");
+    printf("  total                                              %8.3f s\n", t5 - t0);
     xc_metrics_free(m);
     if (!keep) xc_remove_tree(dir);
     for (int64_t i = 0; i < n; i++) free(files[i]);

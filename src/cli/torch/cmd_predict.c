@@ -42,7 +42,8 @@ static const char usage[] =
     "                   `xraycls merge -o OUT s1 ... sN` joins the outputs in input order\n"
     "  --shard auto     K/N from the launch: RANK/WORLD_SIZE (torchrun), SLURM_PROCID/\n"
     "                   SLURM_NTASKS (srun) or SLURM_ARRAY_TASK_ID/COUNT (a Slurm array)\n"
-    "  --batch N        images per forward pass (32)\n"
+    "  --batch N        images per forward pass (16 on the CPU: as fast as 32 there and 200 MB\n"
+    "                   less memory for ResNet-50; 64 on CUDA)\n"
     "  --threads T      libtorch's CPU threads and decoding threads (default: OMP_NUM_THREADS,\n"
     "                   else every usable CPU; decoding at most 16): batch k+1 is decoded while\n"
     "                   the model runs batch k\n"
@@ -273,7 +274,7 @@ int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *format = "csv", *out = NULL, *device = "auto", *shard_s = NULL, *thr_file = NULL;
     double thr[XC_INFO_MAX_CLASSES];
     const char *cam_dir = NULL, *cam_class = NULL, *cam_layer = NULL, *cam_method = "gradcam";
-    long long batch = 32, threads = 0;
+    long long batch = 0, threads = 0; /* batch 0: the device's default */
     int layout = CLI_LAYOUT_AUTO, tta_opt = -1;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     int npaths = 0;
@@ -494,7 +495,7 @@ int cmd_predict(int argc, char **argv) {
         fputc('\n', s.fp);
     }
     xc_predict_opts po = xc_predict_default();
-    po.batch = (int)batch;
+    po.batch = batch ? (int)batch : dev != XT_CPU ? 64 : 16;
     po.threads = (int)threads;
     po.tta = tta;
     if (cam_dir) {
