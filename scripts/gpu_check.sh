@@ -4,8 +4,8 @@
 # cmake_prefix_path; cJSON staged in .gpu-deps/ by ../shared/gpu/stage-deps.sh), run the test
 # suite (the CUDA tests run there and skip on CPU), time xraycls and PyTorch in the same run
 # (training and inference of ResNet50 and DenseNet121, fp32 and bf16, channels_last; PyTorch
-# eager and torch.compile), then one epoch of training on a prepared dataset, and write
-# $OUT/gpu_report.json and $OUT/gpu_report.md.
+# eager and torch.compile), then one epoch of training on a prepared dataset, data-parallel
+# training launched by torchrun (NCCL), and write $OUT/gpu_report.json and $OUT/gpu_report.md.
 #
 #   OUT=/some/dir bash scripts/gpu_check.sh          # on the GPU machine, from the project root
 #   GPU_CHECK_CPU=1 OUT=/tmp/g bash scripts/gpu_check.sh   # rehearsal on a CPU machine: the same
@@ -146,7 +146,39 @@ JSON
 }
 if [ $built = 1 ]; then phase epoch 150 epoch_run; else skip epoch "no build"; fi
 
-# ---- 6. the report ------------------------------------------------------------------------------
+# ---- 6. data-parallel training launched by torchrun (NCCL on CUDA) -------------------------------
+# One rank per GPU through torch 2.x's torchrun (--no_python: xraycls itself is the worker); on
+# the CPU rehearsal two Gloo ranks started by hand with the variables torchrun sets (Debian's
+# torchrun fails under Python 3.11). The log of each rank is in logs/dist.log.
+dist_run() {
+  local d="$OUT/dist" n
+  rm -rf "$d" && mkdir -p "$d"
+  "$B" prepare synthetic -o "$d/data" --n 160 --size 64 --min-side 96 --max-side 128 || return 1
+  cat >"$d/cfg.json" <<JSON
+{"data": {"path": "$d/data", "batch_size": 16},
+ "model": {"arch": "resnet18", "weights": "none"},
+ "train": {"epochs": 1, "device": "$DEV", "distributed": {"timeout_s": 60}},
+ "output": {"runs_dir": "$d/runs", "name": "dist"}}
+JSON
+  if [ "$CPU" = 1 ]; then
+    n=2
+    for r in 0 1; do
+      RANK=$r LOCAL_RANK=$r WORLD_SIZE=$n MASTER_ADDR=127.0.0.1 MASTER_PORT=29517 OMP_NUM_THREADS=1 \
+        "$B" train --config "$d/cfg.json" &
+    done
+    wait -n && wait -n || return 1
+  else
+    n=$($PY -c 'import torch; print(torch.cuda.device_count())')
+    $PY -m torch.distributed.run --no_python --standalone --nproc_per_node "$n" "$B" train --config "$d/cfg.json" ||
+      return 1
+  fi
+  grep -q "distributed: rank 0 of $n " "$d/runs/dist/train.log" || { tail -5 "$d/runs/dist/train.log"; return 1; }
+  [ -f "$d/runs/dist/last.safetensors" ] || return 1
+  rm -rf "$d"
+}
+if [ $built = 1 ]; then phase dist 120 dist_run; else skip dist "no build"; fi
+
+# ---- 7. the report ------------------------------------------------------------------------------
 $PY - "$OUT" "$(( $(date +%s) - T0 ))" <<'PY'
 import glob, json, os, sys
 out, total = sys.argv[1], int(sys.argv[2])
