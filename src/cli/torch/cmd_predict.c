@@ -82,10 +82,11 @@ static const char usage[] =
     "standard error).\n"
     "label is the most probable class (for a two-class model calibrated with operating points,\n"
     "the second class when its probability reaches the stored threshold; said on standard\n"
-    "error); for a sigmoid (multi-label) head it lists every class\n"
-    "above 0.5 (or at or above its --thresholds value), separated by ';' (empty when none). A file that cannot be decoded is reported on\n"
-    "standard error with its reason and skipped. Exit status: 0 when at least one image was\n"
-    "scored (skipped files are counted in a warning), 1 when none could be (nothing is written).\n";
+    "error); for a sigmoid (multi-label) head it lists every class above 0.5 (or at or above\n"
+    "its --thresholds value), separated by ';' (empty when none). A file that cannot be decoded\n"
+    "is reported on standard error with its reason and skipped. Exit status: 0 when at least\n"
+    "one image was scored (skipped files are counted in a warning), 1 when none could be\n"
+    "(nothing is written).\n";
 
 typedef struct {
     FILE *fp;
