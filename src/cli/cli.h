@@ -8,6 +8,7 @@
 #ifndef XRAYCLS_CLI_H
 #define XRAYCLS_CLI_H
 
+#include "xraycls/calibration.h"
 #include "xraycls/error.h"
 #include "xraycls/opt.h"
 #include "xraycls/plot.h"
@@ -52,6 +53,13 @@ int cli_inference_form(xc_model *m, int layout, int fold);
  * (the model file's default; --tta none turns it off)"). *source (may be NULL): "option",
  * "model file" or "default", as eval.json records it. */
 int cli_tta_choose(const char *cmd, int option, int model_default, const char **source);
+/* The calibration of model file `path` (xraycls/calibration.h) into *c, for a command scoring
+ * it under test-time augmentation tta ("none", "flip", "tencrop"): a temperature on a head
+ * other than softmax is refused, one fitted under another TTA warned about, and an applied one
+ * said on stderr ("<cmd>: probabilities calibrated by the model file's …"; the note also into
+ * note, when not NULL). 0 (c->present says whether there is one) or -1 with a message. */
+int cli_calibration_load(const char *cmd, const char *path, const char *head, const char *tta, xc_calibration *c,
+                         char *note, size_t cap);
 
 /* The library's exports (src/cli/torch_entry.c), looked up by main.c with dlsym under these
  * names. CLI_TORCH_CMD runs the command `name` (argv[0] is the command name) and returns its exit

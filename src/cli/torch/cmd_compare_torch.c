@@ -76,26 +76,17 @@ static int score_model(const cli_compare_args *a, const char *side, const char *
     dataset_classes(d, &dinfo);
     char dwhat[600];
     snprintf(dwhat, sizeof dwhat, "dataset '%s'", xc_dataset_path(d));
-    if (cli_inference_form(m, layout, 1) < 0 || classes_differ(what, &info, dwhat, &dinfo) < 0 ||
-        xc_calibration_read(path, &calib) < 0)
+    if (cli_inference_form(m, layout, 1) < 0 || classes_differ(what, &info, dwhat, &dinfo) < 0)
         goto done;
     if (ml && strcmp(info.head, "sigmoid") != 0) {
         xc_errorf("'%s' is multi-label, and model '%s' has a %s head: a multi-label model has independent sigmoid "
                   "outputs", xc_dataset_path(d), path, info.head);
         goto done;
     }
-    if (calib.present && strcmp(info.head, "softmax") != 0) {
-        xc_errorf("'%s' has a %s head and a temperature: temperature scaling is for softmax heads", path, info.head);
-        goto done;
-    }
     char prefix[64];
     snprintf(prefix, sizeof prefix, "compare: %s", side);
     xc_tta tta = (xc_tta)cli_tta_choose(prefix, tta_opt, info.tta, NULL);
-    if (calib.present) {
-        char note[1300];
-        fprintf(stderr, "%s: probabilities calibrated by the model file's %s\n", prefix,
-                xc_calibration_note(&calib, note, sizeof note));
-    }
+    if (cli_calibration_load(prefix, path, info.head, xc_tta_name(tta), &calib, NULL, 0) < 0) goto done;
     size_t cells = (size_t)(n ? n : 1) * (size_t)k;
     int bad = 0;
     e->model = dup_or_fail(path, &bad);

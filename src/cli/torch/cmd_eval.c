@@ -519,21 +519,15 @@ int cmd_eval(int argc, char **argv) {
     if (a.tta == XC_TTA_TENCROP) pv.p.tta_resize = xc_tta_resize(info.image_size), pv.p.tta_crop = info.image_size;
     xc_calibration calib;
     char calib_note[1300];
-    if (xc_calibration_read(a.model_path, &calib) < 0) {
+    if (cli_calibration_load("eval", a.model_path, info.head, xc_tta_name(a.tta), &calib, calib_note,
+                             sizeof calib_note) < 0) {
         cli_fail(NULL);
         goto done;
     }
     if (calib.present) {
-        if (strcmp(info.head, "softmax") != 0) {
-            cli_fail("'%s' has a %s head and a temperature: temperature scaling is for softmax heads", a.model_path,
-                     info.head);
-            goto done;
-        }
         a.temperature = calib.temperature;
         a.calib = &calib;
-        xc_calibration_check_tta(&calib, xc_tta_name(a.tta), "eval");
-        pv.p.temperature_note = xc_calibration_note(&calib, calib_note, sizeof calib_note);
-        fprintf(stderr, "eval: probabilities calibrated by the model file's %s\n", calib_note);
+        pv.p.temperature_note = calib_note;
     }
     if (xc_dataset_multilabel(d)) {
         rc = eval_findings(m, &info, d, &a, &pv.p);

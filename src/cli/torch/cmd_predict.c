@@ -435,20 +435,12 @@ int cmd_predict(int argc, char **argv) {
     s.k = info.num_classes;
     s.info = &info;
     xc_calibration calib;
-    if (xc_calibration_read(model_path, &calib) < 0) {
+    if (cli_calibration_load("predict", model_path, info.head, xc_tta_name(tta), &calib, NULL, 0) < 0) {
         cli_fail(NULL);
         goto done;
     }
-    if (calib.present && s.sigmoid) {
-        cli_fail("'%s' has a sigmoid head and a temperature: temperature scaling is for softmax heads", model_path);
-        goto done;
-    }
     if (calib.present) {
-        char note[1300];
         s.temperature = calib.temperature;
-        xc_calibration_check_tta(&calib, xc_tta_name(tta), "predict");
-        fprintf(stderr, "predict: probabilities calibrated by the model file's %s\n",
-                xc_calibration_note(&calib, note, sizeof note));
         const xc_op_point *o = calib.nops == 2 ? &calib.ops[XC_OP_RULES + calib.applied] : NULL;
         if (o && o->defined) {
             s.op_threshold = o->threshold;

@@ -1,7 +1,7 @@
 /* torch_util.c — what the commands over libtorch share: sizing libtorch's CPU thread pool
  * (every usable CPU unless told otherwise, printed once) and putting a loaded model in its
- * inference form (layout, batch norm folded), and which test-time augmentation a command
- * applies. */
+ * inference form (layout, batch norm folded), which test-time augmentation a command
+ * applies, and the model file's calibration it applies. */
 #include <stdio.h>
 #include <string.h>
 
@@ -49,4 +49,17 @@ int cli_tta_choose(const char *cmd, int option, int model_default, const char **
         fprintf(stderr, "%s: test-time augmentation: flip, the mean of the image and its mirror (%s)\n", cmd, why);
     else fprintf(stderr, "%s: test-time augmentation: none (%s)\n", cmd, why);
     return (int)t;
+}
+
+int cli_calibration_load(const char *cmd, const char *path, const char *head, const char *tta, xc_calibration *c,
+                         char *note, size_t cap) {
+    if (xc_calibration_read(path, c) < 0) return -1;
+    if (!c->present) return 0;
+    if (strcmp(head, "softmax") != 0)
+        return xc_errorf("'%s' has a %s head and a temperature: temperature scaling is for softmax heads", path, head);
+    xc_calibration_check_tta(c, tta, cmd);
+    char buf[1300];
+    if (!note) note = buf, cap = sizeof buf;
+    fprintf(stderr, "%s: probabilities calibrated by the model file's %s\n", cmd, xc_calibration_note(c, note, cap));
+    return 0;
 }
