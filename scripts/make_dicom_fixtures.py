@@ -210,6 +210,27 @@ def add(path, ds, stored, syntax, tol=0, lossy=False, rgb=None):
                   "photometric": str(ds.PhotometricInterpretation)})
 
 
+def many_scans(refused):
+    """A progressive JPEG frame whose last scan is repeated 600 times: each scan costs the whole
+    image's decoding time, so a few kilobytes could keep DCMTK's decoder busy for minutes; it
+    must be refused before decoding (over 500 scans)."""
+    from PIL import Image
+    b = io.BytesIO()
+    Image.fromarray(np.full((256, 256), 128, np.uint8)).save(b, "JPEG", progressive=True, quality=90)
+    j = b.getvalue()
+    last = j[j.rfind(b"\xff\xda"):-2]
+    ds = base(bits=8, stored=8, patient="P025")
+    ds.Rows, ds.Columns = 256, 256
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.25"
+    ds.PixelData = pydicom.encaps.encapsulate([j[:-2] + last * 600 + b"\xff\xd9"])
+    ds["PixelData"].is_undefined_length = True
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.save_as(os.path.join(OUT, "jpeg_many_scans.dcm"), write_like_original=False)
+    refused.append({"file": "jpeg_many_scans.dcm", "reason": "over 500 scans"})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -414,6 +435,7 @@ def main():
     hdr = good[:good.find(b"\x08\x00")]  # preamble + meta
     bad("nested_sequences.dcm", hdr + nest, "cannot decode")
     bad("not_dicom.dcm", b"\0" * 128 + b"DICM" + b"\xff" * 64, "cannot decode")
+    many_scans(refused)
 
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump({"cases": cases, "refused": refused}, f, indent=1)

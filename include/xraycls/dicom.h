@@ -84,6 +84,13 @@ int xc_dicom_decode(const void *buf, size_t len, const char *what, int max_side,
  * header only (parsing stops at the Pixel Data). 0, or -1 when the file cannot be parsed. */
 int xc_dicom_patient_id(const char *path, char *id, size_t cap);
 
+/* The most scans a JPEG frame of `pixels` pixels may have: 500, fewer for images over 20
+ * megapixels (at most 1e10 scan-pixels), never under 32. Every JPEG decoder here applies it —
+ * libjpeg's and the fast one in src/image, DCMTK's in a DICOM file — because each scan costs
+ * the whole image's time and a small file can repeat one scan thousands of times. Available
+ * without DCMTK. */
+int xc_jpeg_scan_limit(int64_t pixels);
+
 /* Frees what a frame owns and zeroes it. Accepts NULL and a zeroed frame. */
 void xc_dicom_frame_free(xc_dicom_frame *f);
 

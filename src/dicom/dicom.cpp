@@ -41,6 +41,17 @@ extern "C" int xc_dicom_sniff(const void *buf, size_t len) {
     return n <= len - 8 && e < 0x2000;
 }
 
+extern "C" int xc_jpeg_scan_limit(int64_t pixels) {
+    /* Real progressive JPEGs have about 10 scans; libjpeg-turbo's own tools stop at 500. Each
+     * scan costs time in proportion to the image's size, so big images get fewer: at most 1e10
+     * scan-pixels (a 100-megapixel image gets 100 scans), never under 32. */
+    const double work = 1e10;
+    const int most = 500, least = 32;
+    double px = pixels > 0 ? (double)pixels : 1.0;
+    if (px * most <= work) return most;
+    return work / px < least ? least : (int)(work / px);
+}
+
 extern "C" void xc_dicom_frame_free(xc_dicom_frame *f) {
     if (!f) return;
     std::free(f->values);
@@ -132,6 +143,11 @@ struct failure {
 [[noreturn]] void fail(const std::string &m) { throw failure{m}; }
 
 bool is_j2k(E_TransferSyntax x) { return x == EXS_JPEG2000LosslessOnly || x == EXS_JPEG2000; }
+
+/* The syntaxes DCMTK decodes with its IJG codecs. */
+bool is_jpeg(E_TransferSyntax x) {
+    return x == EXS_JPEGProcess1 || x == EXS_JPEGProcess2_4 || x == EXS_JPEGProcess14 || x == EXS_JPEGProcess14SV1;
+}
 
 bool supported(E_TransferSyntax x) {
     switch (x) {
@@ -228,6 +244,44 @@ struct j2k_objects {
     }
 };
 
+/* The compressed frame of ds: its Pixel Data fragments joined (item 0, the basic offset table,
+ * left out). `kind` names the compression in messages. */
+std::vector<Uint8> fragments(DcmDataset *ds, E_TransferSyntax xfer, const char *kind) {
+    DcmElement *el = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el) fail("no pixel data");
+    DcmPixelData *pd = OFstatic_cast(DcmPixelData *, el);
+    DcmPixelSequence *seq = nullptr;
+    const DcmRepresentationParameter *rp = nullptr;
+    if (pd->getEncapsulatedRepresentation(xfer, rp, seq).bad() || !seq)
+        fail(std::string(kind) + " pixel data is not encapsulated");
+    std::vector<Uint8> code;
+    for (unsigned long i = 1; i < seq->card(); i++) {
+        DcmPixelItem *item = nullptr;
+        Uint8 *frag = nullptr;
+        if (seq->getItem(item, i).bad() || !item) fail(std::string("damaged ") + kind + " fragment");
+        Uint32 n = item->getLength();
+        if (n == 0) continue;
+        if (item->getUint8Array(frag).bad() || !frag) fail(std::string("damaged ") + kind + " fragment");
+        code.insert(code.end(), frag, frag + n);
+    }
+    return code;
+}
+
+/* DCMTK's IJG codecs decode every scan of a progressive stream, each at the cost of the whole
+ * image, with no way to stop them: a file of a few kilobytes repeating one scan thousands of
+ * times keeps a core busy for minutes. The scans are counted first, as the SOS markers (FF DA)
+ * of the stream — in entropy-coded data FF is always followed by 00 or a marker, so each such
+ * pair is a marker — and a frame with more than xc_jpeg_scan_limit() is refused, as the JPEG
+ * decoders of src/image refuse it. */
+void check_jpeg_scans(DcmDataset *ds, E_TransferSyntax xfer, long rows, long cols) {
+    std::vector<Uint8> code = fragments(ds, xfer, "JPEG");
+    int limit = xc_jpeg_scan_limit((int64_t)rows * cols), scans = 0;
+    for (size_t i = 0; i + 1 < code.size(); i++)
+        if (code[i] == 0xFF && code[i + 1] == 0xDA && ++scans > limit)
+            fail("JPEG frame with over " + std::to_string(limit) + " scans (the most decoded for a " + std::to_string(cols) +
+                 "x" + std::to_string(rows) + " image)");
+}
+
 /* Replaces the encapsulated JPEG 2000 Pixel Data of ds by the decoded native samples. When
  * min_side_hint > 0 the wavelet is decoded only down to the resolution 1/2^r (the largest r the
  * code stream has, at most 3, that keeps both sides >= twice the hint), which skips the code
@@ -236,23 +290,7 @@ struct j2k_objects {
 void decode_j2k(DcmDataset *ds, E_TransferSyntax xfer, int rows, int cols, int spp, int bits_alloc, int min_side_hint,
                 int *reduce) {
     *reduce = 0;
-    DcmElement *el = nullptr;
-    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el) fail("no pixel data");
-    DcmPixelData *pd = OFstatic_cast(DcmPixelData *, el);
-    DcmPixelSequence *seq = nullptr;
-    const DcmRepresentationParameter *rp = nullptr;
-    if (pd->getEncapsulatedRepresentation(xfer, rp, seq).bad() || !seq)
-        fail("JPEG 2000 pixel data is not encapsulated");
-    std::vector<Uint8> code;
-    for (unsigned long i = 1; i < seq->card(); i++) { /* item 0 is the basic offset table */
-        DcmPixelItem *item = nullptr;
-        Uint8 *frag = nullptr;
-        if (seq->getItem(item, i).bad() || !item) fail("damaged JPEG 2000 fragment");
-        Uint32 n = item->getLength();
-        if (n == 0) continue;
-        if (item->getUint8Array(frag).bad() || !frag) fail("damaged JPEG 2000 fragment");
-        code.insert(code.end(), frag, frag + n);
-    }
+    std::vector<Uint8> code = fragments(ds, xfer, "JPEG 2000");
     if (code.size() < 12) fail("empty JPEG 2000 pixel data");
     static const Uint8 jp2_sig[12] = {0, 0, 0, 0x0C, 'j', 'P', ' ', ' ', 0x0D, 0x0A, 0x87, 0x0A};
     OPJ_CODEC_FORMAT fmt = std::memcmp(code.data(), jp2_sig, 12) == 0 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K;
@@ -590,6 +628,7 @@ void decode(const void *buf, size_t len, int max_side, int64_t max_pixels, int m
         rows = (rows + (1 << r) - 1) >> r;
         cols = (cols + (1 << r) - 1) >> r;
     } else if (xf.isEncapsulated()) {
+        if (is_jpeg(xfer)) check_jpeg_scans(ds, xfer, rows, cols);
         OFCondition d = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
         if (d.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
             fail(std::string("cannot decompress ") + xf.getXferName() + " pixel data" + (d.bad() ? std::string(" (") + d.text() + ")" : ""));

@@ -14,14 +14,9 @@
 #include <jpeglib.h>
 
 #include "image_internal.h"
+#include "xraycls/dicom.h" /* xc_jpeg_scan_limit */
 #include "xraycls/fs.h"
 
-/* Real progressive JPEGs have about 10 scans; libjpeg-turbo's own tools use 500 as the cut.
- * Each scan costs time in proportion to the image's size, so the cut is lower for big images:
- * at most JPEG_SCAN_WORK scan-pixels (a 100-megapixel file gets 100 scans), never under 32. */
-#define JPEG_MAX_SCANS 500
-#define JPEG_MIN_SCANS 32
-#define JPEG_SCAN_WORK 1e10
 
 typedef struct {
     struct jpeg_error_mgr pub; /* first: libjpeg sees a jpeg_error_mgr */
@@ -62,7 +57,7 @@ static void ctx_init(jpeg_ctx *x) {
     x->pub.emit_message = on_emit_message;
     x->pub.output_message = on_output_message;
     x->progress.progress_monitor = on_progress;
-    x->max_scans = JPEG_MAX_SCANS;
+    x->max_scans = xc_jpeg_scan_limit(0);
 }
 
 /* CMYK (as stored, 4 bytes a pixel) to RGB or gray. Adobe-marked files (Photoshop, nearly all
@@ -166,9 +161,7 @@ int xc_image_decode_libjpeg(const uint8_t *buf, size_t len, const char *what, in
      * budget before libjpeg allocates it: the output, and for a progressive file the whole
      * image's coefficients (128 bytes per 8x8 block of each component). */
     double px = (double)cinfo.image_width * (double)cinfo.image_height;
-    x.max_scans = px * JPEG_MAX_SCANS <= JPEG_SCAN_WORK ? JPEG_MAX_SCANS
-                  : JPEG_SCAN_WORK / px < JPEG_MIN_SCANS ? JPEG_MIN_SCANS
-                                                         : (int)(JPEG_SCAN_WORK / px);
+    x.max_scans = xc_jpeg_scan_limit((int64_t)px);
     int64_t need = (int64_t)((cinfo.image_width + cinfo.scale_denom - 1) / cinfo.scale_denom) *
                    (int64_t)((cinfo.image_height + cinfo.scale_denom - 1) / cinfo.scale_denom) * (is_cmyk ? 5 : channels);
     if (cinfo.progressive_mode)

@@ -38,8 +38,8 @@
 #include <string.h>
 
 #include "image_jpeg_fast.h"
+#include "xraycls/dicom.h" /* xc_jpeg_scan_limit */
 
-#define MAX_SCANS 500      /* as the libjpeg path (image_jpeg.c) */
 #define MAX_BLOCKS_IN_MCU 10
 #define MAX_FILE ((size_t)128 << 20)
 
@@ -370,7 +370,7 @@ static int run(dec *d, int min_side_hint, const xc_image_limits *limits, int *de
             if (len != 2) return -1;
             d->restart = rd16(s);
         } else if (m == 0xDA) {
-            if (!frame_ready || ++d->scans > MAX_SCANS || read_sos(d, s, len) < 0) return -1;
+            if (!frame_ready || ++d->scans > xc_jpeg_scan_limit((int64_t)d->width * d->height) || read_sos(d, s, len) < 0) return -1;
             const uint8_t *next = xc_jf_unstuff(d, p);
             if (!next) return -1;
             bits b = {d->ubuf, d->ubuf, 0, 0, 8 * (d->nrst ? d->rst_off[0] : d->ulen)};
