@@ -182,13 +182,14 @@ def spread(v):
     return "%.2f (%.2f–%.2f)" % (statistics.median(v), min(v), max(v))
 
 
-def make_images(folder, n):
+def make_images(folder, n, seed=0):
     """n gray JPEGs of 1–2 megapixels that look roughly like chest radiographs: a dark
-    background, two bright lung fields with rib-like bands, a spine, film grain."""
+    background, two bright lung fields with rib-like bands, a spine, film grain (drawn from
+    `seed`: folders made with different seeds share no image)."""
     import numpy as np
     from PIL import Image
     os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for i in range(n):
         path = os.path.join(folder, "img%04d.jpg" % i)
         if os.path.exists(path):
