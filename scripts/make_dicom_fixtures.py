@@ -231,6 +231,24 @@ def many_scans(refused):
     refused.append({"file": "jpeg_many_scans.dcm", "reason": "over 500 scans"})
 
 
+def tem_marker(refused):
+    """A baseline JPEG frame with a TEM marker (FF 01) after its SOI: DCMTK's walk to the frame
+    header never moves past it (it would loop forever); it must be refused."""
+    from PIL import Image
+    b = io.BytesIO()
+    Image.fromarray(np.full((H, W), 100, np.uint8)).save(b, "JPEG", quality=90)
+    j = b.getvalue()
+    ds = base(bits=8, stored=8, patient="P026")
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.26"
+    ds.PixelData = pydicom.encaps.encapsulate([j[:2] + b"\xff\x01" + j[2:]])
+    ds["PixelData"].is_undefined_length = True
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.save_as(os.path.join(OUT, "jpeg_tem_marker.dcm"), write_like_original=False)
+    refused.append({"file": "jpeg_tem_marker.dcm", "reason": "TEM marker"})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -436,6 +454,7 @@ def main():
     bad("nested_sequences.dcm", hdr + nest, "cannot decode")
     bad("not_dicom.dcm", b"\0" * 128 + b"DICM" + b"\xff" * 64, "cannot decode")
     many_scans(refused)
+    tem_marker(refused)
 
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump({"cases": cases, "refused": refused}, f, indent=1)

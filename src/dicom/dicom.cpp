@@ -245,8 +245,9 @@ struct j2k_objects {
 };
 
 /* The compressed frame of ds: its Pixel Data fragments joined (item 0, the basic offset table,
- * left out). `kind` names the compression in messages. */
-std::vector<Uint8> fragments(DcmDataset *ds, E_TransferSyntax xfer, const char *kind) {
+ * left out); *first (when not null) receives the first fragment's length. `kind` names the
+ * compression in messages. */
+std::vector<Uint8> fragments(DcmDataset *ds, E_TransferSyntax xfer, const char *kind, size_t *first = nullptr) {
     DcmElement *el = nullptr;
     if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el) fail("no pixel data");
     DcmPixelData *pd = OFstatic_cast(DcmPixelData *, el);
@@ -262,19 +263,41 @@ std::vector<Uint8> fragments(DcmDataset *ds, E_TransferSyntax xfer, const char *
         Uint32 n = item->getLength();
         if (n == 0) continue;
         if (item->getUint8Array(frag).bad() || !frag) fail(std::string("damaged ") + kind + " fragment");
+        if (first && code.empty()) *first = n;
         code.insert(code.end(), frag, frag + n);
     }
     return code;
 }
 
-/* DCMTK's IJG codecs decode every scan of a progressive stream, each at the cost of the whole
- * image, with no way to stop them: a file of a few kilobytes repeating one scan thousands of
- * times keeps a core busy for minutes. The scans are counted first, as the SOS markers (FF DA)
- * of the stream — in entropy-coded data FF is always followed by 00 or a marker, so each such
- * pair is a marker — and a frame with more than xc_jpeg_scan_limit() is refused, as the JPEG
- * decoders of src/image refuse it. */
-void check_jpeg_scans(DcmDataset *ds, E_TransferSyntax xfer, long rows, long cols) {
-    std::vector<Uint8> code = fragments(ds, xfer, "JPEG");
+/* Two checks of a JPEG frame before DCMTK's IJG codecs see it, for two ways a small hostile
+ * file keeps DCMTK busy without end:
+ * - Before decoding, DCMTK finds the sample precision by walking the markers of the first
+ *   fragment up to the frame header (DJCodecDecoder::scanJpegDataForBitDepth), and that walk
+ *   does not move past a TEM marker (FF 01): it loops forever. The same walk is made here and a
+ *   TEM before the frame header refused.
+ * - The codecs decode every scan of a progressive stream, each at the cost of the whole image,
+ *   with no way to stop them: a file of a few kilobytes repeating one scan thousands of times
+ *   keeps a core busy for minutes. The scans are counted as the SOS markers (FF DA) of the
+ *   stream — in entropy-coded data FF is always followed by 00 or a marker, so each such pair
+ *   is a marker — and a frame with more than xc_jpeg_scan_limit() is refused, as the JPEG
+ *   decoders of src/image refuse it. */
+void check_jpeg(DcmDataset *ds, E_TransferSyntax xfer, long rows, long cols) {
+    size_t first = 0;
+    std::vector<Uint8> code = fragments(ds, xfer, "JPEG", &first);
+    for (size_t off = 0; off + 4 < first;) {
+        unsigned m = (unsigned)code[off] << 8 | code[off + 1];
+        bool sof = m >= 0xFFC0 && m <= 0xFFCF && m != 0xFFC4 && m != 0xFFC8 && m != 0xFFCC;
+        if (sof) break; /* DCMTK stops at the frame header */
+        if (m == 0xFF01) fail("JPEG stream with a TEM marker (FF 01) before its frame header");
+        if (m >= 0xFFD0 && m <= 0xFFD9) /* RSTn, SOI, EOI */
+            off += 2;
+        else if (m == 0xFFC4 || m == 0xFFC8 || m == 0xFFCC || m >= 0xFFDA) /* segments with a length */
+            off += m == 0xFFFF ? 1 : ((size_t)code[off + 2] << 8 | code[off + 3]) + 2;
+        else if (code[off] == 0xFF && code[off + 1] > 2 && code[off + 1] <= 0xBF) /* reserved */
+            off += 2;
+        else
+            break; /* DCMTK refuses the stream itself */
+    }
     int limit = xc_jpeg_scan_limit((int64_t)rows * cols), scans = 0;
     for (size_t i = 0; i + 1 < code.size(); i++)
         if (code[i] == 0xFF && code[i + 1] == 0xDA && ++scans > limit)
@@ -628,7 +651,7 @@ void decode(const void *buf, size_t len, int max_side, int64_t max_pixels, int m
         rows = (rows + (1 << r) - 1) >> r;
         cols = (cols + (1 << r) - 1) >> r;
     } else if (xf.isEncapsulated()) {
-        if (is_jpeg(xfer)) check_jpeg_scans(ds, xfer, rows, cols);
+        if (is_jpeg(xfer)) check_jpeg(ds, xfer, rows, cols);
         OFCondition d = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
         if (d.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
             fail(std::string("cannot decompress ") + xf.getXferName() + " pixel data" + (d.bad() ? std::string(" (") + d.text() + ")" : ""));
