@@ -5,7 +5,8 @@
 # suite (the CUDA tests run there and skip on CPU), time xraycls and PyTorch in the same run
 # (training and inference of ResNet50 and DenseNet121, fp32 and bf16, channels_last; PyTorch
 # eager and torch.compile), then one epoch of training on a prepared dataset, data-parallel
-# training launched by torchrun (NCCL), and write $OUT/gpu_report.json and $OUT/gpu_report.md.
+# training launched by torchrun (NCCL), an epoch against the study's PyTorch recipe
+# (scripts/bench_epoch.py), and write $OUT/gpu_report.json and $OUT/gpu_report.md.
 #
 #   OUT=/some/dir bash scripts/gpu_check.sh          # on the GPU machine, from the project root
 #   GPU_CHECK_CPU=1 OUT=/tmp/g bash scripts/gpu_check.sh   # rehearsal on a CPU machine: the same
@@ -189,7 +190,17 @@ JSON
 }
 if [ $built = 1 ]; then phase dist 120 dist_run; else skip dist "no build"; fi
 
-# ---- 7. the report ------------------------------------------------------------------------------
+# ---- 7. an epoch against the study's PyTorch recipe (Pillow every epoch, DataLoader workers) ----
+recipe_run() {
+  local n=600 size=224 batch=128 arch=resnet50
+  [ "$CPU" = 1 ] && { n=24; size=32; batch=8; arch=resnet18; }
+  $PY scripts/bench_epoch.py --xraycls "$B" --device "$DEV" --arch $arch --size $size --batch $batch \
+    --images $n --epochs 2 --rounds 1 --work "$OUT/recipe" --json "$OUT/bench/recipe.json" || return 1
+  rm -rf "$OUT/recipe"
+}
+if [ $built = 1 ]; then phase recipe 150 recipe_run; else skip recipe "no build"; fi
+
+# ---- 8. the report ------------------------------------------------------------------------------
 $PY - "$OUT" "$(( $(date +%s) - T0 ))" <<'PY'
 import glob, json, os, sys
 out, total = sys.argv[1], int(sys.argv[2])
@@ -234,8 +245,12 @@ if os.path.exists(tl):
     tests = {"passed": len(re.findall(r"\bPassed\b", text)), "failed": re.findall(r"\*\*\*Failed.*|\*\*\*Timeout.*", text),
              "skipped": len(re.findall(r"\*\*\*Skipped", text)), "complete": bool(m),
              "total": int(m.group(3)) if m else None}
+recipe = None
+rp = os.path.join(out, "bench", "recipe.json")
+if os.path.exists(rp):
+    recipe = json.load(open(rp))
 report = {"seconds": total, "tests": tests, "phases": [{"name": p[0], "status": p[1], "seconds": int(p[2])} for p in phases],
-          "environment": env, "bench": rows, "epochs": epochs}
+          "environment": env, "bench": rows, "epochs": epochs, "recipe": recipe}
 json.dump(report, open(os.path.join(out, "gpu_report.json"), "w"), indent=1)
 
 def f(v, d=1):
@@ -256,6 +271,14 @@ md += [f"| {r['config']} | {r['mode']} | {f(r['xraycls'])} | {f(r['torch_eager']
 if epochs:
     md += ["", "## Training epochs (resnet50, prepared synthetic dataset)", "", "| epoch | seconds | images/s |", "|---|---|---|"]
     md += [f"| {e.get('epoch')} | {f(e.get('seconds'))} | {f(e.get('images_per_s'))} |" for e in epochs]
+if recipe:
+    md += ["", f"## An epoch against the PyTorch recipe ({recipe['arch']}, {recipe['size']} px, batch {recipe['batch']}, "
+           f"{recipe['images']} JPEGs of 1–2 MP, {recipe['workers']} DataLoader workers; xraycls prepared them once in "
+           f"{f(recipe['prepare_seconds'])} s)", "", "| side | epoch seconds | images/s of the last epoch | peak tree PSS MB |", "|---|---|---|---|"]
+    for side in ("xraycls", "recipe"):
+        for r in recipe["results"][side]:
+            md += [f"| {side} | {' '.join(f(e['seconds']) for e in r['epochs'])} | {f(r['epochs'][-1]['images_per_s'])} | {f(r['pss_mb'], 0)} |"]
+    md += ["", f"xraycls ÷ recipe: {f(recipe['ratio_images_per_s'], 2)}× the images/s, {f(recipe['ratio_memory'], 2)}× the host memory."]
 open(os.path.join(out, "gpu_report.md"), "w").write("\n".join(md) + "\n")
 print("\n".join(md))
 PY
