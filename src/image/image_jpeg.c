@@ -17,7 +17,6 @@
 #include "xraycls/dicom.h" /* xc_jpeg_scan_limit */
 #include "xraycls/fs.h"
 
-
 typedef struct {
     struct jpeg_error_mgr pub; /* first: libjpeg sees a jpeg_error_mgr */
     struct jpeg_progress_mgr progress;
