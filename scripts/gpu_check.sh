@@ -190,7 +190,7 @@ JSON
 }
 if [ $built = 1 ]; then phase dist 120 dist_run; else skip dist "no build"; fi
 
-# ---- 7. an epoch against the study's PyTorch recipe (Pillow every epoch, DataLoader workers) ----
+# ---- 7. two epochs against the study's PyTorch recipe (Pillow every epoch, DataLoader workers) ----
 recipe_run() {
   local n=600 size=224 batch=128 arch=resnet50
   [ "$CPU" = 1 ] && { n=24; size=32; batch=8; arch=resnet18; }
