@@ -117,7 +117,8 @@ fi
 # ---- 4. benchmarks: xraycls and PyTorch in the same run, alternating ----------------------------
 bench_all() {
   local prec_ok=0
-  "$B" bench --help 2>&1 | grep -q -- '--precision' && prec_ok=1
+  # the help read whole first: under pipefail, grep -q leaving early could fail the pipeline (SIGPIPE)
+  case "$("$B" bench --help 2>&1)" in *--precision*) prec_ok=1 ;; esac
   for arch in $ARCHES; do
     for prec in fp32 bf16; do
       [ "$DEV" = cpu ] && [ "$prec" = bf16 ] && continue

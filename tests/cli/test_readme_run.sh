@@ -18,7 +18,8 @@ unset TORCH_HOME XDG_CACHE_HOME
 mkdir -p "$HOME/.cache/torch/hub/checkpoints" "$TMP/work/scans"
 run 0 prepare synthetic -o "$TMP/synth" --n 48 --size 32 --min-side 64 --max-side 96
 ln -s "$TMP/synth/raw" "$HOME/coronahack"
-find "$TMP/synth/raw" -name '*.jpeg' | sort | head -3 | while read -r f; do cp "$f" "$TMP/work/scans/"; done
+# (sed, not head: under pipefail a head that exits early can fail the pipeline with SIGPIPE)
+find "$TMP/synth/raw" -name '*.jpeg' | sort | sed -n 1,3p | while read -r f; do cp "$f" "$TMP/work/scans/"; done
 ln -s "$SRC/configs" "$TMP/work/configs"
 /usr/bin/python3 - "$HOME/.cache/torch/hub/checkpoints/resnet50-0676ba61.pth" <<'PY'
 import sys, torch, torchvision
@@ -60,7 +61,7 @@ while IFS= read -r line; do
 done <"$TMP/block"
 
 W="$TMP/work"
-run_dir=$(find "$W/runs" -mindepth 1 -maxdepth 1 -type d | head -1)
+run_dir=$(find "$W/runs" -mindepth 1 -maxdepth 1 -type d | sed -n 1p)
 [ -n "$run_dir" ] || fail "train made no run folder under runs/"
 [ -f "$run_dir/best.safetensors" ] || fail "no best checkpoint in $run_dir"
 ls -d "$run_dir"/eval-* >/dev/null 2>&1 || fail "eval wrote no eval folder in $run_dir"
