@@ -210,43 +210,45 @@ def add(path, ds, stored, syntax, tol=0, lossy=False, rgb=None):
                   "photometric": str(ds.PhotometricInterpretation)})
 
 
-def many_scans(refused):
-    """A progressive JPEG frame whose last scan is repeated 600 times: each scan costs the whole
-    image's decoding time, so a few kilobytes could keep DCMTK's decoder busy for minutes; it
-    must be refused before decoding (over 500 scans)."""
+def gray_jpeg(side_h, side_w, value, **save):
+    """A flat gray JPEG written by Pillow (save: its JPEG options)."""
     from PIL import Image
     b = io.BytesIO()
-    Image.fromarray(np.full((256, 256), 128, np.uint8)).save(b, "JPEG", progressive=True, quality=90)
-    j = b.getvalue()
-    last = j[j.rfind(b"\xff\xda"):-2]
-    ds = base(bits=8, stored=8, patient="P025")
-    ds.Rows, ds.Columns = 256, 256
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.25"
-    ds.PixelData = pydicom.encaps.encapsulate([j[:-2] + last * 600 + b"\xff\xd9"])
+    Image.fromarray(np.full((side_h, side_w), value, np.uint8)).save(b, "JPEG", quality=90, **save)
+    return b.getvalue()
+
+
+def refused_jpeg_frame(refused, name, reason, stream, rows, cols, patient, uid):
+    """An 8-bit DICOM file holding `stream` as its one encapsulated JPEG Baseline frame, to be
+    refused for `reason`."""
+    ds = base(bits=8, stored=8, patient=patient)
+    ds.Rows, ds.Columns = rows, cols
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+    ds.PixelData = pydicom.encaps.encapsulate([stream])
     ds["PixelData"].is_undefined_length = True
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
     ds.is_little_endian, ds.is_implicit_VR = True, False
-    ds.save_as(os.path.join(OUT, "jpeg_many_scans.dcm"), write_like_original=False)
-    refused.append({"file": "jpeg_many_scans.dcm", "reason": "over 500 scans"})
+    ds.save_as(os.path.join(OUT, name), write_like_original=False)
+    refused.append({"file": name, "reason": reason})
+
+
+def many_scans(refused):
+    """A progressive JPEG frame whose last scan is repeated 600 times: each scan costs the whole
+    image's decoding time, so a few kilobytes could keep DCMTK's decoder busy for minutes; it
+    must be refused before decoding (over 500 scans)."""
+    j = gray_jpeg(256, 256, 128, progressive=True)
+    last = j[j.rfind(b"\xff\xda"):-2]
+    refused_jpeg_frame(refused, "jpeg_many_scans.dcm", "over 500 scans", j[:-2] + last * 600 + b"\xff\xd9",
+                       256, 256, "P025", "1.2.826.0.1.3680043.8.498.25")
 
 
 def tem_marker(refused):
     """A baseline JPEG frame with a TEM marker (FF 01) after its SOI: DCMTK's walk to the frame
     header never moves past it (it would loop forever); it must be refused."""
-    from PIL import Image
-    b = io.BytesIO()
-    Image.fromarray(np.full((H, W), 100, np.uint8)).save(b, "JPEG", quality=90)
-    j = b.getvalue()
-    ds = base(bits=8, stored=8, patient="P026")
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.26"
-    ds.PixelData = pydicom.encaps.encapsulate([j[:2] + b"\xff\x01" + j[2:]])
-    ds["PixelData"].is_undefined_length = True
-    ds["PixelData"].VR = "OB"
-    ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
-    ds.is_little_endian, ds.is_implicit_VR = True, False
-    ds.save_as(os.path.join(OUT, "jpeg_tem_marker.dcm"), write_like_original=False)
-    refused.append({"file": "jpeg_tem_marker.dcm", "reason": "TEM marker"})
+    j = gray_jpeg(H, W, 100)
+    refused_jpeg_frame(refused, "jpeg_tem_marker.dcm", "TEM marker", j[:2] + b"\xff\x01" + j[2:],
+                       H, W, "P026", "1.2.826.0.1.3680043.8.498.26")
 
 
 def main():
