@@ -9,7 +9,9 @@ A training step is zero_grad(set_to_none) + forward + cross-entropy + backward +
 inference step is a forward in eval mode under no_grad. --precision bf16|fp16 runs the forward
 passes under autocast (fp16 training with a GradScaler); --compile wraps the model in
 torch.compile (torch 2.x; its compile time is spent in the warm-up steps, so give enough of them).
-On CUDA each mode also reports its peak device memory (torch.cuda.max_memory_allocated). Each step is timed on its own; images/s
+On CUDA each mode also reports its peak device memory (torch.cuda.max_memory_allocated), on the
+CPU its peak resident memory (VmHWM, reset at the start of the mode through /proc/self/clear_refs,
+as `xraycls bench` measures its own). Each step is timed on its own; images/s
 comes from the median step time, as in xraycls. With --xraycls the two are run in alternation
 (--rounds times, the order swapped each round, so a busy neighbour on a shared machine hits both
 alike) and the table shows each round and the ratio xraycls / PyTorch of images/s (above 1:
@@ -38,6 +40,24 @@ def summarise(ms, batch):
     return {"median_ms": med, "mean_ms": sum(ms) / len(ms), "images_per_s": 1000.0 * batch / med}
 
 
+def rss_reset():
+    """Restarts VmHWM at the current resident size (Linux's clear_refs 5); False when refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_peak_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return None
+
+
 def bench_torch(a):
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -58,13 +78,19 @@ def bench_torch(a):
     def autocast():
         return torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext()
 
+    rss_ok = [False]
+
     def peak_start():
         if dev.type == "cuda":
             sync(dev)
             torch.cuda.reset_peak_memory_stats(dev)
+        rss_ok[0] = rss_reset()
 
     def peak_mb():
         return torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+
+    def peak_rss():
+        return rss_peak_mb() if rss_ok[0] else None
     x = torch.randn(a.batch, 3, a.size, a.size, device=dev)
     y = torch.randint(0, a.classes, (a.batch,), device=dev)
     out = {"arch": a.arch, "batch": a.batch, "size": a.size, "device": str(dev),
@@ -95,6 +121,10 @@ def bench_torch(a):
                 ms.append(1000.0 * (time.perf_counter() - t0))
         out["train"] = summarise(ms, a.batch)
         out["train"]["peak_device_mb"] = peak_mb()
+        out["train"]["peak_rss_mb"] = peak_rss()
+        # The optimizer and the gradients go before inference, as in xraycls bench.
+        del opt
+        model.zero_grad(set_to_none=True)
     if a.mode in ("infer", "both"):
         model.eval()
         ms = []
@@ -109,6 +139,7 @@ def bench_torch(a):
                     ms.append(1000.0 * (time.perf_counter() - t0))
         out["infer"] = summarise(ms, a.batch)
         out["infer"]["peak_device_mb"] = peak_mb()
+        out["infer"]["peak_rss_mb"] = peak_rss()
     return out
 
 
@@ -161,17 +192,28 @@ def main():
     t0 = rounds[0]["torch"]
     print(f"bench: {a.arch}, batch {a.batch}, {a.size}x{a.size} px, {t0['device']} "
           f"({t0['threads']} threads), {a.steps} steps after {a.warmup} warm-up, torch {t0['torch']}\n")
-    print(f"{'round':<6} {'mode':<6} {'torch img/s':>12} {'xraycls img/s':>14} {'ratio':>7}")
+    def mb(v):
+        return f"{v:.0f}" if isinstance(v, (int, float)) and v >= 0 else "-"
+
+    print(f"{'round':<6} {'mode':<6} {'torch img/s':>12} {'xraycls img/s':>14} {'ratio':>7} "
+          f"{'torch RSS MB':>13} {'xraycls RSS MB':>15} {'RSS ratio':>10}")
     for i, r in enumerate(rounds):
         for mode in ("train", "infer"):
             if mode not in r["torch"]:
                 continue
-            ti = r["torch"][mode]["images_per_s"]
+            t = r["torch"][mode]
+            ti, trss = t["images_per_s"], t.get("peak_rss_mb")
             if "xraycls" in r:
-                xi = r["xraycls"][mode]["images_per_s"]
-                print(f"{i + 1:<6} {mode:<6} {ti:>12.2f} {xi:>14.2f} {xi / ti:>7.3f}")
+                x = r["xraycls"][mode]
+                xi, xrss = x["images_per_s"], x.get("peak_rss_mb")
+                rr = f"{xrss / trss:.3f}" if trss and xrss and xrss > 0 else "-"
+                print(f"{i + 1:<6} {mode:<6} {ti:>12.2f} {xi:>14.2f} {xi / ti:>7.3f} "
+                      f"{mb(trss):>13} {mb(xrss):>15} {rr:>10}")
             else:
-                print(f"{i + 1:<6} {mode:<6} {ti:>12.2f} {'-':>14} {'-':>7}")
+                print(f"{i + 1:<6} {mode:<6} {ti:>12.2f} {'-':>14} {'-':>7} {mb(trss):>13} {'-':>15} {'-':>10}")
+    if any("xraycls" in r for r in rounds):
+        print("\nratio: xraycls images/s / torch's (above 1: xraycls faster); RSS ratio: xraycls peak / "
+              "torch's (below 1: xraycls smaller)")
 
 
 if __name__ == "__main__":

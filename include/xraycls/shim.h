@@ -236,6 +236,10 @@ xt_tensor *xt_batch_norm(const xt_tensor *x, const xt_tensor *weight, const xt_t
 xt_tensor *xt_relu(const xt_tensor *x);
 /* Rectifies in place and returns a handle to x (saves memory in forward passes). */
 xt_tensor *xt_relu_(xt_tensor *x);
+/* x += y in place, recorded by autograd (unlike xt_add_), and returns a handle to x: a residual
+ * connection without a new feature map, as torchvision's `out += identity`. x must not be a
+ * tensor autograd saved (a batch norm's or convolution's output is not; a ReLU's is). */
+xt_tensor *xt_add_inplace(xt_tensor *x, const xt_tensor *y);
 xt_tensor *xt_max_pool2d(const xt_tensor *x, int kernel, int stride, int padding);
 xt_tensor *xt_avg_pool2d(const xt_tensor *x, int kernel, int stride, int padding);
 xt_tensor *xt_adaptive_avg_pool2d(const xt_tensor *x, int64_t out_h, int64_t out_w);

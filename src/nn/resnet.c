@@ -66,12 +66,9 @@ xt_tensor *nn_res_block_forward(xc_model *m, const nn_res_block *b, const xt_ten
         identity = conv_bn(m, x, b->down_conv, &b->down_bn, b->stride, 0, 0);
         if (!identity) return NULL;
     }
-    if (l.arena) {
-        /* No gradients: add into out (the same sums as xt_add, no new map). */
-        if (xt_add_(out, identity, 1.0) < 0) return NULL;
-    } else {
-        out = xt_add(out, identity);
-    }
+    /* out += identity, in place as torchvision's `out += identity`: no new map, and autograd
+     * allows it (batch norm saves its input, not its output; the add saves nothing). */
+    out = xt_add_inplace(out, identity);
     if (out) out = xt_relu_(out);
     // out: (N, planes × expansion, H / stride, W / stride)
     return out ? nn_live_keep1(&l, out) : NULL;

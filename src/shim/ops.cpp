@@ -230,6 +230,14 @@ xt_tensor *xt_relu_(xt_tensor *x) {
     });
 }
 
+xt_tensor *xt_add_inplace(xt_tensor *x, const xt_tensor *y) {
+    return guard_tensor(__func__, [&] {
+        at::Tensor t = arg(x, "x");
+        t.add_(arg(y, "y"));
+        return t;
+    });
+}
+
 xt_tensor *xt_max_pool2d(const xt_tensor *x, int kernel, int stride, int padding) {
     return guard_tensor(__func__, [&] {
         const int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, p[2] = {padding, padding};

@@ -64,6 +64,8 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
      * whole batch would get in one process. */
     int64_t lo = 0, hi = n;
     if (r->dist) tr_dist_slice(r, n, &lo, &hi);
+    xt_arena *arena = xt_arena_current();
+    size_t mark = arena ? xt_arena_mark(arena) : 0;
     xc_augment aug = r->aug;
     if (r->dist) {
         aug.draw_total = n;
@@ -111,7 +113,12 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
     out->finite = isfinite(lv);
     if (!out->finite) return 0;
     if (r->loss_scale != 1.0) loss = xt_mul_scalar(loss, r->loss_scale);
-    if (!loss || xt_backward(loss) < 0) return -1;
+    if (!loss) return -1;
+    /* Only the loss stays: the step's other handles (batch, logits, every layer's output) go
+     * now, so backward frees each activation once its node has run (as in PyTorch) instead of
+     * all of them at the step's clear. */
+    if (arena) xt_arena_release(arena, mark, &loss, 1);
+    if (xt_backward(loss) < 0) return -1;
     if (tr_dist_average_grads(r) < 0) return -1;
     int ok = grads_finite(r, 1.0 / r->loss_scale);
     if (ok < 0) return -1;

@@ -6,14 +6,16 @@
 #include "check.h"
 #include "xraycls/shim.h"
 
-/* the net: x (2, 2, 5, 5) → conv 3x3 pad 1 (3 ch) → batch norm (training) → sigmoid →
+/* the net: x (2, 2, 5, 5) → conv 3x3 pad 1 (3 ch) → batch norm (training), plus the conv's
+ * output added in place → sigmoid →
  * adaptive avg pool 1x1 → flatten (2, 3) → linear (2, 3) → loss = sum(out²) */
 static xt_tensor *P[5]; /* conv_w (3,2,3,3), conv_b (3), bn_w (3), lin_w (2,3), lin_b (2) */
 static xt_tensor *bn_b, *rmean, *rvar, *X;
 
 static xt_tensor *forward(void) {
-    xt_tensor *h = xt_conv2d(X, P[0], P[1], 1, 1, 1, 1);
-    h = xt_batch_norm(h, P[2], bn_b, rmean, rvar, 1, 0.1, 1e-5);
+    xt_tensor *c = xt_conv2d(X, P[0], P[1], 1, 1, 1, 1);
+    xt_tensor *h = xt_batch_norm(c, P[2], bn_b, rmean, rvar, 1, 0.1, 1e-5);
+    h = xt_add_inplace(h, c); /* a residual add in place: its gradient reaches the conv twice */
     h = xt_sigmoid(h);
     h = xt_flatten(xt_adaptive_avg_pool2d(h, 1, 1), 1, -1);
     h = xt_linear(h, P[3], P[4]);

@@ -100,10 +100,13 @@ static int bench_train(xc_model *m, const bench_opts *o, const xt_tensor *x, con
     for (long i = 0; rc == 0 && i < o->warmup + o->steps; i++) {
         double t0 = now_s();
         for (int p = 0; p < np && rc == 0; p++) rc = xt_zero_grad(params[p]);
+        size_t mark = xt_arena_mark(arena);
         if (o->bf16) xt_autocast_set(xc_model_device(m), 1, XT_BF16);
         xt_tensor *logits = rc == 0 ? xc_model_forward(m, x) : NULL;
         if (o->bf16) xt_autocast_set(xc_model_device(m), 0, XT_BF16);
         xt_tensor *loss = logits ? xc_loss_cross_entropy(logits, y, NULL) : NULL;
+        /* Only the loss stays, as in train: backward frees each activation after its node. */
+        if (loss) xt_arena_release(arena, mark, &loss, 1);
         if (!loss || xt_backward(loss) < 0 || xt_adam_step(adam) < 0 ||
             xt_synchronize(xc_model_device(m)) < 0)
             rc = -1;
