@@ -3,7 +3,8 @@
  * resnet50 and densenet121 with the golden state of scripts/make_nn_golden.py (64 px, batch 2):
  * the folded model's eval logits must match torchvision's eval-mode logits (the committed
  * reference, same tolerance as the unfolded model's golden test) and the unfolded model's
- * within float rounding, also in channels_last; switching to training drops the fold; loading
+ * within float rounding, also in channels_last, where every block's output stays channels_last
+ * (no layout copy between blocks); switching to training drops the fold; loading
  * new weights folds them again; xc_bn_fold refuses a non-positive variance. */
 #include "../../src/nn/nn_internal.h"
 #include "nn/nn_golden.h"
@@ -29,6 +30,48 @@ static int logits(xc_model *m, const xt_tensor *x, float *out, size_t cap) {
     xt_arena_push(prev);
     xt_arena_free(a);
     return rc;
+}
+
+/* In channels_last every tap point — the stem, the pool and each block's (ResNet) or dense
+ * block's and transition's (DenseNet) output — must come out channels_last: an op that fell
+ * back to NCHW would make the next convolution convert its input, a copy between blocks. */
+static void check_layout_through(xc_model *m, const xt_tensor *x) {
+    char names[64][32];
+    int n = 0;
+    if (m->family == NN_RESNET) {
+        snprintf(names[n++], sizeof names[0], "relu");
+        snprintf(names[n++], sizeof names[0], "maxpool");
+        for (int l = 0; l < 4; l++)
+            for (int b = 0; b < m->resnet.layer_len[l] && n < 64; b++)
+                snprintf(names[n++], sizeof names[0], "layer%d.%d", l + 1, b);
+    } else {
+        snprintf(names[n++], sizeof names[0], "features.relu0");
+        snprintf(names[n++], sizeof names[0], "features.pool0");
+        for (int b = 1; b <= 4; b++) {
+            snprintf(names[n++], sizeof names[0], "features.denseblock%d", b);
+            if (b < 4) snprintf(names[n++], sizeof names[0], "features.transition%d", b);
+        }
+        snprintf(names[n++], sizeof names[0], "features.norm5");
+    }
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        xt_arena *a = xt_arena_new(), *prev = xt_arena_push(a);
+        int g = xt_grad_enabled_set(0);
+        xt_tensor *act = NULL;
+        xt_tensor *y = xc_model_forward_tap(m, x, names[i], &act);
+        CHECK_MSG(y && act, "%s: tapped forward at %s: %s", xc_model_arch(m), names[i], xc_error());
+        int64_t sh[4] = {0};
+        if (act) xt_shape(act, sh, 4);
+        /* (N, C, h, w) with h·w > 1, where the two layouts differ */
+        if (act && sh[2] * sh[3] > 1 && xt_is_channels_last(act) != 1) {
+            bad++;
+            CHECK_MSG(0, "%s: the output of %s is not channels_last", xc_model_arch(m), names[i]);
+        }
+        xt_grad_enabled_set(g);
+        xt_arena_push(prev);
+        xt_arena_free(a);
+    }
+    CHECK_MSG(bad == 0 && n >= 9, "%s: %d of %d layer outputs are not channels_last", xc_model_arch(m), bad, n);
 }
 
 static void test_arch(const char *arch) {
@@ -65,6 +108,7 @@ static void test_arch(const char *arch) {
     CHECK(logits(m, x, cl, sizeof cl) == 0);
     d = maxdiff(cl, plain, 6, &scale);
     CHECK_MSG(d <= 1e-5 * (scale > 1 ? scale : 1), "%s: channels_last folded logits differ by %g", arch, d);
+    check_layout_through(m, x);
     CHECK(xc_model_set_channels_last(m, 0) == 0);
 
     /* new weights are folded again: scale one batch norm's gamma after the stem */
