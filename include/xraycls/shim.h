@@ -93,7 +93,9 @@ xt_arena *xt_arena_push(xt_arena *a);
 xt_arena *xt_arena_current(void);
 
 /* Nested scopes inside one arena, to free intermediates before the step's clear (inference:
- * memory then follows the largest live set instead of the sum of every activation):
+ * memory then follows the largest live set instead of the sum of every activation; training:
+ * releasing every handle but the loss's before xt_backward lets backward free each saved
+ * activation once its node has run):
  *   size_t mark = xt_arena_mark(a);  … ops …  xt_arena_release(a, mark, &y, 1);
  * xt_arena_mark is the number of tensors the arena owns now. xt_arena_release deletes every
  * handle the arena received after `mark` except the n handles of keep, which stay valid and
