@@ -1,17 +1,18 @@
 #!/usr/bin/python3
-"""bench_infer.py — xraycls inference against PyTorch's three CPU paths, and `predict` end to end
+"""bench_infer.py — xraycls inference against PyTorch's CPU paths, and `predict` end to end
 against a PyTorch peer, in one run on one machine, alternating. Run with Debian's interpreter
 (torch 1.13, torchvision 0.14, Pillow):
 
     /usr/bin/python3 scripts/bench_infer.py --xraycls build/xraycls [--arch resnet50]
         [--batches 16,32] [--rounds 3] [--steps 5] [--warmup 2] [--images 200] [--threads 2]
-        [--skip-model] [--skip-predict] [--work DIR]
+        [--skip-model] [--skip-predict] [--prepacked] [--work DIR]
 
 Model alone (random weights, synthetic input, 224 px): `xraycls bench --mode infer --json`
 (its default inference form: batch norm folded, the layout --layout auto picks) against
 PyTorch in eval mode under no_grad, each in its own process — eager NCHW, eager channels_last,
 and TorchScript freeze + optimize_for_inference (batch norm folded into the convolutions,
-oneDNN) — images/s from the median step and the peak RSS of the timed steps (VmHWM reset when
+oneDNN), and with --prepacked (ResNets) batch norm folded by hand into oneDNN's prepacked
+convolutions with ReLU fused, channels_last — images/s from the median step and the peak RSS of the timed steps (VmHWM reset when
 they start, so the libraries and weights resident then count and earlier start-up garbage does
 not), the same measure xraycls bench reports.
 
@@ -46,11 +47,13 @@ def usable_cpus():
 
 
 def reset_peak():
+    """Restarts VmHWM at the current resident size (Linux's clear_refs 5); False when refused."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
+        return True
     except OSError:
-        pass
+        return False
 
 
 def peak_rss_mb():
@@ -62,6 +65,53 @@ def peak_rss_mb():
 
 
 # ---- workers (run in their own process) -------------------------------------------------------
+
+def prepacked_resnet(model, x):
+    """model's eval forward with batch norm folded and every convolution run through oneDNN's
+    prepacked convolution, ReLU fused into it where one follows (mkldnn_prepacked::conv2d_run,
+    the ops PyTorch's own graph fusion uses) — the input in channels_last."""
+    import torch
+    import torch.nn.functional as F
+    shapes, hooks = {}, []
+    for name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Conv2d):
+            hooks.append(mod.register_forward_hook(
+                lambda _m, inp, _o, name=name: shapes.__setitem__(name, list(inp[0].shape))))
+    ref = model(x)
+    for h in hooks:
+        h.remove()
+    P = torch.ops.mkldnn_prepacked
+
+    def pack(conv, bn, name, relu):
+        s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        w = (conv.weight * s[:, None, None, None]).contiguous()
+        return P.conv2d_prepack(w, bn.bias - bn.running_mean * s, list(conv.stride), list(conv.padding),
+                                list(conv.dilation), conv.groups, shapes[name], "relu" if relu else "none")
+
+    stem = pack(model.conv1, model.bn1, "conv1", True)
+    blocks = []
+    for li in range(1, 5):
+        for bi, blk in enumerate(getattr(model, "layer%d" % li)):
+            p = "layer%d.%d." % (li, bi)
+            convs = [(blk.conv1, blk.bn1), (blk.conv2, blk.bn2)] + ([(blk.conv3, blk.bn3)] if hasattr(blk, "conv3") else [])
+            chain = [pack(c, b, p + "conv%d" % (k + 1), k < len(convs) - 1) for k, (c, b) in enumerate(convs)]
+            ds = blk.downsample
+            blocks.append((chain, pack(ds[0], ds[1], p + "downsample.0", False) if ds is not None else None))
+
+    def forward(inp):
+        y = F.max_pool2d(P.conv2d_run(inp, stem), 3, 2, 1)
+        for chain, down in blocks:
+            o = y
+            for c in chain:
+                o = P.conv2d_run(o, c)
+            o += P.conv2d_run(y, down) if down is not None else y
+            y = o.relu_()
+        return model.fc(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1))
+    d = (forward(x) - ref).abs().max().item()
+    if not d <= 1e-4 * max(1.0, ref.abs().max().item()):
+        sys.exit("bench_infer.py: the prepacked forward's logits differ from eager's by %g" % d)
+    return forward
+
 
 def worker_model(a):
     import torch
@@ -76,6 +126,9 @@ def worker_model(a):
             x = x.contiguous(memory_format=torch.channels_last)
         elif a.worker == "frozen":
             model = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
+        elif a.worker == "prepacked":
+            x = x.contiguous(memory_format=torch.channels_last)
+            model = prepacked_resnet(model, x)
         ms = []
         for i in range(a.warmup + a.steps):
             if i == a.warmup:
@@ -221,8 +274,10 @@ def main():
     ap.add_argument("--work", default="/tmp/xraycls_bench_infer")
     ap.add_argument("--skip-model", action="store_true")
     ap.add_argument("--skip-predict", action="store_true")
+    ap.add_argument("--prepacked", action="store_true",
+                    help="also time a fourth PyTorch path (ResNets): oneDNN's prepacked convolutions with ReLU fused")
     # internal: one PyTorch measurement in this process
-    ap.add_argument("--worker", choices=["eager", "channels_last", "frozen", "peer"])
+    ap.add_argument("--worker", choices=["eager", "channels_last", "frozen", "prepacked", "peer"])
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--folder")
     ap.add_argument("--weights")
@@ -231,6 +286,8 @@ def main():
         return worker_peer(a)
     if a.worker:
         return worker_model(a)
+    if a.prepacked and not a.arch.startswith("resnet"):
+        sys.exit("bench_infer.py: --prepacked times ResNets only (got --arch %s)" % a.arch)
 
     import torch
     ver = subprocess.run([a.xraycls, "--version"], capture_output=True, text=True).stdout.split("\n")
@@ -241,7 +298,7 @@ def main():
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
 
     if not a.skip_model:
-        modes = ["xraycls", "eager", "channels_last", "frozen"]
+        modes = ["xraycls", "eager", "channels_last", "frozen"] + (["prepacked"] if a.prepacked else [])
         for batch in [int(b) for b in a.batches.split(",")]:
             res = {m: [] for m in modes}
             for r in range(a.rounds):
@@ -258,12 +315,12 @@ def main():
                         res[m].append((j["images_per_s"], j["peak_rss_mb"]))
             print("\n%s inference, batch %d, 224 px, %d rounds of %d steps (median (min–max))" % (
                 a.arch, batch, a.rounds, a.steps))
-            print("%-16s %24s %24s %14s %14s" % ("", "images/s", "peak RSS MB", "xraycls ×", "RSS / xraycls"))
+            print("%-20s %24s %24s %14s %14s" % ("", "images/s", "peak RSS MB", "xraycls ×", "RSS / xraycls"))
             xi = statistics.median(v[0] for v in res["xraycls"])
             xm = statistics.median(v[1] for v in res["xraycls"])
             for m in modes:
                 ips, rss = [v[0] for v in res[m]], [v[1] for v in res[m]]
-                print("%-16s %24s %24s %14s %14s" % (
+                print("%-20s %24s %24s %14s %14s" % (
                     "xraycls" if m == "xraycls" else "torch " + m, spread(ips), spread(rss),
                     "" if m == "xraycls" else "%.2f" % (xi / statistics.median(ips)),
                     "" if m == "xraycls" else "%.2f" % (statistics.median(rss) / xm)))

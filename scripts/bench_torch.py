@@ -20,6 +20,7 @@ xraycls is faster). --json prints the results as one JSON object.
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,9 @@ import time
 import torch
 import torch.nn.functional as F
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_infer import peak_rss_mb, reset_peak  # noqa: E402  (VmHWM, as xraycls bench reads it)
 
 
 def sync(dev):
@@ -38,24 +42,6 @@ def sync(dev):
 def summarise(ms, batch):
     med = statistics.median(ms)
     return {"median_ms": med, "mean_ms": sum(ms) / len(ms), "images_per_s": 1000.0 * batch / med}
-
-
-def rss_reset():
-    """Restarts VmHWM at the current resident size (Linux's clear_refs 5); False when refused."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def rss_peak_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return None
 
 
 def bench_torch(a):
@@ -84,13 +70,13 @@ def bench_torch(a):
         if dev.type == "cuda":
             sync(dev)
             torch.cuda.reset_peak_memory_stats(dev)
-        rss_ok[0] = rss_reset()
+        rss_ok[0] = reset_peak()
 
     def peak_mb():
         return torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
 
     def peak_rss():
-        return rss_peak_mb() if rss_ok[0] else None
+        return peak_rss_mb() if rss_ok[0] else None
     x = torch.randn(a.batch, 3, a.size, a.size, device=dev)
     y = torch.randint(0, a.classes, (a.batch,), device=dev)
     out = {"arch": a.arch, "batch": a.batch, "size": a.size, "device": str(dev),
@@ -206,7 +192,7 @@ def main():
             if "xraycls" in r:
                 x = r["xraycls"][mode]
                 xi, xrss = x["images_per_s"], x.get("peak_rss_mb")
-                rr = f"{xrss / trss:.3f}" if trss and xrss and xrss > 0 else "-"
+                rr = f"{xrss / trss:.3f}" if trss and trss > 0 and xrss and xrss > 0 else "-"
                 print(f"{i + 1:<6} {mode:<6} {ti:>12.2f} {xi:>14.2f} {xi / ti:>7.3f} "
                       f"{mb(trss):>13} {mb(xrss):>15} {rr:>10}")
             else:
