@@ -65,7 +65,7 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
     int64_t lo = 0, hi = n;
     if (r->dist) tr_dist_slice(r, n, &lo, &hi);
     xt_arena *arena = xt_arena_current();
-    size_t mark = arena ? xt_arena_mark(arena) : 0;
+    size_t mark = xt_arena_mark(arena);
     xc_augment aug = r->aug;
     if (r->dist) {
         aug.draw_total = n;
@@ -117,7 +117,7 @@ int tr_train_step(run *r, const int64_t *idx, int64_t n, step_out *out) {
     /* Only the loss stays: the step's other handles (batch, logits, every layer's output) go
      * now, so backward frees each activation once its node has run (as in PyTorch) instead of
      * all of them at the step's clear. */
-    if (arena) xt_arena_release(arena, mark, &loss, 1);
+    xt_arena_release(arena, mark, &loss, 1);
     if (xt_backward(loss) < 0) return -1;
     if (tr_dist_average_grads(r) < 0) return -1;
     int ok = grads_finite(r, 1.0 / r->loss_scale);
